@@ -1,0 +1,34 @@
+# rnnkit: the two commands of the README are the contract.
+#   make test   create .venv when missing, install rnnkit with its dev extras, run the tests
+#   make demo   (arrives with the language-model issue)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# The CPU wheel of this torch release lies on this workplace's disk; installing it first
+# keeps pip from resolving the range in pyproject.toml to a multi-GB CUDA build.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: test lint bench venv clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_PIN)"
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: venv
+	$(PY) -m ruff check src tests bench
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check src tests bench
+
+bench: venv
+	$(PY) bench/recurrent_speed.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
