@@ -1,0 +1,119 @@
+"""Training-step throughput of rnnkit's recurrent layers against raw torch, measured in the same run.
+
+One training step is forward + backward of ``output.sum()`` over a batch; throughput is tokens (B*T) per second,
+the median over repeats after a warm-up. Every rnnkit number is printed with its ratio to ``torch.nn.LSTM``
+(or GRU/RNN) timed in the same process on the same inputs, and with the GFLOP/s achieved beside the measured
+float32 matrix-product peak of this machine.
+
+Usage:
+    python bench/recurrent_speed.py                       # the issue's grid: LSTM H256/512, 1 and 2 layers
+    python bench/recurrent_speed.py --cells lstm,gru,rnn --hidden 256 --repeats 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import rnnkit as rk
+
+TORCH_LAYERS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
+RK_LAYERS = {"lstm": rk.nn.LSTM, "gru": rk.nn.GRU, "rnn": rk.nn.RNN}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """Measured float32 matrix-product rate (GFLOP/s) on this machine, median of repeats."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def step_time(layer: torch.nn.Module, x: torch.Tensor, repeats: int, warmup: int) -> float:
+    """Median seconds of one forward + backward step."""
+    times = []
+    for index in range(warmup + repeats):
+        start = time.perf_counter()
+        output, _ = layer(x)
+        output.sum().backward()
+        elapsed = time.perf_counter() - start
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        if index >= warmup:
+            times.append(elapsed)
+    return statistics.median(times)
+
+
+def training_flops_per_token(cell: str, input_size: int, hidden_size: int, num_layers: int) -> float:
+    """Matrix-product FLOPs per token of a training step: forward 2*G*H*(I+H) per layer, backward twice that."""
+    total = 0
+    for layer in range(num_layers):
+        layer_input = input_size if layer == 0 else hidden_size
+        total += 2 * GATES[cell] * hidden_size * (layer_input + hidden_size)
+    return 3 * total
+
+
+def run(args: argparse.Namespace) -> None:
+    torch.manual_seed(0)
+    peak = matmul_peak_gflops()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matmul peak {peak:.0f} GFLOP/s")
+    print(f"batch {args.batch}, steps {args.steps}, input {args.input_size}; median of {args.repeats} after "
+          f"{args.warmup} warm-up; tokens/s of forward+backward\n")
+    header = f"{'cell':5} {'H':>4} {'L':>2} | {'variant':13} {'tokens/s':>10} {'vs torch':>9} {'GFLOP/s':>8} {'% peak':>7}"
+    print(header)
+    print("-" * len(header))
+    for cell in args.cells.split(","):
+        for hidden_size in args.hidden:
+            for num_layers in args.layers:
+                torch.manual_seed(0)
+                reference = TORCH_LAYERS[cell](args.input_size, hidden_size, num_layers, batch_first=True)
+                variants = {"torch.nn": reference}
+                for backend in ("fused", "explicit"):
+                    layer = RK_LAYERS[cell](args.input_size, hidden_size, num_layers, backend=backend)
+                    layer.load_state_dict(reference.state_dict())
+                    variants[f"rk {backend}"] = layer
+                x = torch.randn(args.batch, args.steps, args.input_size, requires_grad=True)
+                # interleave the variants, round after round, so machine noise hits all of them alike
+                samples: dict[str, list[float]] = {name: [] for name in variants}
+                for _ in range(args.rounds):
+                    for name, layer in variants.items():
+                        samples[name].append(step_time(layer, x, args.repeats, args.warmup))
+                flops = training_flops_per_token(cell, args.input_size, hidden_size, num_layers)
+                tokens = args.batch * args.steps
+                base = tokens / min(samples["torch.nn"])
+                for name, times in samples.items():
+                    rate = tokens / min(times)
+                    gflops = rate * flops / 1e9
+                    print(f"{cell:5} {hidden_size:>4} {num_layers:>2} | {name:13} {rate:>10.0f} {rate / base:>8.2f}x "
+                          f"{gflops:>8.1f} {100 * gflops / peak:>6.0f}%")
+                print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", default="lstm", help="comma-separated: lstm,gru,rnn")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--layers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--input-size", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps per round (median taken)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per variant (best median taken)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
