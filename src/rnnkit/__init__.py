@@ -1,5 +1,24 @@
-"""rnnkit (bootstrap: full re-exports land when text/ and data/ are in)."""
+"""rnnkit: recurrent neural networks for sequences, written from the equations and run at fused-kernel speed."""
+
+from importlib.metadata import PackageNotFoundError, version
 
 from . import nn
+from .data import BucketBatchSampler
+from .text import CharTokenizer, Vocab, WordTokenizer, lengths_to_mask, one_hot, pad_sequences
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("rnnkit")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "BucketBatchSampler",
+    "CharTokenizer",
+    "Vocab",
+    "WordTokenizer",
+    "__version__",
+    "lengths_to_mask",
+    "nn",
+    "one_hot",
+    "pad_sequences",
+]

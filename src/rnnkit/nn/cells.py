@@ -112,8 +112,12 @@ class ElmanCell(RecurrentCell):
     def fused_mode(self) -> str:  # type: ignore[override]
         return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
 
+    def input_projection(self, x: Tensor) -> Tensor:
+        """``W_ih x + b_ih + b_hh``: both biases are constant over time, so they are added once here."""
+        return F.linear(x, self.weight_ih, _bias_sum(self.bias_ih, self.bias_hh))
+
     def step(self, x_projected: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        a = x_projected + self.recurrent_projection(state)  # (B, H)
+        a = torch.addmm(x_projected, state, self.weight_hh.T)  # W_ih x + b + W_hh h: (B, H)
         h = torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a)
         return h, h
 
@@ -157,9 +161,13 @@ class LSTMCell(RecurrentCell):
             with torch.no_grad():
                 self.bias_ih[H : 2 * H] += self.forget_bias
 
+    def input_projection(self, x: Tensor) -> Tensor:
+        """``W_ih x + b_ih + b_hh``: both biases are constant over time, so they are added once here."""
+        return F.linear(x, self.weight_ih, _bias_sum(self.bias_ih, self.bias_hh))
+
     def step(self, x_projected: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h, c = state
-        gates = x_projected + self.recurrent_projection(h)  # (B, 4H)
+        gates = torch.addmm(x_projected, h, self.weight_hh.T)  # W_ih x + b + W_hh h: (B, 4H)
         i, f, g, o = gates.chunk(4, dim=1)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c + i * g
@@ -260,6 +268,10 @@ class LayerNormLSTMCell(RecurrentCell):
         c = f * c + i * g
         h = o * torch.tanh(self._norm(c, "norm_cell"))
         return h, (h, c)
+
+
+def _bias_sum(bias_ih: Tensor | None, bias_hh: Tensor | None) -> Tensor | None:
+    return None if bias_ih is None else bias_ih + bias_hh
 
 
 def _check_positive(name: str, value: int) -> None:

@@ -189,7 +189,10 @@ class Recurrent(nn.Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 cell = self._cells[index]
-                initial = cell.initial_state(batch_size, x) if state is None else _map_state(state, lambda s: s[index])
+                if state is None:
+                    initial = cell.initial_state(batch_size, x)
+                else:
+                    initial = _map_state(state, lambda s, index=index: s[index])
                 sequence = layer_input if direction == 0 else _reverse(layer_input, reverse_index)
                 output, final = _unroll(cell, sequence, initial, mask, lengths)
                 outputs.append(output if direction == 0 else _reverse(output, reverse_index))
@@ -231,8 +234,7 @@ def _unroll(cell: RecurrentCell, sequence: Tensor, state: State, mask: Tensor | 
     for t, x_t in enumerate(projected.unbind(0)):
         h, new_state = cell.step(x_t, state)
         if t >= first_ragged_step:
-            m = mask[t]  # (B, 1)
-            new_state = _map_pair(new_state, state, lambda new, old: torch.where(m, new, old))
+            new_state = _map_pair(new_state, state, lambda new, old, m=mask[t]: torch.where(m, new, old))  # (B, H)
         state = new_state
         outputs.append(h)
     output = torch.stack(outputs)  # (T, B, H)
