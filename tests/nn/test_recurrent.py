@@ -165,3 +165,28 @@ def test_conversion_and_reloading_rebind_the_cells(backend):
     zeros = {name: torch.zeros_like(p) for name, p in layer.named_parameters()}
     output, _ = torch.func.functional_call(layer, zeros, (x,))
     assert output.abs().max() == 0
+
+
+def test_weight_dropout_drops_recurrent_weights_alike_in_both_backends():
+    torch.manual_seed(0)
+    explicit = RK_LAYERS["lstm"](5, 6, num_layers=2, bidirectional=True, weight_dropout=0.5, backend="explicit")
+    fused = RK_LAYERS["lstm"](5, 6, num_layers=2, bidirectional=True, weight_dropout=0.5, backend="fused")
+    fused.load_state_dict(explicit.state_dict())
+    plain = RK_LAYERS["lstm"](5, 6, num_layers=2, bidirectional=True)
+    plain.load_state_dict(explicit.state_dict())
+    x = torch.randn(3, 4, 5)
+    results = []
+    for layer in (explicit, fused):
+        torch.manual_seed(7)  # the same masks: both draw them in torch's weight order
+        output, _ = layer(x)
+        output.sum().backward()
+        results.append((output, layer.weight_hh_l0.grad, layer.weight_ih_l0.grad))
+    assert_close(results[0][0], results[1][0], "output")
+    assert_close(results[0][1], results[1][1], "d/dweight_hh_l0")
+    assert not torch.allclose(results[0][0], plain(x)[0])  # training: weights dropped
+    dropped = results[0][1] == 0
+    assert 0.2 < dropped.float().mean() < 0.8  # about half the recurrent weights get no gradient this call
+    assert (results[0][2] == 0).float().mean() < 0.05  # input weights are not dropped
+    for layer in (explicit, fused):
+        layer.eval()
+        torch.testing.assert_close(layer(x)[0], plain(x)[0])

@@ -45,6 +45,8 @@ class Recurrent(nn.Module):
         batch_first: input and output as ``(B, T, ...)``; otherwise ``(T, B, ...)``.
         backend: ``"explicit"`` unrolls the cells, ``"fused"`` calls torch's kernel, ``"auto"`` picks fused
             where the cells allow it.
+        weight_dropout: DropConnect on the hidden-to-hidden weights ``weight_hh_*`` (Wan et al. 2013), one mask
+            per forward call, training mode only: the weight drop of AWD-LSTM (Merity et al. 2018).
 
     Call: ``layer(x, lengths=None, state=None) -> (output, state)`` with ``x (B, T, I)``, ``lengths (B,)``,
     ``output (B, T, D*H)`` and state as torch's: ``h (L*D, B, H)``, or ``(h, c)`` for cells with a cell state.
@@ -62,13 +64,16 @@ class Recurrent(nn.Module):
         dropout: float = 0.0,
         batch_first: bool = True,
         backend: str = "auto",
+        weight_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: got {value!r}; expected a positive integer")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout: got {dropout!r}; expected a probability in [0, 1)")
+        for name, value in (("dropout", dropout), ("weight_dropout", weight_dropout)):
+            if not 0.0 <= float(value) < 1.0:
+                raise ValueError(f"{name}: got {value!r}; expected a probability in [0, 1)")
+        self.weight_dropout = float(weight_dropout)
         if backend not in BACKENDS:
             raise ValueError(f"backend: got {backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -132,10 +137,18 @@ class Recurrent(nn.Module):
         """Whether ``forward`` calls torch's fused kernel."""
         return self._fused is not None and self.backend in ("fused", "auto")
 
-    def _bind_cells(self) -> None:
+    def _weight(self, name: str) -> Tensor:
+        """The parameter ``name`` as this call uses it: with weight drop on ``weight_hh_*`` when training."""
+        weight = getattr(self, name)
+        if self.weight_dropout and self.training and name.startswith("weight_hh"):
+            weight = F.dropout(weight, self.weight_dropout, training=True)
+        return weight
+
+    def _bind_cells(self, for_forward: bool = False) -> None:
+        """Point the cells at this layer's tensors (weight-dropped ones when ``for_forward`` in training)."""
         for binding in self._bindings:
             for owner, leaf, name in binding:
-                owner._parameters[leaf] = getattr(self, name)
+                owner._parameters[leaf] = self._weight(name) if for_forward else getattr(self, name)
 
     def forward(
         self, x: Tensor, lengths: Tensor | Sequence[int] | None = None, state: State | None = None
@@ -163,7 +176,7 @@ class Recurrent(nn.Module):
 
     def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State | None, steps: int):
         shell = self._fused
-        shell._flat_weights = [getattr(self, name) for name in shell._flat_weights_names]
+        shell._flat_weights = [self._weight(name) for name in shell._flat_weights_names]
         shell.training = self.training
         if lengths is None:
             return shell(x, state)
@@ -173,7 +186,7 @@ class Recurrent(nn.Module):
         return output, final
 
     def _forward_explicit(self, x: Tensor, lengths: Tensor | None, state: State | None):
-        self._bind_cells()
+        self._bind_cells(for_forward=True)
         layer_input = x.transpose(0, 1) if self.batch_first else x  # (T, B, I)
         steps, batch_size = layer_input.shape[:2]
         mask = None  # (T, B, 1): True at real steps
@@ -217,6 +230,8 @@ class Recurrent(nn.Module):
             options += ", bidirectional=True"
         if self.dropout:
             options += f", dropout={self.dropout}"
+        if self.weight_dropout:
+            options += f", weight_dropout={self.weight_dropout}"
         if not self.batch_first:
             options += ", batch_first=False"
         return options + f", backend={self.backend!r}"
@@ -268,11 +283,12 @@ class RNN(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", weight_dropout: float = 0.0) -> None:
         def factory(i: int, h: int) -> ElmanCell:
             return ElmanCell(i, h, bias=bias, nonlinearity=nonlinearity)
 
-        super().__init__(factory, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first, backend)
+        super().__init__(factory, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first, backend,
+                         weight_dropout)
 
 
 class LSTM(Recurrent):
@@ -283,11 +299,12 @@ class LSTM(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True,
-                 backend: str = "auto", forget_bias: float = 0.0) -> None:
+                 backend: str = "auto", forget_bias: float = 0.0, weight_dropout: float = 0.0) -> None:
         def factory(i: int, h: int) -> LSTMCell:
             return LSTMCell(i, h, bias=bias, forget_bias=forget_bias)
 
-        super().__init__(factory, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first, backend)
+        super().__init__(factory, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first, backend,
+                         weight_dropout)
 
 
 class GRU(Recurrent):
@@ -298,8 +315,9 @@ class GRU(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", weight_dropout: float = 0.0) -> None:
         def factory(i: int, h: int) -> GRUCell:
             return GRUCell(i, h, bias=bias)
 
-        super().__init__(factory, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first, backend)
+        super().__init__(factory, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first, backend,
+                         weight_dropout)
