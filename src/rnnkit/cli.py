@@ -1,13 +1,18 @@
 """The ``rnnkit`` command: parses arguments and calls the Python API, nothing more.
 
+Results go to stdout as JSON (one object, or one per line for many inputs); progress and logs go to stderr.
 User mistakes (``ValueError``, ``FileNotFoundError``) become one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from .cli_train import add_train_parser, run_demo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,8 +24,71 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recurrent neural networks for sequences: train, evaluate and use RNN, LSTM and GRU models.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_train_parser(commands)
+
+    evaluate = commands.add_parser("evaluate", help="metrics of a trained run on a data file (one JSON object)")
+    evaluate.add_argument("run", type=Path, help="run directory written by 'rnnkit train'")
+    evaluate.add_argument("--data", type=Path, required=True, help="text file to evaluate on")
+    evaluate.set_defaults(handler=_evaluate)
+
+    generate = commands.add_parser("generate", help="sample text from a language model")
+    generate.add_argument("run", type=Path)
+    generate.add_argument("--prompt", default="", help="text to continue (default: start of a text)")
+    generate.add_argument("--length", type=int, default=200, help="tokens to generate (default 200)")
+    generate.add_argument("--temperature", type=float, default=1.0, help="0 is greedy; higher is more random")
+    generate.add_argument("--top-k", type=int, default=None, help="sample among the k most likely tokens")
+    generate.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with mass p")
+    generate.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples")
+    generate.set_defaults(handler=_generate)
+
+    score = commands.add_parser("score", help="log P(text) and perplexity, one JSON object per text (JSONL)")
+    score.add_argument("run", type=Path)
+    score.add_argument("texts", nargs="*", help="texts to score")
+    score.add_argument("--input", type=Path, default=None, help="file with one text per line ('-' for stdin)")
+    score.set_defaults(handler=_score)
+
+    demo = commands.add_parser("demo", help="the main job: a char-level LSTM on the built-in corpus (~2 min)")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (replaced if a demo)")
+    demo.add_argument("--seconds", type=float, default=100.0, help="training time budget (default 100)")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(handler=run_demo)
     return parser
+
+
+def _print_json(record: dict) -> None:
+    print(json.dumps(record, ensure_ascii=False), flush=True)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .api import load
+
+    _print_json(load(args.run).evaluate(args.data))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .api import load
+
+    text = load(args.run).generate(args.prompt, length=args.length, temperature=args.temperature,
+                                   top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    _print_json({"prompt": args.prompt, "text": text})
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from .api import load
+    from .data.readers.text import read_lines
+
+    texts = list(args.texts)
+    if args.input is not None:
+        texts += sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
+    if not texts:
+        raise ValueError("score: got no text; expected TEXT arguments or --input FILE")
+    predictor = load(args.run)
+    for text in texts:
+        _print_json(predictor.score(text))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,11 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if getattr(args, "handler", None) is None:  # 'rnnkit train' without a task
+        parser.parse_args([args.command, "--help"])
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, IsADirectoryError) as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

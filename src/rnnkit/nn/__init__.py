@@ -1,6 +1,7 @@
 """Recurrent cells and layers: written from the equations, equal to torch's, as fast as the fused kernels."""
 
 from .cells import ElmanCell, GRUCell, LayerNormLSTMCell, LSTMCell, RecurrentCell
+from .dropout import LockedDropout, embedding_dropout
 from .recurrent import GRU, LSTM, RNN, Recurrent
 
 __all__ = [
@@ -10,7 +11,9 @@ __all__ = [
     "LSTM",
     "LSTMCell",
     "LayerNormLSTMCell",
+    "LockedDropout",
     "RNN",
     "Recurrent",
     "RecurrentCell",
+    "embedding_dropout",
 ]

@@ -1,0 +1,148 @@
+"""``rnnkit train TASK`` and ``rnnkit demo``: flags and config files onto the settings dataclasses.
+
+Every flag is one field of one settings dataclass (corpus, model or train); a config file (TOML, YAML or JSON)
+holds the same names, flat or in ``[corpus]``, ``[model]``, ``[train]`` tables, and flags given on the command
+line override it. An unknown key is an error that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from .models import LanguageModelConfig
+from .tasks.corpus import CorpusConfig
+from .train.config import TrainConfig, config_from_mapping, load_config_file
+
+SECTIONS = {"corpus": CorpusConfig, "model": LanguageModelConfig, "train": TrainConfig}
+
+# flag -> (section, field, type, help); bool fields are switches
+LM_FLAGS: dict[str, tuple[str, str, Any, str]] = {
+    "--level": ("corpus", "level", str, "char or word (word: whitespace tokens + <eos> per line, as PTB)"),
+    "--lower": ("corpus", "lower", bool, "lower-case the text"),
+    "--min-freq": ("corpus", "min_freq", int, "rarer tokens become <unk>"),
+    "--max-vocab": ("corpus", "max_vocab", int, "vocabulary size limit, specials included"),
+    "--encoding": ("corpus", "encoding", str, "text encoding of the data files (default utf-8)"),
+    "--cell": ("model", "cell", str, "rnn, gru, lstm or lnlstm (layer-normalised LSTM)"),
+    "--embedding-size": ("model", "embedding_size", int, "token embedding size"),
+    "--hidden-size": ("model", "hidden_size", int, "hidden units per layer"),
+    "--num-layers": ("model", "num_layers", int, "stacked recurrent layers"),
+    "--dropout": ("model", "dropout", float, "dropout on the last layer's output"),
+    "--embedding-dropout": ("model", "embedding_dropout", float, "drop whole word types (AWD-LSTM)"),
+    "--input-dropout": ("model", "input_dropout", float, "locked dropout on the embeddings"),
+    "--hidden-dropout": ("model", "hidden_dropout", float, "locked dropout between layers"),
+    "--weight-dropout": ("model", "weight_dropout", float, "DropConnect on hidden-to-hidden weights"),
+    "--tie-weights": ("model", "tie_weights", bool, "share the embedding and output weights"),
+    "--backend": ("model", "backend", str, "auto, explicit or fused"),
+    "--epochs": ("train", "epochs", int, "passes over the training data"),
+    "--batch-size": ("train", "batch_size", int, "parallel streams (language models)"),
+    "--lr": ("train", "lr", float, "learning rate"),
+    "--optimizer": ("train", "optimizer", str, "sgd or adamw"),
+    "--momentum": ("train", "momentum", float, "SGD momentum"),
+    "--weight-decay": ("train", "weight_decay", float, "weight decay"),
+    "--clip": ("train", "clip_norm", float, "clip the gradients' global norm to this"),
+    "--clip-value": ("train", "clip_value", float, "clip each gradient value to [-X, X]"),
+    "--bptt": ("train", "bptt", int, "steps of backpropagation through time per window (k2)"),
+    "--bptt-k1": ("train", "bptt_k1", int, "steps between truncations (k1 < k2: overlapping windows)"),
+    "--schedule": ("train", "schedule", str, "none, plateau or cosine"),
+    "--lr-decay": ("train", "lr_decay", float, "learning-rate factor on plateau"),
+    "--plateau-patience": ("train", "plateau_patience", int, "epochs without improvement before a decay"),
+    "--warmup-steps": ("train", "warmup_steps", int, "linear learning-rate warm-up"),
+    "--patience": ("train", "early_stopping_patience", int, "stop after this many epochs without improvement"),
+    "--max-steps-per-epoch": ("train", "max_steps_per_epoch", int, "cap the batches of an epoch"),
+    "--seed": ("train", "seed", int, "random seed"),
+    "--deterministic": ("train", "deterministic", bool, "deterministic algorithms only"),
+    "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
+    "--device": ("train", "device", str, "cpu or cuda"),
+    "--quiet": ("train", "quiet", bool, "no progress output"),
+}
+
+
+def add_train_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train", help="train a model on your data")
+    tasks = train.add_subparsers(dest="task", metavar="TASK")
+    lm = tasks.add_parser("lm", help="language model (char or word level)",
+                          description="Train a language model. Without --data: the built-in CPython corpus.")
+    lm.add_argument("--data", type=Path, default=None, help="training text file")
+    lm.add_argument("--valid", type=Path, default=None, help="validation text (default: last 10%% of --data)")
+    lm.add_argument("--test", type=Path, default=None, help="test text, evaluated once at the end")
+    lm.add_argument("--out", type=Path, required=True, help="run directory to create")
+    lm.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    lm.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    for flag, (_, _, kind, help_text) in LM_FLAGS.items():
+        if kind is bool:
+            lm.add_argument(flag, action="store_const", const=True, default=None, help=help_text)
+        else:
+            lm.add_argument(flag, type=kind, default=None, help=help_text)
+    lm.set_defaults(handler=_train_lm)
+
+
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The three settings dataclasses from the config file (if any) and the flags given."""
+    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    if args.config is not None:
+        raw = load_config_file(args.config)
+        owner = {f.name: name for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+        for key, value in raw.items():
+            if key in SECTIONS and isinstance(value, dict):
+                values[key].update(value)
+            elif key in owner:
+                values[owner[key]][key] = value
+            else:
+                valid = sorted([*owner, *SECTIONS])
+                raise ValueError(f"{args.config}: unknown key {key!r}; valid keys: {', '.join(valid)}")
+    for flag, (section, field, _, _) in LM_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            values[section][field] = value
+    source = str(args.config) if args.config else "flags"
+    return {name: config_from_mapping(cls, values[name], source=f"{source} [{name}]")
+            for name, cls in SECTIONS.items()}
+
+
+def _train_lm(args: argparse.Namespace) -> int:
+    from .tasks.lm import train_language_model
+    from .train.trainer import TrainingDiverged, TrainingInterrupted
+
+    settings = {} if args.resume else settings_from(args)
+    try:
+        results = train_language_model(args.out, data=args.data, valid=args.valid, test=args.test,
+                                       resume=args.resume, **settings)
+    except TrainingInterrupted as stop:
+        print(f"rnnkit: {stop}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"run": str(args.out), **results}), flush=True)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Train the demo model, report validation bits/char and print a sample."""
+    from .api import load
+    from .tasks.lm import train_language_model
+    from .tasks.run_dir import read_run_config
+
+    out: Path = args.out
+    if (out / "config.json").exists():
+        config = read_run_config(out, "lm")
+        if not config.get("demo"):
+            raise ValueError(f"--out {out}: holds a run that is not a demo; choose another --out")
+        shutil.rmtree(out)
+    corpus = CorpusConfig(level="char")
+    model = LanguageModelConfig(cell="lstm", embedding_size=64, hidden_size=384, num_layers=1, dropout=0.1)
+    train = TrainConfig(epochs=1, batch_size=32, bptt=100, lr=3e-3, optimizer="adamw", clip_norm=1.0,
+                        schedule="cosine", seed=0, quiet=args.quiet, max_seconds=args.seconds)
+    results = train_language_model(out, corpus=corpus, model=model, train=train, demo=True)
+    print(f"rnnkit demo: validation {results['valid_bpc']:.3f} bits/char (perplexity {results['valid_ppl']:.2f}) "
+          f"after {results['step']} steps; run in {out}", file=sys.stderr)
+    sample = load(out).generate("The ", length=300, temperature=0.7, seed=0)
+    print("\n--- sample (temperature 0.7) ---\n" + sample + "\n---", file=sys.stderr)
+    print(json.dumps({"run": str(out), **results}), flush=True)
+    return 0

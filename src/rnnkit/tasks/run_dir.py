@@ -1,0 +1,57 @@
+"""Run directories: what a training run leaves behind, and how it is recognised again.
+
+    RUN/
+      config.json        {"format": "rnnkit.run", "task": "lm", "model": {...}, "train": {...}, ...,
+                          "versions": {...}}: every setting, so the run can be rebuilt and resumed
+      vocab.json         the vocabulary (human-readable)
+      model.safetensors  the weights that rk.load uses (best on validation)
+      metrics.jsonl      one JSON object per epoch
+      curves.png         learning curves
+      checkpoint/        the latest training state, for --resume
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..train.atomic import atomic_write_json
+from ..train.config import environment_versions
+
+RUN_FORMAT = "rnnkit.run"
+
+
+def create_run_dir(path: Path) -> Path:
+    """Make ``path`` a new run directory; refuse one that already holds a run (never overwrite)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path}: exists and is not a directory; expected a new run directory")
+    if (path / "config.json").exists():
+        raise ValueError(f"--out {path}: already holds a run; pass --resume to continue it, or choose another --out")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_run_config(path: Path, task: str, sections: dict[str, Any]) -> None:
+    atomic_write_json(Path(path) / "config.json",
+                      {"format": RUN_FORMAT, "task": task, **sections, "versions": environment_versions()})
+
+
+def read_run_config(path: Path, task: str | None = None) -> dict[str, Any]:
+    """The run's config.json; errors name the directory and what was expected."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such run directory")
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"{path}: not an rnnkit run directory (no config.json)")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{config_path}: not a valid run config: {error}") from None
+    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT:
+        raise ValueError(f"{config_path}: not an rnnkit run config (format is not {RUN_FORMAT!r})")
+    if task is not None and config.get("task") != task:
+        raise ValueError(f"{path}: a run of task {config.get('task')!r}; expected a {task!r} run")
+    return config
