@@ -1,6 +1,6 @@
 # rnnkit: the two commands of the README are the contract.
 #   make test   create .venv when missing, install rnnkit with its dev extras, run the tests
-#   make demo   (arrives with the language-model issue)
+#   make demo   create .venv when missing, install rnnkit, train the demo language model (about 3 minutes)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 # keeps pip from resolving the range in pyproject.toml to a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: test lint bench venv clean
+.PHONY: test demo lint bench venv clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m ruff check src tests bench
 	$(PY) -m pytest
+
+demo: venv
+	$(PY) -m rnnkit.cli demo
 
 lint: venv
 	$(PY) -m ruff check src tests bench

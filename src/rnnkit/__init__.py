@@ -6,6 +6,14 @@ from . import nn
 from .data import BucketBatchSampler
 from .text import CharTokenizer, Vocab, WordTokenizer, lengths_to_mask, one_hot, pad_sequences
 
+
+def load(run_dir, device: str = "cpu"):
+    """Load a run directory written by ``rnnkit train``: an object with the task's verbs (see rnnkit.api)."""
+    from .api import load as load_run
+
+    return load_run(run_dir, device=device)
+
+
 try:
     __version__ = version("rnnkit")
 except PackageNotFoundError:  # running from a source tree that is not installed
@@ -18,6 +26,7 @@ __all__ = [
     "WordTokenizer",
     "__version__",
     "lengths_to_mask",
+    "load",
     "nn",
     "one_hot",
     "pad_sequences",

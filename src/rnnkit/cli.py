@@ -11,15 +11,23 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .cli_train import add_train_parser, run_demo
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage mistakes reported as one line, as every other user mistake (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rnnkit: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnnkit",
         description="Recurrent neural networks for sequences: train, evaluate and use RNN, LSTM and GRU models.",
     )
@@ -50,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the main job: a char-level LSTM on the built-in corpus (~2 min)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (replaced if a demo)")
-    demo.add_argument("--seconds", type=float, default=100.0, help="training time budget (default 100)")
+    demo.add_argument("--seconds", type=float, default=90.0, help="training time budget (default 90)")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(handler=run_demo)
     return parser
@@ -80,14 +88,23 @@ def _score(args: argparse.Namespace) -> int:
     from .api import load
     from .data.readers.text import read_lines
 
-    texts = list(args.texts)
+    # (where it came from, text): errors name the argument or the input line
+    texts = [(f"TEXT argument {number}", text) for number, text in enumerate(args.texts, 1)]
     if args.input is not None:
-        texts += sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
+        lines = sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
+        name = "stdin" if str(args.input) == "-" else str(args.input)
+        texts += [(f"{name} line {number}", line) for number, line in enumerate(lines, 1)]
     if not texts:
         raise ValueError("score: got no text; expected TEXT arguments or --input FILE")
     predictor = load(args.run)
-    for text in texts:
-        _print_json(predictor.score(text))
+    records = []
+    for where, text in texts:  # all scored before any is printed: a bad line leaves no partial output
+        try:
+            records.append(predictor.score(text))
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    for record in records:
+        _print_json(record)
     return 0
 
 
@@ -102,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args([args.command, "--help"])
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, IsADirectoryError) as error:
+    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

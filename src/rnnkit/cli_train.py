@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -49,7 +50,8 @@ LM_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--clip-value": ("train", "clip_value", float, "clip each gradient value to [-X, X]"),
     "--bptt": ("train", "bptt", int, "steps of backpropagation through time per window (k2)"),
     "--bptt-k1": ("train", "bptt_k1", int, "steps between truncations (k1 < k2: overlapping windows)"),
-    "--schedule": ("train", "schedule", str, "none, plateau or cosine"),
+    "--schedule": ("train", "schedule", str, "none, plateau, step or cosine"),
+    "--decay-start": ("train", "decay_start", int, "schedule step: first epoch whose end decays the rate"),
     "--lr-decay": ("train", "lr_decay", float, "learning-rate factor on plateau"),
     "--plateau-patience": ("train", "plateau_patience", int, "epochs without improvement before a decay"),
     "--warmup-steps": ("train", "warmup_steps", int, "linear learning-rate warm-up"),
@@ -60,12 +62,14 @@ LM_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
     "--device": ("train", "device", str, "cpu or cuda"),
     "--quiet": ("train", "quiet", bool, "no progress output"),
+    "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
+    "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
 }
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a model on your data")
-    tasks = train.add_subparsers(dest="task", metavar="TASK")
+    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     lm = tasks.add_parser("lm", help="language model (char or word level)",
                           description="Train a language model. Without --data: the built-in CPython corpus.")
     lm.add_argument("--data", type=Path, default=None, help="training text file")
@@ -89,7 +93,10 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
         raw = load_config_file(args.config)
         owner = {f.name: name for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
         for key, value in raw.items():
-            if key in SECTIONS and isinstance(value, dict):
+            if key in SECTIONS:
+                if not isinstance(value, dict):
+                    raise ValueError(f"{args.config}: {key!r} is a section name; expected a [{key}] table of "
+                                     f"settings; got {value!r}")
                 values[key].update(value)
             elif key in owner:
                 values[owner[key]][key] = value
@@ -109,7 +116,15 @@ def _train_lm(args: argparse.Namespace) -> int:
     from .tasks.lm import train_language_model
     from .train.trainer import TrainingDiverged, TrainingInterrupted
 
-    settings = {} if args.resume else settings_from(args)
+    if args.resume:
+        given = [flag for flag in (*LM_FLAGS, "--data", "--valid", "--test", "--config")
+                 if flag != "--epochs" and getattr(args, flag.lstrip("-").replace("-", "_")) is not None]
+        if given:
+            raise ValueError(f"--resume continues with the run's saved settings; got {', '.join(given)}; "
+                             "only --epochs may be given (to extend the run)")
+        settings = {"epochs": args.epochs}
+    else:
+        settings = settings_from(args)
     try:
         results = train_language_model(args.out, data=args.data, valid=args.valid, test=args.test,
                                        resume=args.resume, **settings)
@@ -119,7 +134,8 @@ def _train_lm(args: argparse.Namespace) -> int:
     except TrainingDiverged as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps({"run": str(args.out), **results}), flush=True)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone reports
+        print(json.dumps({"run": str(args.out), **results}), flush=True)
     return 0
 
 
@@ -136,9 +152,11 @@ def run_demo(args: argparse.Namespace) -> int:
             raise ValueError(f"--out {out}: holds a run that is not a demo; choose another --out")
         shutil.rmtree(out)
     corpus = CorpusConfig(level="char")
-    model = LanguageModelConfig(cell="lstm", embedding_size=64, hidden_size=384, num_layers=1, dropout=0.1)
-    train = TrainConfig(epochs=1, batch_size=32, bptt=100, lr=3e-3, optimizer="adamw", clip_norm=1.0,
-                        schedule="cosine", seed=0, quiet=args.quiet, max_seconds=args.seconds)
+    # one LSTM layer of 256 on characters: about 2 MFLOP per token, ~40k tokens/s on 2 cores; the run is
+    # bounded by time (--seconds), not epochs, so a slower machine trains fewer steps and still finishes
+    model = LanguageModelConfig(cell="lstm", embedding_size=64, hidden_size=256, num_layers=1, dropout=0.1)
+    train = TrainConfig(epochs=1000, batch_size=64, bptt=100, lr=3e-3, optimizer="adamw", clip_norm=1.0,
+                        schedule="none", seed=0, quiet=args.quiet, max_seconds=args.seconds, log_every=20)
     results = train_language_model(out, corpus=corpus, model=model, train=train, demo=True)
     print(f"rnnkit demo: validation {results['valid_bpc']:.3f} bits/char (perplexity {results['valid_ppl']:.2f}) "
           f"after {results['step']} steps; run in {out}", file=sys.stderr)

@@ -85,3 +85,17 @@ def test_unknown_encoding_is_named(tmp_path, encoding):
 ])
 def test_read_lines_keeps_empty_lines_without_newlines(tmp_path, data, lines):
     assert read_lines(write(tmp_path, data)) == lines
+
+
+def test_gzip_files_are_decompressed(tmp_path):
+    import gzip
+
+    from rnnkit.data.readers.text import read_text
+
+    path = tmp_path / "corpus.txt.gz"
+    path.write_bytes(gzip.compress(b" the cat sat \r\n on the mat \n"))
+    assert read_text(path) == " the cat sat \n on the mat \n"
+    broken = tmp_path / "broken.txt.gz"
+    broken.write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match=r"broken\.txt\.gz: not a valid gzip file"):
+        read_text(broken)

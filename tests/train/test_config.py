@@ -31,7 +31,7 @@ from rnnkit.train import (
         ({"lr": math.inf}, "lr: got inf; expected a finite number > 0"),
         ({"momentum": 1.0}, "momentum: got 1.0; expected a number in [0, 1)"),
         ({"bptt": 10, "bptt_k1": 11}, "bptt_k1: got 11; expected an integer in [1, bptt] = [1, 10]"),
-        ({"schedule": "step"}, "schedule: got 'step'; expected one of 'none', 'plateau', 'cosine'"),
+        ({"schedule": "linear"}, "schedule: got 'linear'; expected one of 'none', 'plateau', 'step', 'cosine'"),
         ({"lr_decay": 1.5}, "lr_decay: got 1.5; expected a factor in (0, 1)"),
         ({"clip_norm": -1.0}, "clip_norm: got -1.0; expected a finite number > 0, or null for off"),
         ({"warmup_steps": -1}, "warmup_steps: got -1; expected an integer >= 0"),

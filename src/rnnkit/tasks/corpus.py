@@ -89,4 +89,11 @@ def join_tokens(tokens: list[str], config: CorpusConfig) -> str:
     """Tokens back to text: characters concatenated; words joined by spaces, ``<eos>`` as a newline."""
     if config.level == "char":
         return "".join(tokens)
-    return " ".join(tokens).replace(f" {EOS} ", "\n").replace(f" {EOS}", "\n").replace(EOS, "\n")
+    lines, words = [], []
+    for token in tokens:
+        if token == EOS:
+            lines.append(" ".join(words))
+            words = []
+        else:
+            words.append(token)
+    return "\n".join([*lines, " ".join(words)])

@@ -25,6 +25,14 @@ from ..data.streams import Window, batchify, bptt_windows, num_windows
 from ..models import LanguageModel, LanguageModelConfig
 from ..text import Vocab
 from ..train.config import TrainConfig
+from ..train.distributed import (
+    barrier,
+    check_batch_size,
+    setup_distributed,
+    shard_rows,
+    teardown_distributed,
+    wrap_model,
+)
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .corpus import CorpusConfig, build_vocab, encode_text
@@ -48,7 +56,10 @@ def load_texts(data: Path | None, valid: Path | None, test: Path | None,
     test_text = read_text(test, encoding) if test is not None else None
     if valid is not None:
         return train_text, read_text(valid, encoding), test_text, str(data)
-    train_text, valid_text, _ = builtin_splits(train_text, valid_fraction=0.1, test_fraction=0.0)
+    try:
+        train_text, valid_text, _ = builtin_splits(train_text, valid_fraction=0.1, test_fraction=0.0)
+    except ValueError:
+        raise ValueError(f"--data {data}: too short to hold out 10% for validation; pass --valid FILE") from None
     return train_text, valid_text, test_text, f"{data} (last 10% held out for validation)"
 
 
@@ -92,6 +103,22 @@ def text_metrics(loss: float, count: int, prefix: str, level: str) -> dict[str, 
     return {f"{prefix}_loss": mean, f"{prefix}_ppl": math.exp(min(mean, 700.0)), f"{prefix}_{bits}": mean / math.log(2)}
 
 
+def eval_streams(ids: Tensor, name: str) -> Tensor:
+    """Evaluation streams: up to EVAL_BATCH_SIZE rows, fewer for a short text."""
+    if len(ids) < 2:
+        raise ValueError(f"{name}: {len(ids)} token(s); expected at least 2 to evaluate on")
+    return batchify(ids, max(1, min(EVAL_BATCH_SIZE, len(ids) // 2)))
+
+
+def check_device(device: str) -> None:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: this torch has no CUDA device available; expected --device cpu")
+
+
+def _absolute(path: Path | None) -> str | None:
+    return str(Path(path).resolve()) if path is not None else None
+
+
 def train_language_model(out: Path, *, data: Path | None = None, valid: Path | None = None,
                          test: Path | None = None, corpus: CorpusConfig | None = None,
                          model: LanguageModelConfig | None = None, train: TrainConfig | None = None,
@@ -114,27 +141,38 @@ def train_language_model(out: Path, *, data: Path | None = None, valid: Path | N
     vocab = Vocab.load(out / "vocab.json") if resume else build_vocab(train_text, corpus)
     if epochs is not None:
         train = replace(train, epochs=epochs)
-    if not resume:
+    check_device(train.device)
+    ctx = setup_distributed(train.device)  # under torchrun: one process per device; rank 0 alone writes files
+    check_batch_size(train.batch_size, ctx)  # the global batch is split over ranks
+    seed_everything(train.seed, train.deterministic)
+    device = torch.device(train.device)
+    network = LanguageModel(len(vocab), model).to(device)
+    train_ids = encode_text(train_text, vocab, corpus)
+    if len(train_ids) // train.batch_size < 2:
+        raise ValueError(f"--data {data or 'built-in'}: {len(train_ids)} tokens are too few for --batch-size "
+                         f"{train.batch_size}; expected at least {2 * train.batch_size}")
+    train_streams = shard_rows(batchify(train_ids, train.batch_size), ctx).to(device)
+    valid_streams = eval_streams(encode_text(valid_text, vocab, corpus), f"--valid {valid or data}").to(device)
+    windows = list(bptt_windows(train_streams, train.bptt, train.bptt_k1))
+    if resume and epochs is not None and ctx.is_main:
+        saved["train"] = asdict(train)
+        write_run_config(out, TASK, {key: value for key, value in saved.items() if key not in ("format", "task",
+                                                                                             "versions")})
+    if not resume and ctx.is_main:  # only now, with everything checked: never a half-made run directory
         create_run_dir(out)
         vocab.save(out / "vocab.json")
         write_run_config(out, TASK, {
             "corpus": asdict(corpus), "model": asdict(model), "train": asdict(train),
-            "data": {"train": str(data) if data else None, "valid": str(valid) if valid else None,
-                     "test": str(test) if test else None, "source": source},
+            "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test),
+                     "source": source},
             "demo": demo,
         })
-    seed_everything(train.seed, train.deterministic)
-    device = torch.device(train.device)
-    network = LanguageModel(len(vocab), model).to(device)
-    train_streams = batchify(encode_text(train_text, vocab, corpus), train.batch_size).to(device)
-    valid_streams = batchify(encode_text(valid_text, vocab, corpus), EVAL_BATCH_SIZE).to(device)
-    windows = list(bptt_windows(train_streams, train.bptt, train.bptt_k1))
 
     def evaluate(net: nn.Module) -> dict[str, float]:
         return text_metrics(*stream_loss(net, valid_streams, train.bptt), "valid", corpus.level)
 
-    trainer = Trainer(network, train, window_loss, lambda epoch: windows, evaluate=evaluate,
-                      monitor="valid_loss", run_dir=out,
+    trainer = Trainer(wrap_model(network, ctx), train, window_loss, lambda epoch: windows, evaluate=evaluate,
+                      monitor="valid_loss", run_dir=out, is_main=ctx.is_main,
                       steps_per_epoch=num_windows(train_streams.shape[1], train.bptt, train.bptt_k1))
     if resume:
         trainer.resume()
@@ -142,12 +180,15 @@ def train_language_model(out: Path, *, data: Path | None = None, valid: Path | N
     results = dict(trainer.state.history[-1]) if trainer.state.history else {}
     from ..train.checkpoint import load_model_weights
 
+    barrier(ctx)  # rank 0 has written model.safetensors
     load_model_weights(out / "model.safetensors", network)  # the best model on validation
     network.eval()
     with torch.no_grad():
         results.update(evaluate(network))
         if test_text is not None:
-            test_streams = batchify(encode_text(test_text, vocab, corpus), EVAL_BATCH_SIZE).to(device)
+            test_streams = eval_streams(encode_text(test_text, vocab, corpus), f"--test {test}").to(device)
             results.update(text_metrics(*stream_loss(network, test_streams, train.bptt), "test", corpus.level))
-    plot_learning_curves(out / "metrics.jsonl", out / "curves.png", title=f"{model.cell} language model")
+    if ctx.is_main:
+        plot_learning_curves(out / "metrics.jsonl", out / "curves.png", title=f"{model.cell} language model")
+    teardown_distributed(ctx)
     return results

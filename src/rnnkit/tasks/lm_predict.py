@@ -39,11 +39,17 @@ class LanguageModelPredictor:
     def load(cls, run_dir: Path, device: str = "cpu") -> LanguageModelPredictor:
         """Rebuild the model of a run directory from its config, vocabulary and weights (no pickle)."""
         config = read_run_config(run_dir, TASK)
-        corpus = CorpusConfig(**config["corpus"])
+        try:
+            corpus = CorpusConfig(**config["corpus"])
+            model_config = LanguageModelConfig(**config["model"])
+            bptt = config["train"].get("bptt", 64)
+        except (KeyError, TypeError, AttributeError) as error:  # a hand-edited or foreign config.json
+            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid language-model run config "
+                             f"({type(error).__name__}: {error})") from None
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
-        model = LanguageModel(len(vocab), LanguageModelConfig(**config["model"]))
+        model = LanguageModel(len(vocab), model_config)
         load_model_weights(Path(run_dir) / "model.safetensors", model)
-        return cls(model.to(device), vocab, corpus, bptt=config["train"].get("bptt", 64))
+        return cls(model.to(device), vocab, corpus, bptt=bptt)
 
     def _ids(self, tokens: list[str]) -> torch.Tensor:
         return torch.tensor([self.vocab.encode(tokens)], dtype=torch.long, device=self.device)  # (1, T)
@@ -58,8 +64,9 @@ class LanguageModelPredictor:
         targets = self._ids(tokens)
         logits, _ = self.model(inputs)  # (1, T, V)
         log_probs = F.log_softmax(logits.float(), dim=-1).gather(2, targets.unsqueeze(2))[0, :, 0]  # (T,)
-        total = float(log_probs.sum())
-        return {"text": text, "tokens": tokens, "token_logprobs": [float(v) for v in log_probs],
+        token_logprobs = log_probs.tolist()
+        total = math.fsum(token_logprobs)  # the sum of the values reported, not a float32 sum that differs
+        return {"text": text, "tokens": tokens, "token_logprobs": token_logprobs,
                 "logprob": total, "perplexity": math.exp(-total / len(tokens))}
 
     @torch.no_grad()
@@ -74,7 +81,10 @@ class LanguageModelPredictor:
         if prompt_tokens and all(t not in self.vocab for t in prompt_tokens):
             raise ValueError(f"prompt: got {prompt!r}, whose tokens are all unknown to the model's vocabulary")
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(seed if seed is not None else torch.seed())
+        if seed is None:
+            generator.seed()  # fresh randomness for this generator only (torch.seed() reseeds the global RNG)
+        else:
+            generator.manual_seed(seed)
         banned = [i for i in (self.vocab.stoi.get("<pad>"), self.vocab.stoi.get("<unk>")) if i is not None]
         logits, state = self.model(self._ids([context_token(self.corpus), *prompt_tokens]))
         next_logits = logits[:, -1]  # (1, V)
@@ -93,6 +103,9 @@ class LanguageModelPredictor:
     def evaluate(self, path: Path) -> dict[str, float]:
         """Loss, perplexity and bits per token (or character) of a text file."""
         ids = encode_text(read_text(path, self.corpus.encoding), self.vocab, self.corpus)
+        if len(ids) < 2:
+            raise ValueError(f"{path}: holds {len(ids)} token(s) at level {self.corpus.level!r}; expected at "
+                             "least 2 to evaluate a language model on")
         batch_size = max(1, min(EVAL_BATCH_SIZE, len(ids) // 2))
         streams = batchify(ids, batch_size).to(self.device)
         metrics = text_metrics(*stream_loss(self.model, streams, self.bptt), "test", self.corpus.level)

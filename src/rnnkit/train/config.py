@@ -334,7 +334,10 @@ class TrainConfig:
         bptt: Truncated BPTT: time steps backpropagated through (k2 in Williams & Peng).
         bptt_k1: Time steps between truncations (k1); None means ``bptt``, the usual non-overlapping windows.
         schedule: ``"none"``, ``"plateau"`` (multiply the rate by ``lr_decay`` when the monitored metric has
-            not improved for more than ``plateau_patience`` epochs) or ``"cosine"`` (per step, to zero).
+            not improved for more than ``plateau_patience`` epochs), ``"step"`` (multiply it by ``lr_decay``
+            at the end of every epoch from epoch ``decay_start`` on, as Zaremba et al. 2014) or ``"cosine"``
+            (per step, to zero).
+        decay_start: The first epoch (1-based) whose end decays the rate under ``schedule = "step"``.
         lr_decay: The plateau factor, in (0, 1).
         plateau_patience: Epochs without improvement tolerated before a plateau decay.
         warmup_steps: Optimizer steps of linear warm-up from 0 to ``lr``.
@@ -363,6 +366,7 @@ class TrainConfig:
     schedule: str = "none"
     lr_decay: float = 0.25
     plateau_patience: int = 0
+    decay_start: int = 1
     warmup_steps: int = 0
     early_stopping_patience: int | None = None
     seed: int = 0
@@ -378,6 +382,7 @@ class TrainConfig:
         validate_field_types(self)
         for name in ("epochs", "batch_size", "bptt", "log_every"):
             _check(getattr(self, name) >= 1, name, getattr(self, name), "a positive integer")
+        _check(self.decay_start >= 1, "decay_start", self.decay_start, "a positive epoch number")
         for name in ("plateau_patience", "warmup_steps"):
             _check(getattr(self, name) >= 0, name, getattr(self, name), "an integer >= 0")
         _check(_positive_number(self.lr), "lr", self.lr, "a finite number > 0")
@@ -390,8 +395,8 @@ class TrainConfig:
             _check(value is None or _positive_number(value), name, value, "a finite number > 0, or null for off")
         _check(self.bptt_k1 is None or 1 <= self.bptt_k1 <= self.bptt, "bptt_k1", self.bptt_k1,
                f"an integer in [1, bptt] = [1, {self.bptt}], or null for bptt")
-        _check(self.schedule in ("none", "plateau", "cosine"), "schedule", self.schedule,
-               "one of 'none', 'plateau', 'cosine'")
+        _check(self.schedule in ("none", "plateau", "step", "cosine"), "schedule", self.schedule,
+               "one of 'none', 'plateau', 'step', 'cosine'")
         _check(0 < self.lr_decay < 1, "lr_decay", self.lr_decay, "a factor in (0, 1)")
         _check(self.early_stopping_patience is None or self.early_stopping_patience >= 0,
                "early_stopping_patience", self.early_stopping_patience, "an integer >= 0, or null for never")

@@ -59,7 +59,7 @@ class TrainerState:
     epoch: int = 0  # the epoch in progress (0-based)
     batch: int = 0  # batches of that epoch already done
     step: int = 0  # optimizer steps in total
-    plateau_factor: float = 1.0  # learning-rate factor from decays on plateau
+    plateau_factor: float = 1.0  # learning-rate factor from the epoch-level decays (plateau, step)
     best: float | None = None  # best monitored metric so far
     bad_epochs: int = 0  # epochs without improvement (plateau / early stopping)
     seconds: float = 0.0  # time spent training, for the max_seconds budget
@@ -110,6 +110,8 @@ class Trainer:
         self.model, self.config, self.loss_fn, self.batches = model, config, loss_fn, batches
         self.evaluate, self.monitor = evaluate, monitor if evaluate is not None else "train_loss"
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        if self.run_dir is not None and is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self.steps_per_epoch = steps_per_epoch
         if config.max_steps_per_epoch is not None and steps_per_epoch is not None:
             self.steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
@@ -204,8 +206,9 @@ class Trainer:
                 carried = detach_state(result.state)
                 state.batch = index + 1
                 self.carried = carried
-                batch_loss = float(result.loss_sum) / max(result.count, 1)
-                total_loss += float(result.loss_sum)
+                loss_sum = float(result.loss_sum.detach())
+                batch_loss = loss_sum / max(result.count, 1)
+                total_loss += loss_sum
                 total_count += result.count
                 tokens += result.tokens
                 progress.update(1, tokens=result.tokens, loss=batch_loss, lr=self.learning_rate())
@@ -256,6 +259,8 @@ class Trainer:
             state.bad_epochs += 1
             if config.schedule == "plateau" and state.bad_epochs > config.plateau_patience:
                 state.plateau_factor *= config.lr_decay
+        if config.schedule == "step" and state.epoch + 1 >= config.decay_start:
+            state.plateau_factor *= config.lr_decay
         state.history.append(record)
         state.epoch, state.batch = state.epoch + 1, 0
         self.carried = None

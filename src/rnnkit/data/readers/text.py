@@ -9,6 +9,7 @@ error gives the byte offset and line, and how to pick another encoding). Line en
 from __future__ import annotations
 
 import codecs
+import gzip
 import os
 from pathlib import Path
 
@@ -38,16 +39,22 @@ def _read_bytes(path: Path) -> bytes:
     if path.is_dir():
         raise ValueError(f"{path}: is a directory; expected a text file")
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except PermissionError:
         raise ValueError(f"{path}: permission denied; expected a readable text file") from None
+    if path.suffix == ".gz":
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise ValueError(f"{path}: not a valid gzip file ({error}); expected gzip-compressed text") from None
+    return data
 
 
 def read_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> str:
     """Read a whole text file, with line endings normalised to ``"\\n"``.
 
     Args:
-        path: The file to read.
+        path: The file to read; a ``.gz`` file is decompressed first.
         encoding: Its encoding, any name Python's ``codecs`` knows (``"utf-8"``, ``"latin-1"``, ``"cp1252"``, ...).
 
     Returns:
