@@ -6,7 +6,7 @@ Zaremba et al. (2014) "small" model, which trains on 2 CPU cores; the others are
 
 setting  model                                   training                                     published test
 -------  --------------------------------------  -------------------------------------------  ----------------
-small    2x LSTM 200, emb 200, no dropout         bptt 20, batch 20, SGD lr 1, clip 5,          114.5 (val 120.7)
+small    2x LSTM 200, emb 200, no dropout         bptt 20, batch 20, SGD lr 1, clip 5 (*)   114.5 (val 120.7)
                                                   13 epochs, lr x0.5 per epoch from the 4th on  cpu is enough
 medium   2x LSTM 650, emb 650, dropout 0.5 on     bptt 35, batch 20, SGD lr 1, clip 5,          82.7 (val 86.2)
          embeddings, between layers, output       39 epochs, lr x1/1.2 per epoch from the 6th   cuda
@@ -16,17 +16,19 @@ awd      AWD-LSTM: 3 layers, emb 400, hidden      bptt 70, batch 20, lr 30 (pape
          1150, tied; dropout 0.4 output, 0.25     rnnkit: SGD + plateau decay), clip 0.25,      no finetuning;
          between layers, 0.4 input, 0.1 embed-    weight decay 1.2e-6, 500 epochs               57.3 finetuned
          ding; weight drop 0.5                                                                  cuda
+(*) Zaremba's cost sums the loss over the bptt steps; with rnnkit's per-token mean the same update is
+    lr = bptt and clip = clip / bptt (lr 20, clip 0.25 for small), as pytorch/examples uses.
 
 The commands (``python bench/lm_ptb.py --setting NAME --print-only`` prints them with the data paths)::
 
     rnnkit train lm --data ptb.train.txt.gz --valid ptb.valid.txt.gz --test ptb.test.txt.gz --level word \\
         --cell lstm --embedding-size 200 --hidden-size 200 --num-layers 2 --dropout 0 --epochs 13 \\
-        --batch-size 20 --bptt 20 --optimizer sgd --lr 1 --clip 5 --schedule step --lr-decay 0.5 \\
+        --batch-size 20 --bptt 20 --optimizer sgd --lr 20 --clip 0.25 --schedule step --lr-decay 0.5 \\
         --decay-start 4 --out runs/ptb-small
     ... medium: --embedding-size 650 --hidden-size 650 --input-dropout 0.5 --hidden-dropout 0.5 --dropout 0.5 \\
-        --epochs 39 --bptt 35 --clip 5 --lr-decay 0.8333 --decay-start 6 --device cuda (rest as small)
+        --epochs 39 --bptt 35 --lr 35 --clip 0.1429 --lr-decay 0.8333 --decay-start 6 --device cuda (rest as small)
     ... large:  --embedding-size 1500 --hidden-size 1500 --input-dropout 0.65 --hidden-dropout 0.65 --dropout 0.65 \\
-        --epochs 55 --bptt 35 --clip 10 --lr-decay 0.8696 --decay-start 14 --device cuda (rest as small)
+        --epochs 55 --bptt 35 --lr 35 --clip 0.2857 --lr-decay 0.8696 --decay-start 14 --device cuda (rest as small)
     ... awd:    --embedding-size 400 --hidden-size 1150 --num-layers 3 --tie-weights --dropout 0.4 \\
         --hidden-dropout 0.25 --input-dropout 0.4 --embedding-dropout 0.1 --weight-dropout 0.5 --epochs 500 \\
         --batch-size 20 --bptt 70 --optimizer sgd --lr 30 --clip 0.25 --weight-decay 1.2e-6 \\
@@ -73,14 +75,20 @@ from data_paths import require
 
 def zaremba(size: int, dropout: float, epochs: int, bptt: int, clip: float, decay: float, decay_start: int,
             device: str | None) -> list[str]:
-    """The flags of one Zaremba et al. (2014) setting: 2-layer LSTM, batch 20, SGD lr 1, step decay."""
+    """The flags of one Zaremba et al. (2014) setting: 2-layer LSTM, batch 20, SGD, step decay.
+
+    Zaremba's cost is the loss summed over the ``bptt`` steps (averaged over the batch) with SGD lr 1 and the
+    gradient norm clipped at ``clip``; rnnkit's loss is the mean per token, so the same update is lr ``bptt``
+    and a clip of ``clip / bptt`` (as pytorch/examples' word_language_model: lr 20, clip 0.25).
+    """
     if dropout:
         dropouts = ["--input-dropout", str(dropout), "--hidden-dropout", str(dropout), "--dropout", str(dropout)]
     else:
         dropouts = ["--dropout", "0"]
     flags = ["--level", "word", "--cell", "lstm", "--embedding-size", str(size), "--hidden-size", str(size),
              "--num-layers", "2", *dropouts, "--epochs", str(epochs), "--batch-size", "20", "--bptt", str(bptt),
-             "--optimizer", "sgd", "--lr", "1", "--clip", str(clip), "--schedule", "step", "--lr-decay", str(decay),
+             "--optimizer", "sgd", "--lr", str(bptt), "--clip", f"{clip / bptt:.4g}", "--schedule", "step",
+             "--lr-decay", str(decay),
              "--decay-start", str(decay_start)]
     return flags + (["--device", device] if device else [])
 
