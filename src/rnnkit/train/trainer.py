@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from .atomic import append_jsonl
 from .checkpoint import has_checkpoint, load_training_state, save_model_weights, save_training_state
 from .config import TrainConfig
+from .events import EventWriter
 from .progress import Progress
 
 
@@ -112,6 +113,8 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         if self.run_dir is not None and is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+        # TensorBoard scalars in RUN/events when the tensorboard package is installed; otherwise nothing
+        self.events = EventWriter(Path(self.run_dir or ".") / "events", enabled=self.run_dir is not None and is_main)
         self.steps_per_epoch = steps_per_epoch
         if config.max_steps_per_epoch is not None and steps_per_epoch is not None:
             self.steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
@@ -158,6 +161,7 @@ class Trainer:
         try:
             return self._fit()
         finally:
+            self.events.close()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
 
@@ -269,6 +273,8 @@ class Trainer:
             if improved or self.evaluate is None:
                 save_model_weights(self.run_dir / "model.safetensors", _unwrap(self.model))
             append_jsonl(self.run_dir / "metrics.jsonl", record)
+            self.events.add_scalars(state.step, {k: v for k, v in record.items() if k not in ("epoch", "step")},
+                                    prefix="epoch")
         self._checkpoint()
         return stop
 
