@@ -68,9 +68,9 @@ def test_clipping_by_norm_and_by_value():
                           (replace(CONFIG, clip_value=1e-4), lambda g: torch.cat(g).abs().max() <= 1e-4)):
         trainer = make(replace(config, epochs=1))
         seen = []
-        step = trainer.optimizer.step
-        trainer.optimizer.step = lambda *a, **k: (seen.append([p.grad.flatten().clone() for p in
-                                                                trainer.model.parameters()]), step(*a, **k))
+        trainer.optimizer.register_step_pre_hook(
+            lambda optimizer, args, kwargs, seen=seen, model=trainer.model: seen.append(
+                [p.grad.flatten().clone() for p in model.parameters()]))
         trainer.fit()
         assert seen and all(check(grads) for grads in seen)
 
