@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="metrics of a trained run on a data file (one JSON object)")
     evaluate.add_argument("run", type=Path, help="run directory written by 'rnnkit train'")
     evaluate.add_argument("--data", type=Path, required=True, help="text file to evaluate on")
+    evaluate.add_argument("--batch-size", type=int, default=1,
+                          help="parallel streams (default 1: the whole text as one stream, as published "
+                               "perplexities are measured; more is faster)")
     evaluate.set_defaults(handler=_evaluate)
 
     generate = commands.add_parser("generate", help="sample text from a language model")
@@ -71,7 +74,7 @@ def _print_json(record: dict) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from .api import load
 
-    _print_json(load(args.run).evaluate(args.data))
+    _print_json(load(args.run).evaluate(args.data, batch_size=args.batch_size))
     return 0
 
 

@@ -103,11 +103,11 @@ def text_metrics(loss: float, count: int, prefix: str, level: str) -> dict[str, 
     return {f"{prefix}_loss": mean, f"{prefix}_ppl": math.exp(min(mean, 700.0)), f"{prefix}_{bits}": mean / math.log(2)}
 
 
-def eval_streams(ids: Tensor, name: str) -> Tensor:
-    """Evaluation streams: up to EVAL_BATCH_SIZE rows, fewer for a short text."""
+def eval_streams(ids: Tensor, name: str, batch_size: int = EVAL_BATCH_SIZE) -> Tensor:
+    """Evaluation streams: up to ``batch_size`` rows, fewer for a short text."""
     if len(ids) < 2:
         raise ValueError(f"{name}: {len(ids)} token(s); expected at least 2 to evaluate on")
-    return batchify(ids, max(1, min(EVAL_BATCH_SIZE, len(ids) // 2)))
+    return batchify(ids, max(1, min(batch_size, len(ids) // 2)))
 
 
 def check_device(device: str) -> None:
@@ -186,7 +186,8 @@ def train_language_model(out: Path, *, data: Path | None = None, valid: Path | N
     with torch.no_grad():
         results.update(evaluate(network))
         if test_text is not None:
-            test_streams = eval_streams(encode_text(test_text, vocab, corpus), f"--test {test}").to(device)
+            # one stream, the state carried through the whole test text: how published perplexities are measured
+            test_streams = eval_streams(encode_text(test_text, vocab, corpus), f"--test {test}", 1).to(device)
             results.update(text_metrics(*stream_loss(network, test_streams, train.bptt), "test", corpus.level))
     if ctx.is_main:
         plot_learning_curves(out / "metrics.jsonl", out / "curves.png", title=f"{model.cell} language model")

@@ -22,7 +22,7 @@ from ..models import LanguageModel, LanguageModelConfig
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
 from .corpus import CorpusConfig, context_token, encode_text, join_tokens, tokens_of
-from .lm import EVAL_BATCH_SIZE, TASK, stream_loss, text_metrics
+from .lm import TASK, stream_loss, text_metrics
 from .run_dir import read_run_config
 
 
@@ -100,13 +100,18 @@ class LanguageModelPredictor:
         return prompt + separator + join_tokens(generated, self.corpus)
 
     @torch.no_grad()
-    def evaluate(self, path: Path) -> dict[str, float]:
-        """Loss, perplexity and bits per token (or character) of a text file."""
+    def evaluate(self, path: Path, batch_size: int = 1) -> dict[str, float]:
+        """Loss, perplexity and bits per token (or character) of a text file.
+
+        With ``batch_size`` 1 the text is read as one stream, the state carried from start to end (the
+        convention of published perplexities); more streams are faster but start that many times from zero.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
         ids = encode_text(read_text(path, self.corpus.encoding), self.vocab, self.corpus)
         if len(ids) < 2:
             raise ValueError(f"{path}: holds {len(ids)} token(s) at level {self.corpus.level!r}; expected at "
                              "least 2 to evaluate a language model on")
-        batch_size = max(1, min(EVAL_BATCH_SIZE, len(ids) // 2))
-        streams = batchify(ids, batch_size).to(self.device)
+        streams = batchify(ids, max(1, min(batch_size, len(ids) // 2))).to(self.device)
         metrics = text_metrics(*stream_loss(self.model, streams, self.bptt), "test", self.corpus.level)
         return {key.removeprefix("test_"): value for key, value in metrics.items()} | {"tokens": int(streams.numel())}
