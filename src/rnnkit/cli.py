@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the main job: a char-level LSTM on the built-in corpus (~2 min)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (replaced if a demo)")
-    demo.add_argument("--seconds", type=float, default=90.0, help="training time budget (default 90)")
+    demo.add_argument("--seconds", type=float, default=75.0, help="training time budget (default 75)")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(handler=run_demo)
     return parser

@@ -221,7 +221,20 @@ class Recurrent(nn.Module):
     def _apply(self, fn, recurse=True):
         result = super()._apply(fn, recurse)
         self._bind_cells()
+        self.flatten_parameters()
         return result
+
+    def flatten_parameters(self) -> None:
+        """On a GPU, lay the weights out in the one contiguous buffer cuDNN reads (as ``torch.nn.LSTM`` does).
+
+        Our parameters become views into that buffer, so the fused kernel does not copy them at every call. A
+        no-op on the CPU, without a fused kernel, or with weight drop (whose dropped copies are new each call).
+        Called after every ``.to()`` / ``.cuda()``.
+        """
+        if self._fused is None:
+            return
+        self._fused._flat_weights = [getattr(self, name) for name in self._fused._flat_weights_names]
+        self._fused.flatten_parameters()
 
     def extra_repr(self) -> str:
         cell = type(self._cells[0]).__name__
