@@ -3,7 +3,10 @@
 from .corpus import CorpusConfig
 from .lm import train_language_model
 from .lm_predict import LanguageModelPredictor
+from .seq2seq import Seq2SeqTaskConfig, train_seq2seq
+from .seq2seq_predict import Seq2SeqPredictor
 
-PREDICTORS = {"lm": LanguageModelPredictor}
+PREDICTORS = {"lm": LanguageModelPredictor, "seq2seq": Seq2SeqPredictor}
 
-__all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "train_language_model"]
+__all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor", "Seq2SeqTaskConfig",
+           "train_language_model", "train_seq2seq"]

@@ -1,5 +1,7 @@
-"""Readers: files to records (plain text so far), with errors that say what was found and what was expected."""
+"""Readers: files to records, with errors that say what was found and what was expected."""
 
+from .parallel import SentencePair, parallel_paths, read_pairs, read_parallel, read_tsv_pairs
 from .text import read_lines, read_text
 
-__all__ = ["read_lines", "read_text"]
+__all__ = ["SentencePair", "parallel_paths", "read_lines", "read_pairs", "read_parallel", "read_text",
+           "read_tsv_pairs"]
