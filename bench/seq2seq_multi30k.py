@@ -20,7 +20,7 @@ Settings::
     cpu: the same shape at embedding 128 / hidden 128 / batch 64, for a short run on a shared CPU.
 
 The budget ``--max-seconds`` is wall time for the whole script from its start: each model trains for its share
-(the time left minus ``--eval-reserve`` for decoding, split between the models still to train) and stops at
+(the budget minus ``--eval-reserve`` for decoding, split equally; less if the time left is shorter) and stops at
 the first batch past it, evaluated and saved, even if its epochs are not done.
 
 Usage:
@@ -227,13 +227,14 @@ def main() -> int:
     workdir = args.out or Path(tempfile.mkdtemp(prefix="rnnkit-multi30k-"))
     workdir.mkdir(parents=True, exist_ok=True)
     failed = False
+    # one training budget for every model (the comparison is on equal time); data preparation, validation and
+    # checkpoints come on top of training time, hence the 0.9
+    share = 0.9 * (args.max_seconds - elapsed() - args.eval_reserve) / len(MODELS)
     try:
         for index, attention in enumerate(MODELS):
             left = len(MODELS) - index
             reserve = args.eval_reserve * left / len(MODELS)
-            budget = (args.max_seconds - elapsed() - reserve) / left
-            if index == 0:
-                budget *= 0.9  # data preparation, validation and checkpoints come on top of training time
+            budget = min(share, (args.max_seconds - elapsed() - reserve) / left)
             record: dict = {}
             summary.data["models"][attention] = record
             run = workdir / f"attention-{attention}"

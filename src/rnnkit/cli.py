@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .cli_seq2seq import add_seq2seq_evaluate_arguments, add_translate_parser, evaluate_seq2seq
 from .cli_train import add_train_parser, run_demo
 
 
@@ -38,10 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="metrics of a trained run on a data file (one JSON object)")
     evaluate.add_argument("run", type=Path, help="run directory written by 'rnnkit train'")
     evaluate.add_argument("--data", type=Path, required=True, help="text file to evaluate on")
-    evaluate.add_argument("--batch-size", type=int, default=1,
+    evaluate.add_argument("--batch-size", type=int, default=None,
                           help="parallel streams (default 1: the whole text as one stream, as published "
-                               "perplexities are measured; more is faster)")
+                               "perplexities are measured; more is faster); seq2seq: sentences decoded together "
+                               "(default 64)")
+    add_seq2seq_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=_evaluate)
+    add_translate_parser(commands)
 
     generate = commands.add_parser("generate", help="sample text from a language model")
     generate.add_argument("run", type=Path)
@@ -74,7 +78,12 @@ def _print_json(record: dict) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from .api import load
 
-    _print_json(load(args.run).evaluate(args.data, batch_size=args.batch_size))
+    predictor = load(args.run)
+    if getattr(predictor, "task", None) == "seq2seq":
+        _print_json(evaluate_seq2seq(predictor, args))
+        return 0
+    batch_size = 1 if args.batch_size is None else args.batch_size
+    _print_json(predictor.evaluate(args.data, batch_size=batch_size))
     return 0
 
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_seq2seq import add_seq2seq_train_parser
 from .models import LanguageModelConfig
 from .tasks.corpus import CorpusConfig
 from .train.config import TrainConfig, config_from_mapping, load_config_file
@@ -84,6 +85,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
         else:
             lm.add_argument(flag, type=kind, default=None, help=help_text)
     lm.set_defaults(handler=_train_lm)
+    add_seq2seq_train_parser(tasks)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -172,7 +172,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[
         from sacrebleu.metrics import BLEU, CHRF
     except ImportError:  # pragma: no cover - a runtime dependency
         raise ValueError("scoring translations needs the sacrebleu package: pip install sacrebleu") from None
-    bleu_metric, chrf_metric = BLEU(tokenize="none"), CHRF()
+    bleu_metric, chrf_metric = BLEU(tokenize="none", force=True), CHRF()  # force: tokenised on purpose
     bleu = bleu_metric.corpus_score(list(hypotheses), [list(references)])
     chrf = chrf_metric.corpus_score(list(hypotheses), [list(references)])
     return {"bleu": bleu.score, "chrf": chrf.score, "bleu_signature": str(bleu_metric.get_signature()),

@@ -1,0 +1,203 @@
+"""``rnnkit train seq2seq``, ``rnnkit translate`` and the translation side of ``rnnkit evaluate``.
+
+Every training flag is one field of one settings dataclass (corpus, model, train or seq2seq); a config file
+(TOML, YAML or JSON) holds the same names, flat or in ``[corpus]``, ``[model]``, ``[train]``, ``[seq2seq]``
+tables, and flags given on the command line override it. An unknown key is an error that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .models.seq2seq import Seq2SeqConfig
+from .tasks.seq2seq import Seq2SeqTaskConfig
+from .tasks.translation_data import TranslationCorpusConfig
+from .train.config import TrainConfig, config_from_mapping, load_config_file
+
+SECTIONS = {"corpus": TranslationCorpusConfig, "model": Seq2SeqConfig, "train": TrainConfig,
+            "seq2seq": Seq2SeqTaskConfig}
+_SWITCH = object()  # a flag without a value that sets its field to True
+
+# flag -> (section, field, type or (_SWITCH, value), help)
+SEQ2SEQ_FLAGS: dict[str, tuple[str, str, Any, str]] = {
+    "--source-lang": ("corpus", "source_lang", str, "with --target-lang: --data is a prefix of parallel files "
+                                                     "PREFIX.SRC / PREFIX.TGT (plain or .gz); without: a TSV"),
+    "--target-lang": ("corpus", "target_lang", str, "see --source-lang"),
+    "--reverse": ("corpus", "reverse", (_SWITCH, True), "translate the TSV's second column into its first"),
+    "--keep-case": ("corpus", "lower", (_SWITCH, False), "do not lower-case the text"),
+    "--min-freq": ("corpus", "min_freq", int, "rarer tokens become <unk> (per side)"),
+    "--max-vocab": ("corpus", "max_vocab", int, "vocabulary size limit per side, specials included"),
+    "--max-length": ("corpus", "max_length", int, "leave out training pairs longer than this (tokens); "
+                                                   "longer sources are refused at translation unless --truncate"),
+    "--skip-empty": ("corpus", "skip_empty", (_SWITCH, True), "drop pairs with an empty side instead of failing"),
+    "--valid-fraction": ("corpus", "valid_fraction", float, "share held out for validation without --valid"),
+    "--encoding": ("corpus", "encoding", str, "text encoding of the data files (default utf-8)"),
+    "--cell": ("model", "cell", str, "rnn, gru or lstm"),
+    "--embedding-size": ("model", "embedding_size", int, "token embedding size"),
+    "--hidden-size": ("model", "hidden_size", int, "hidden units per layer (and per encoder direction)"),
+    "--num-layers": ("model", "num_layers", int, "stacked layers of the encoder and of the decoder"),
+    "--bidirectional": ("model", "bidirectional", (_SWITCH, True), "bidirectional encoder (the default)"),
+    "--unidirectional": ("model", "bidirectional", (_SWITCH, False), "forward-only encoder"),
+    "--attention": ("model", "attention", str, "none (the last encoder state only), additive, dot or general"),
+    "--attention-size": ("model", "attention_size", int, "hidden units of the additive score"),
+    "--dropout": ("model", "dropout", float, "dropout on embeddings, between layers, before the output"),
+    "--backend": ("model", "backend", str, "auto, explicit or fused"),
+    "--teacher-forcing": ("seq2seq", "teacher_forcing", float, "probability of feeding the true previous token"),
+    "--teacher-forcing-final": ("seq2seq", "teacher_forcing_final", float, "where a schedule ends"),
+    "--scheduled-sampling": ("seq2seq", "teacher_forcing_schedule", str, "constant, linear or inverse_sigmoid"),
+    "--label-smoothing": ("seq2seq", "label_smoothing", float, "label smoothing of the loss"),
+    "--beam": ("seq2seq", "beam_size", int, "beam size for the test set and the run's default (1: greedy)"),
+    "--length-penalty": ("seq2seq", "length_penalty", float, "alpha of log P / length^alpha in beam search"),
+    "--max-length-ratio": ("seq2seq", "max_length_ratio", float, "translations have at most ratio * source length"),
+    "--max-length-offset": ("seq2seq", "max_length_offset", int, "... + this many tokens"),
+    "--epochs": ("train", "epochs", int, "passes over the training pairs"),
+    "--batch-size": ("train", "batch_size", int, "sentence pairs per batch"),
+    "--lr": ("train", "lr", float, "learning rate"),
+    "--optimizer": ("train", "optimizer", str, "sgd or adamw"),
+    "--weight-decay": ("train", "weight_decay", float, "weight decay"),
+    "--clip": ("train", "clip_norm", float, "clip the gradients' global norm to this"),
+    "--schedule": ("train", "schedule", str, "none, plateau, step or cosine"),
+    "--lr-decay": ("train", "lr_decay", float, "learning-rate factor of a decay"),
+    "--plateau-patience": ("train", "plateau_patience", int, "epochs without improvement before a decay"),
+    "--warmup-steps": ("train", "warmup_steps", int, "linear learning-rate warm-up"),
+    "--patience": ("train", "early_stopping_patience", int, "stop after this many epochs without improvement"),
+    "--max-steps-per-epoch": ("train", "max_steps_per_epoch", int, "cap the batches of an epoch"),
+    "--seed": ("train", "seed", int, "random seed"),
+    "--deterministic": ("train", "deterministic", (_SWITCH, True), "deterministic algorithms only"),
+    "--device": ("train", "device", str, "cpu or cuda"),
+    "--quiet": ("train", "quiet", (_SWITCH, True), "no progress output"),
+    "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
+    "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
+}
+
+
+def add_seq2seq_train_parser(tasks: argparse._SubParsersAction) -> None:
+    """``rnnkit train seq2seq``: registered on the ``train`` command's task subparsers."""
+    parser = tasks.add_parser("seq2seq", help="encoder-decoder translation (attention or a context vector)",
+                              description="Train an encoder-decoder on sentence pairs: a TSV (source<TAB>target"
+                                          "[<TAB>...]) or parallel files PREFIX.SRC/PREFIX.TGT (--source-lang, "
+                                          "--target-lang).")
+    parser.add_argument("--data", type=Path, required=True, help="training pairs: a TSV, or a parallel-file prefix")
+    parser.add_argument("--valid", type=Path, default=None, help="validation pairs (default: hold out a share)")
+    parser.add_argument("--test", type=Path, default=None, help="test pairs: BLEU and chrF at the end")
+    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
+    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    for flag, (_, _, kind, help_text) in SEQ2SEQ_FLAGS.items():
+        destination = flag.lstrip("-").replace("-", "_")
+        if isinstance(kind, tuple):
+            parser.add_argument(flag, dest=destination, action="store_const", const=kind[1], default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, dest=destination, type=kind, default=None, help=help_text)
+    parser.set_defaults(handler=_train_seq2seq)
+
+
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The four settings dataclasses from the config file (if any) and the flags given."""
+    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    if args.config is not None:
+        raw = load_config_file(args.config)
+        owner = {f.name: name for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+        for key, value in raw.items():
+            if key in SECTIONS:
+                if not isinstance(value, dict):
+                    raise ValueError(f"{args.config}: {key!r} is a section name; expected a [{key}] table of "
+                                     f"settings; got {value!r}")
+                values[key].update(value)
+            elif key in owner:
+                values[owner[key]][key] = value
+            else:
+                valid = ", ".join(sorted([*owner, *SECTIONS]))
+                raise ValueError(f"{args.config}: unknown key {key!r}; valid keys: {valid}")
+    for flag, (section, field, _, _) in SEQ2SEQ_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            values[section][field] = value
+    source = str(args.config) if args.config else "flags"
+    return {name: config_from_mapping(cls, values[name], source=f"{source} [{name}]")
+            for name, cls in SECTIONS.items()}
+
+
+def _train_seq2seq(args: argparse.Namespace) -> int:
+    from .tasks.seq2seq import train_seq2seq
+    from .train.trainer import TrainingDiverged, TrainingInterrupted
+
+    settings = settings_from(args)
+    try:
+        results = train_seq2seq(args.out, data=args.data, valid=args.valid, test=args.test,
+                                corpus=settings["corpus"], model=settings["model"], train=settings["train"],
+                                task=settings["seq2seq"])
+    except TrainingInterrupted as stop:
+        print(f"rnnkit: {stop}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"run": str(args.out), **results}, ensure_ascii=False), flush=True)
+    return 0
+
+
+def add_translate_parser(commands: argparse._SubParsersAction) -> None:
+    """``rnnkit translate RUN [TEXT ...] [--input FILE] [--beam K] [--plot FILE.png]``."""
+    parser = commands.add_parser("translate", help="translate sentences with a seq2seq run (JSONL)")
+    parser.add_argument("run", type=Path, help="run directory written by 'rnnkit train seq2seq'")
+    parser.add_argument("texts", nargs="*", help="sentences to translate")
+    parser.add_argument("--input", type=Path, default=None, help="file with one sentence per line ('-' for stdin)")
+    parser.add_argument("--beam", type=int, default=None, help="beam size (1: greedy; default: the run's)")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="draw the attention of the first sentence as a heatmap (.png, .pdf or .svg)")
+    parser.add_argument("--truncate", action="store_true", help="cut sources longer than the run's max_length")
+    parser.add_argument("--batch-size", type=int, default=64, help="sentences decoded together (default 64)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.set_defaults(handler=_translate)
+
+
+def add_seq2seq_evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
+    """The ``rnnkit evaluate`` options that only translation runs read."""
+    evaluate.add_argument("--beam", type=int, default=None, help="seq2seq: beam size (1: greedy; default: the run's)")
+    evaluate.add_argument("--truncate", action="store_true", help="seq2seq: cut sources longer than max_length")
+
+
+def evaluate_seq2seq(predictor, args: argparse.Namespace) -> dict[str, Any]:
+    """BLEU, chrF and decoding speed of a translation run on ``--data`` (same form as its training data)."""
+    batch_size = 64 if args.batch_size is None else args.batch_size
+    if isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"--batch-size: got {batch_size}; expected a positive integer")
+    return predictor.evaluate(args.data, beam_size=args.beam, truncate=args.truncate, batch_size=batch_size)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from .api import load
+    from .data.readers.text import read_lines
+
+    texts = [(f"TEXT argument {number}", text) for number, text in enumerate(args.texts, 1)]
+    if args.input is not None:
+        lines = sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
+        name = "stdin" if str(args.input) == "-" else str(args.input)
+        texts += [(f"{name} line {number}", line) for number, line in enumerate(lines, 1)]
+    if not texts:
+        raise ValueError("translate: got no text; expected TEXT arguments or --input FILE")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size: got {args.batch_size}; expected a positive integer")
+    predictor = load(args.run, device=args.device)
+    if getattr(predictor, "task", None) != "seq2seq":
+        raise ValueError(f"{args.run}: a run of task {predictor.task!r}; 'translate' needs a seq2seq run")
+    tokens = [predictor.source_tokens(text, args.truncate, where) for where, text in texts]  # all checked first
+    decoded = predictor.decode_tokens(tokens, args.beam, args.batch_size)
+    records = [{"source": text, "translation": predictor.tokenizer.detokenize(target), "tokens": target,
+                "score": score, "complete": ended} for (_, text), (target, score, ended) in zip(texts, decoded,
+                                                                                                   strict=True)]
+    if args.plot is not None:
+        source, target, weights = predictor.attention(texts[0][1], records[0]["tokens"], truncate=args.truncate)
+        from .tasks.seq2seq_plot import plot_attention_heatmap
+
+        plot_attention_heatmap(source, target, weights, args.plot)
+        records[0]["plot"] = str(args.plot)
+    for record in records:
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 0
