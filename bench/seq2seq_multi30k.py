@@ -90,6 +90,10 @@ def parse_args() -> argparse.Namespace:
                         help="seconds kept for decoding and scoring both models (default: 45 on cuda, 25%% of the "
                              "budget on cpu)")
     parser.add_argument("--epochs", type=int, default=None, help="override the setting's epochs")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="attention modes to train, in order (default additive,none)")
+    parser.add_argument("--train-seconds", type=float, default=None,
+                        help="training seconds per model, instead of a share of --max-seconds")
     parser.add_argument("--beams", default="1,5,10", help="beam sizes to evaluate (default 1,5,10; 1 is greedy)")
     parser.add_argument("--decode-batch-size", type=int, default=None,
                         help="sentences decoded together (default 128 on cuda, 64 on cpu)")
@@ -110,6 +114,7 @@ def parse_args() -> argparse.Namespace:
     if args.decode_batch_size is None:
         args.decode_batch_size = 128 if args.device.startswith("cuda") else 64
     args.beams = [int(beam) for beam in args.beams.split(",")]
+    args.models = [model.strip() for model in args.models.split(",") if model.strip()]
     if 1 not in args.beams or 5 not in args.beams:
         parser.error("--beams: must include 1 and 5 (the gain of beam 5 over greedy is reported)")
     return args
@@ -229,11 +234,14 @@ def main() -> int:
     failed = False
     # one training budget for every model (the comparison is on equal time); data preparation, validation and
     # checkpoints come on top of training time, hence the 0.9
-    share = 0.9 * (args.max_seconds - elapsed() - args.eval_reserve) / len(MODELS)
+    models = args.models
+    share = 0.9 * (args.max_seconds - elapsed() - args.eval_reserve) / len(models)
+    if args.train_seconds is not None:
+        share = args.train_seconds
     try:
-        for index, attention in enumerate(MODELS):
-            left = len(MODELS) - index
-            reserve = args.eval_reserve * left / len(MODELS)
+        for index, attention in enumerate(models):
+            left = len(models) - index
+            reserve = args.eval_reserve * left / len(models)
             budget = min(share, (args.max_seconds - elapsed() - reserve) / left)
             record: dict = {}
             summary.data["models"][attention] = record
