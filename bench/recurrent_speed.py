@@ -8,6 +8,7 @@ float32 matrix-product peak of this machine.
 Usage:
     python bench/recurrent_speed.py                       # the issue's grid: LSTM H256/512, 1 and 2 layers
     python bench/recurrent_speed.py --cells lstm,gru,rnn --hidden 256 --repeats 7
+    python bench/recurrent_speed.py --device cuda         # cuDNN: the fused wrapper against torch.nn.LSTM on a GPU
 """
 
 from __future__ import annotations
@@ -25,14 +26,22 @@ RK_LAYERS = {"lstm": rk.nn.LSTM, "gru": rk.nn.GRU, "rnn": rk.nn.RNN}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """Measured float32 matrix-product rate (GFLOP/s) on this machine, the best of several repeats."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that wall-clock times cover it (nothing to wait for on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(device: torch.device, size: int = 2048, repeats: int = 10) -> float:
+    """Measured float32 matrix-product rate (GFLOP/s) on ``device``, the best of several repeats."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     a @ b
     times = []
     for _ in range(repeats):
+        synchronize(device)
         start = time.perf_counter()
         a @ b
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return 2 * size**3 / min(times) / 1e9
 
@@ -41,9 +50,11 @@ def step_time(layer: torch.nn.Module, x: torch.Tensor, repeats: int, warmup: int
     """Median seconds of one forward + backward step."""
     times = []
     for index in range(warmup + repeats):
+        synchronize(x.device)
         start = time.perf_counter()
         output, _ = layer(x)
         output.sum().backward()
+        synchronize(x.device)
         elapsed = time.perf_counter() - start
         layer.zero_grad(set_to_none=True)
         x.grad = None
@@ -63,8 +74,10 @@ def training_flops_per_token(cell: str, input_size: int, hidden_size: int, num_l
 
 def run(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
-    peak = matmul_peak_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matmul peak {peak:.0f} GFLOP/s")
+    device = torch.device(args.device)
+    peak = matmul_peak_gflops(device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}; float32 matmul peak {peak:.0f} GFLOP/s")
     print(f"batch {args.batch}, steps {args.steps}, input {args.input_size}; median of {args.repeats} after "
           f"{args.warmup} warm-up; tokens/s of forward+backward\n")
     header = (f"{'cell':5} {'H':>4} {'L':>2} | {'variant':13} {'tokens/s':>10} {'vs torch':>9} "
@@ -75,13 +88,13 @@ def run(args: argparse.Namespace) -> None:
         for hidden_size in args.hidden:
             for num_layers in args.layers:
                 torch.manual_seed(0)
-                reference = TORCH_LAYERS[cell](args.input_size, hidden_size, num_layers, batch_first=True)
+                reference = TORCH_LAYERS[cell](args.input_size, hidden_size, num_layers, batch_first=True).to(device)
                 variants = {"torch.nn": reference}
                 for backend in ("fused", "explicit"):
-                    layer = RK_LAYERS[cell](args.input_size, hidden_size, num_layers, backend=backend)
+                    layer = RK_LAYERS[cell](args.input_size, hidden_size, num_layers, backend=backend).to(device)
                     layer.load_state_dict(reference.state_dict())
                     variants[f"rk {backend}"] = layer
-                x = torch.randn(args.batch, args.steps, args.input_size, requires_grad=True)
+                x = torch.randn(args.batch, args.steps, args.input_size, device=device, requires_grad=True)
                 # interleave the variants, round after round, so machine noise hits all of them alike
                 samples: dict[str, list[float]] = {name: [] for name in variants}
                 for _ in range(args.rounds):
@@ -110,6 +123,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per variant (best median taken)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
