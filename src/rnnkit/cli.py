@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .cli_seq2seq import add_seq2seq_evaluate_arguments, add_translate_parser, evaluate_seq2seq
+from .cli_settings import texts_from
 from .cli_train import add_train_parser, run_demo
 
 
@@ -98,16 +99,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from .api import load
-    from .data.readers.text import read_lines
 
-    # (where it came from, text): errors name the argument or the input line
-    texts = [(f"TEXT argument {number}", text) for number, text in enumerate(args.texts, 1)]
-    if args.input is not None:
-        lines = sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
-        name = "stdin" if str(args.input) == "-" else str(args.input)
-        texts += [(f"{name} line {number}", line) for number, line in enumerate(lines, 1)]
-    if not texts:
-        raise ValueError("score: got no text; expected TEXT arguments or --input FILE")
+    texts = texts_from(args, "score")  # (where, text): errors name the argument or the input line
     predictor = load(args.run)
     records = []
     for where, text in texts:  # all scored before any is printed: a bad line leaves no partial output

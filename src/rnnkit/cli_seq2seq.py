@@ -8,41 +8,40 @@ tables, and flags given on the command line override it. An unknown key is an er
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_settings import SWITCH, add_setting_flags, run_training, texts_from
+from .cli_settings import settings_from as settings_from_flags
 from .models.seq2seq import Seq2SeqConfig
 from .tasks.seq2seq import Seq2SeqTaskConfig
 from .tasks.translation_data import TranslationCorpusConfig
-from .train.config import TrainConfig, config_from_mapping, load_config_file
+from .train.config import TrainConfig
 
 SECTIONS = {"corpus": TranslationCorpusConfig, "model": Seq2SeqConfig, "train": TrainConfig,
             "seq2seq": Seq2SeqTaskConfig}
-_SWITCH = object()  # a flag without a value that sets its field to True
 
-# flag -> (section, field, type or (_SWITCH, value), help)
+# flag -> (section, field, type or (SWITCH, value), help)
 SEQ2SEQ_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--source-lang": ("corpus", "source_lang", str, "with --target-lang: --data is a prefix of parallel files "
                                                      "PREFIX.SRC / PREFIX.TGT (plain or .gz); without: a TSV"),
     "--target-lang": ("corpus", "target_lang", str, "see --source-lang"),
-    "--reverse": ("corpus", "reverse", (_SWITCH, True), "translate the TSV's second column into its first"),
-    "--keep-case": ("corpus", "lower", (_SWITCH, False), "do not lower-case the text"),
+    "--reverse": ("corpus", "reverse", (SWITCH, True), "translate the TSV's second column into its first"),
+    "--keep-case": ("corpus", "lower", (SWITCH, False), "do not lower-case the text"),
     "--min-freq": ("corpus", "min_freq", int, "rarer tokens become <unk> (per side)"),
     "--max-vocab": ("corpus", "max_vocab", int, "vocabulary size limit per side, specials included"),
     "--max-length": ("corpus", "max_length", int, "leave out training pairs longer than this (tokens); "
                                                    "longer sources are refused at translation unless --truncate"),
-    "--skip-empty": ("corpus", "skip_empty", (_SWITCH, True), "drop pairs with an empty side instead of failing"),
+    "--skip-empty": ("corpus", "skip_empty", (SWITCH, True), "drop pairs with an empty side instead of failing"),
     "--valid-fraction": ("corpus", "valid_fraction", float, "share held out for validation without --valid"),
     "--encoding": ("corpus", "encoding", str, "text encoding of the data files (default utf-8)"),
     "--cell": ("model", "cell", str, "rnn, gru or lstm"),
     "--embedding-size": ("model", "embedding_size", int, "token embedding size"),
     "--hidden-size": ("model", "hidden_size", int, "hidden units per layer (and per encoder direction)"),
     "--num-layers": ("model", "num_layers", int, "stacked layers of the encoder and of the decoder"),
-    "--bidirectional": ("model", "bidirectional", (_SWITCH, True), "bidirectional encoder (the default)"),
-    "--unidirectional": ("model", "bidirectional", (_SWITCH, False), "forward-only encoder"),
+    "--bidirectional": ("model", "bidirectional", (SWITCH, True), "bidirectional encoder (the default)"),
+    "--unidirectional": ("model", "bidirectional", (SWITCH, False), "forward-only encoder"),
     "--attention": ("model", "attention", str, "none (the last encoder state only), additive, dot or general"),
     "--attention-size": ("model", "attention_size", int, "hidden units of the additive score"),
     "--dropout": ("model", "dropout", float, "dropout on embeddings, between layers, before the output"),
@@ -68,9 +67,9 @@ SEQ2SEQ_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--patience": ("train", "early_stopping_patience", int, "stop after this many epochs without improvement"),
     "--max-steps-per-epoch": ("train", "max_steps_per_epoch", int, "cap the batches of an epoch"),
     "--seed": ("train", "seed", int, "random seed"),
-    "--deterministic": ("train", "deterministic", (_SWITCH, True), "deterministic algorithms only"),
+    "--deterministic": ("train", "deterministic", (SWITCH, True), "deterministic algorithms only"),
     "--device": ("train", "device", str, "cpu or cuda"),
-    "--quiet": ("train", "quiet", (_SWITCH, True), "no progress output"),
+    "--quiet": ("train", "quiet", (SWITCH, True), "no progress output"),
     "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
     "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
 }
@@ -87,59 +86,22 @@ def add_seq2seq_train_parser(tasks: argparse._SubParsersAction) -> None:
     parser.add_argument("--test", type=Path, default=None, help="test pairs: BLEU and chrF at the end")
     parser.add_argument("--out", type=Path, required=True, help="run directory to create")
     parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
-    for flag, (_, _, kind, help_text) in SEQ2SEQ_FLAGS.items():
-        destination = flag.lstrip("-").replace("-", "_")
-        if isinstance(kind, tuple):
-            parser.add_argument(flag, dest=destination, action="store_const", const=kind[1], default=None,
-                                help=help_text)
-        else:
-            parser.add_argument(flag, dest=destination, type=kind, default=None, help=help_text)
+    add_setting_flags(parser, SEQ2SEQ_FLAGS)
     parser.set_defaults(handler=_train_seq2seq)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     """The four settings dataclasses from the config file (if any) and the flags given."""
-    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
-    if args.config is not None:
-        raw = load_config_file(args.config)
-        owner = {f.name: name for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
-        for key, value in raw.items():
-            if key in SECTIONS:
-                if not isinstance(value, dict):
-                    raise ValueError(f"{args.config}: {key!r} is a section name; expected a [{key}] table of "
-                                     f"settings; got {value!r}")
-                values[key].update(value)
-            elif key in owner:
-                values[owner[key]][key] = value
-            else:
-                valid = ", ".join(sorted([*owner, *SECTIONS]))
-                raise ValueError(f"{args.config}: unknown key {key!r}; valid keys: {valid}")
-    for flag, (section, field, _, _) in SEQ2SEQ_FLAGS.items():
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if value is not None:
-            values[section][field] = value
-    source = str(args.config) if args.config else "flags"
-    return {name: config_from_mapping(cls, values[name], source=f"{source} [{name}]")
-            for name, cls in SECTIONS.items()}
+    return settings_from_flags(args, SEQ2SEQ_FLAGS, SECTIONS)
 
 
 def _train_seq2seq(args: argparse.Namespace) -> int:
     from .tasks.seq2seq import train_seq2seq
-    from .train.trainer import TrainingDiverged, TrainingInterrupted
-
     settings = settings_from(args)
-    try:
-        results = train_seq2seq(args.out, data=args.data, valid=args.valid, test=args.test,
-                                corpus=settings["corpus"], model=settings["model"], train=settings["train"],
-                                task=settings["seq2seq"])
-    except TrainingInterrupted as stop:
-        print(f"rnnkit: {stop}", file=sys.stderr)
-        return 130
-    except TrainingDiverged as error:
-        print(f"rnnkit: error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps({"run": str(args.out), **results}, ensure_ascii=False), flush=True)
-    return 0
+    return run_training(
+        lambda: train_seq2seq(args.out, data=args.data, valid=args.valid, test=args.test, corpus=settings["corpus"],
+                              model=settings["model"], train=settings["train"], task=settings["seq2seq"]),
+        args.out)
 
 
 def add_translate_parser(commands: argparse._SubParsersAction) -> None:
@@ -173,15 +135,8 @@ def evaluate_seq2seq(predictor, args: argparse.Namespace) -> dict[str, Any]:
 
 def _translate(args: argparse.Namespace) -> int:
     from .api import load
-    from .data.readers.text import read_lines
 
-    texts = [(f"TEXT argument {number}", text) for number, text in enumerate(args.texts, 1)]
-    if args.input is not None:
-        lines = sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
-        name = "stdin" if str(args.input) == "-" else str(args.input)
-        texts += [(f"{name} line {number}", line) for number, line in enumerate(lines, 1)]
-    if not texts:
-        raise ValueError("translate: got no text; expected TEXT arguments or --input FILE")
+    texts = texts_from(args, "translate")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size: got {args.batch_size}; expected a positive integer")
     predictor = load(args.run, device=args.device)

@@ -8,7 +8,6 @@ line override it. An unknown key is an error that lists the valid ones.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -17,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .cli_seq2seq import add_seq2seq_train_parser
+from .cli_settings import add_setting_flags, destination, run_training
+from .cli_settings import settings_from as settings_from_flags
 from .models import LanguageModelConfig
 from .tasks.corpus import CorpusConfig
-from .train.config import TrainConfig, config_from_mapping, load_config_file
+from .train.config import TrainConfig
 
 SECTIONS = {"corpus": CorpusConfig, "model": LanguageModelConfig, "train": TrainConfig}
 
@@ -79,66 +80,32 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     lm.add_argument("--out", type=Path, required=True, help="run directory to create")
     lm.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
     lm.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    for flag, (_, _, kind, help_text) in LM_FLAGS.items():
-        if kind is bool:
-            lm.add_argument(flag, action="store_const", const=True, default=None, help=help_text)
-        else:
-            lm.add_argument(flag, type=kind, default=None, help=help_text)
+    add_setting_flags(lm, LM_FLAGS)
     lm.set_defaults(handler=_train_lm)
     add_seq2seq_train_parser(tasks)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     """The three settings dataclasses from the config file (if any) and the flags given."""
-    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
-    if args.config is not None:
-        raw = load_config_file(args.config)
-        owner = {f.name: name for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
-        for key, value in raw.items():
-            if key in SECTIONS:
-                if not isinstance(value, dict):
-                    raise ValueError(f"{args.config}: {key!r} is a section name; expected a [{key}] table of "
-                                     f"settings; got {value!r}")
-                values[key].update(value)
-            elif key in owner:
-                values[owner[key]][key] = value
-            else:
-                valid = sorted([*owner, *SECTIONS])
-                raise ValueError(f"{args.config}: unknown key {key!r}; valid keys: {', '.join(valid)}")
-    for flag, (section, field, _, _) in LM_FLAGS.items():
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if value is not None:
-            values[section][field] = value
-    source = str(args.config) if args.config else "flags"
-    return {name: config_from_mapping(cls, values[name], source=f"{source} [{name}]")
-            for name, cls in SECTIONS.items()}
+    return settings_from_flags(args, LM_FLAGS, SECTIONS)
 
 
 def _train_lm(args: argparse.Namespace) -> int:
     from .tasks.lm import train_language_model
-    from .train.trainer import TrainingDiverged, TrainingInterrupted
 
     if args.resume:
         given = [flag for flag in (*LM_FLAGS, "--data", "--valid", "--test", "--config")
-                 if flag != "--epochs" and getattr(args, flag.lstrip("-").replace("-", "_")) is not None]
+                 if flag != "--epochs" and getattr(args, destination(flag)) is not None]
         if given:
             raise ValueError(f"--resume continues with the run's saved settings; got {', '.join(given)}; "
                              "only --epochs may be given (to extend the run)")
         settings = {"epochs": args.epochs}
     else:
         settings = settings_from(args)
-    try:
-        results = train_language_model(args.out, data=args.data, valid=args.valid, test=args.test,
-                                       resume=args.resume, **settings)
-    except TrainingInterrupted as stop:
-        print(f"rnnkit: {stop}", file=sys.stderr)
-        return 130
-    except TrainingDiverged as error:
-        print(f"rnnkit: error: {error}", file=sys.stderr)
-        return 1
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone reports
-        print(json.dumps({"run": str(args.out), **results}), flush=True)
-    return 0
+    return run_training(
+        lambda: train_language_model(args.out, data=args.data, valid=args.valid, test=args.test, resume=args.resume,
+                                     **settings),
+        args.out, report=os.environ.get("RANK", "0") == "0")  # under torchrun, rank 0 alone reports
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -1,0 +1,102 @@
+"""What every ``rnnkit train TASK`` shares: flag tables onto settings dataclasses, config files, the training call.
+
+A task's flag table maps each flag to ``(section, field, kind, help)``: ``kind`` is the value's type, ``bool`` for a
+switch that sets True, or ``(SWITCH, value)`` for a switch that sets ``value``. A config file (TOML, YAML or JSON)
+holds the same field names, flat or in one table per section; flags given on the command line override it; an
+unknown key is an error that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .train.config import config_from_mapping, load_config_file
+
+SWITCH = object()  # kind (SWITCH, value): a flag without a value that sets its field to value
+
+FlagTable = Mapping[str, tuple[str, str, Any, str]]
+
+
+def destination(flag: str) -> str:
+    """The argparse attribute of ``flag``: ``--hidden-size`` -> ``hidden_size``."""
+    return flag.lstrip("-").replace("-", "_")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, flags: FlagTable) -> None:
+    """Add every flag of ``flags`` to ``parser``, each defaulting to None (= not given)."""
+    for flag, (_, _, kind, help_text) in flags.items():
+        if kind is bool or isinstance(kind, tuple):
+            value = True if kind is bool else kind[1]
+            parser.add_argument(flag, dest=destination(flag), action="store_const", const=value, default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, dest=destination(flag), type=kind, default=None, help=help_text)
+
+
+def settings_from(args: argparse.Namespace, flags: FlagTable, sections: Mapping[str, type]) -> dict[str, Any]:
+    """One settings dataclass per section, from the config file (``args.config``, if any) and the flags given."""
+    values: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    if args.config is not None:
+        raw = load_config_file(args.config)
+        owner = {f.name: name for name, cls in sections.items() for f in dataclasses.fields(cls)}
+        for key, value in raw.items():
+            if key in sections:
+                if not isinstance(value, dict):
+                    raise ValueError(f"{args.config}: {key!r} is a section name; expected a [{key}] table of "
+                                     f"settings; got {value!r}")
+                values[key].update(value)
+            elif key in owner:
+                values[owner[key]][key] = value
+            else:
+                valid = ", ".join(sorted([*owner, *sections]))
+                raise ValueError(f"{args.config}: unknown key {key!r}; valid keys: {valid}")
+    for flag, (section, field, _, _) in flags.items():
+        value = getattr(args, destination(flag))
+        if value is not None:
+            values[section][field] = value
+    source = str(args.config) if args.config else "flags"
+    return {name: config_from_mapping(cls, values[name], source=f"{source} [{name}]")
+            for name, cls in sections.items()}
+
+
+def run_training(train: Callable[[], dict[str, Any]], out: object, report: bool = True) -> int:
+    """Call ``train()``; print ``{"run": out, **results}`` as JSON; map a stop or a divergence to an exit code.
+
+    Ctrl-C (the trainer saved a checkpoint first) gives 130, a NaN/inf loss 1 (the last good checkpoint kept).
+    ``report=False`` (e.g. a non-zero torchrun rank) trains without printing the results.
+    """
+    from .train.trainer import TrainingDiverged, TrainingInterrupted
+
+    try:
+        results = train()
+    except TrainingInterrupted as stop:
+        print(f"rnnkit: {stop}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1
+    if report:
+        print(json.dumps({"run": str(out), **results}, ensure_ascii=False), flush=True)
+    return 0
+
+
+def texts_from(args: argparse.Namespace, verb: str) -> list[tuple[str, str]]:
+    """``(where, text)`` for each TEXT argument and each line of ``--input FILE`` ('-': stdin), in that order.
+
+    ``where`` ("TEXT argument 2", "notes.txt line 7") lets an error name the text it is about.
+    """
+    from .data.readers.text import read_lines
+
+    texts = [(f"TEXT argument {number}", text) for number, text in enumerate(args.texts, 1)]
+    if args.input is not None:
+        lines = sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
+        name = "stdin" if str(args.input) == "-" else str(args.input)
+        texts += [(f"{name} line {number}", line) for number, line in enumerate(lines, 1)]
+    if not texts:
+        raise ValueError(f"{verb}: got no text; expected TEXT arguments or --input FILE")
+    return texts
