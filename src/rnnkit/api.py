@@ -12,7 +12,8 @@ def load(run_dir: str | Path, device: str = "cpu"):
     """Load a run directory written by ``rnnkit train``; returns the task's predictor.
 
     A language-model run gives a :class:`~rnnkit.tasks.LanguageModelPredictor` with ``score``, ``generate``
-    and ``evaluate``. Nothing is unpickled: weights are safetensors, settings JSON.
+    and ``evaluate``; a translation run a :class:`~rnnkit.tasks.Seq2SeqPredictor` with ``translate``,
+    ``evaluate``, ``attention`` and ``plot_attention``. Nothing is unpickled: weights are safetensors, settings JSON.
     """
     config = read_run_config(Path(run_dir))
     task = config.get("task")

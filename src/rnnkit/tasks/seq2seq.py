@@ -27,7 +27,6 @@ from .lm import check_device, seed_everything
 from .run_dir import create_run_dir, write_run_config
 from .translation_data import (
     Batch,
-    EncodedPairs,
     TranslationCorpusConfig,
     build_vocabularies,
     encode_pairs,
@@ -208,5 +207,4 @@ def train_seq2seq(out: Path, *, data: Path, valid: Path | None = None, test: Pat
     return results
 
 
-__all__ = ["SCHEDULES", "TASK", "Seq2SeqTaskConfig", "batch_loss", "corpus_loss", "prepare_data", "train_seq2seq",
-           "EncodedPairs"]
+__all__ = ["SCHEDULES", "TASK", "Seq2SeqTaskConfig", "batch_loss", "corpus_loss", "prepare_data", "train_seq2seq"]
