@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .cli_forecast import add_forecast_evaluate_arguments, add_forecast_parser, evaluate_forecast
 from .cli_seq2seq import add_seq2seq_evaluate_arguments, add_translate_parser, evaluate_seq2seq
 from .cli_settings import texts_from
 from .cli_train import add_train_parser, run_demo
@@ -45,8 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "perplexities are measured; more is faster); seq2seq: sentences decoded together "
                                "(default 64)")
     add_seq2seq_evaluate_arguments(evaluate)
+    add_forecast_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=_evaluate)
     add_translate_parser(commands)
+    add_forecast_parser(commands)
 
     generate = commands.add_parser("generate", help="sample text from a language model")
     generate.add_argument("run", type=Path)
@@ -82,6 +85,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     predictor = load(args.run)
     if getattr(predictor, "task", None) == "seq2seq":
         _print_json(evaluate_seq2seq(predictor, args))
+        return 0
+    if getattr(predictor, "task", None) == "forecast":
+        _print_json(evaluate_forecast(predictor, args))
         return 0
     batch_size = 1 if args.batch_size is None else args.batch_size
     _print_json(predictor.evaluate(args.data, batch_size=batch_size))

@@ -1,6 +1,7 @@
 """Models: task heads on top of the recurrent layers of :mod:`rnnkit.nn`."""
 
+from .forecaster import Forecaster, ForecasterConfig
 from .language_model import LanguageModel, LanguageModelConfig
 from .seq2seq import Seq2Seq, Seq2SeqConfig
 
-__all__ = ["LanguageModel", "LanguageModelConfig", "Seq2Seq", "Seq2SeqConfig"]
+__all__ = ["Forecaster", "ForecasterConfig", "LanguageModel", "LanguageModelConfig", "Seq2Seq", "Seq2SeqConfig"]

@@ -1,12 +1,17 @@
 """Tasks: each knows which reader, model, loss and metrics go together, and how a trained run is used."""
 
 from .corpus import CorpusConfig
+from .forecast import train_forecaster
+from .forecast_data import SeriesConfig
+from .forecast_predict import ForecastPredictor
 from .lm import train_language_model
 from .lm_predict import LanguageModelPredictor
 from .seq2seq import Seq2SeqTaskConfig, train_seq2seq
 from .seq2seq_predict import Seq2SeqPredictor
 
 PREDICTORS = {"lm": LanguageModelPredictor, "seq2seq": Seq2SeqPredictor}
+PREDICTORS["forecast"] = ForecastPredictor
 
 __all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor", "Seq2SeqTaskConfig",
            "train_language_model", "train_seq2seq"]
+__all__ += ["ForecastPredictor", "SeriesConfig", "train_forecaster"]

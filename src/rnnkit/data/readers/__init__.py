@@ -2,6 +2,7 @@
 
 from .parallel import SentencePair, parallel_paths, read_pairs, read_parallel, read_tsv_pairs
 from .text import read_lines, read_text
+from .timeseries import TimeSeries, read_timeseries
 
-__all__ = ["SentencePair", "parallel_paths", "read_lines", "read_pairs", "read_parallel", "read_text",
-           "read_tsv_pairs"]
+__all__ = ["SentencePair", "TimeSeries", "parallel_paths", "read_lines", "read_pairs", "read_parallel", "read_text",
+           "read_timeseries", "read_tsv_pairs"]

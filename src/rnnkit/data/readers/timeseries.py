@@ -1,0 +1,191 @@
+"""Numeric time series from CSV: a date column, target column(s) and extra feature columns.
+
+A file has a header row; columns are chosen by name. Rows are time steps in file order (oldest first)::
+
+    "Month","Passengers"          read_timeseries(path, targets=["Passengers"], date_column="Month")
+    "1949-01",112                 -> TimeSeries(dates=["1949-01", ...], values (N, 1) float64, ...)
+
+Missing values (an empty cell, ``NA``, ``NaN``, ``null``, ``?``) are refused unless a fill is chosen:
+
+- ``"none"``: an error naming the file, the line and the column (the default: never guess silently);
+- ``"ffill"``: carry the last seen value forward (a gap at the very start takes the first value seen);
+- ``"interpolate"``: linear in the row index between the neighbouring values (ends held flat);
+- ``"drop"``: leave out every row with a missing value in a chosen column.
+
+Any other text that is not a number is an error naming file, line, column and the text. ``.csv.gz`` is read
+directly; the delimiter is sniffed among ``,``, ``;``, tab and ``|`` unless given.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .text import read_text
+
+__all__ = ["FILLS", "MISSING_TOKENS", "TimeSeries", "fill_missing", "read_timeseries"]
+
+FILLS = ("none", "ffill", "interpolate", "drop")
+MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """A multivariate series: ``values (N, F)`` with the target columns first, then the features.
+
+    Attributes:
+        dates: the date column's text per row (row numbers as text when there is no date column).
+        values: float64 array ``(N, F)``, no NaN left.
+        columns: the F column names, targets first.
+        num_targets: how many of the first columns are targets.
+        lines: the file line of each row (for messages).
+        path: where it was read from.
+    """
+
+    dates: list[str]
+    values: np.ndarray  # (N, F)
+    columns: list[str]
+    num_targets: int
+    lines: list[int]
+    path: str
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self.values[:, : self.num_targets]  # (N, K)
+
+
+def _parse_number(text: str) -> float:
+    """A float from a cell; NaN for a missing-value token; ValueError for other text."""
+    cleaned = text.strip()
+    if cleaned.lower() in MISSING_TOKENS:
+        return math.nan
+    if "_" in cleaned:  # float() accepts "1_000"; a data file meaning that is more likely malformed
+        raise ValueError(text)
+    return float(cleaned)
+
+
+def fill_missing(values: np.ndarray, fill: str, columns: Sequence[str] | None = None) -> np.ndarray:
+    """Fill NaN in each column of ``values (N, F)`` by ``"ffill"`` or ``"interpolate"`` (see the module doc).
+
+    Raises:
+        ValueError: a column with no value at all (named from ``columns`` when given).
+    """
+    values = values.copy()
+    rows = np.arange(len(values))
+    for column in range(values.shape[1]):
+        series = values[:, column]
+        known = ~np.isnan(series)
+        if known.all():
+            continue
+        if not known.any():
+            name = repr(columns[column]) if columns is not None else str(column)
+            raise ValueError(f"column {name}: every value is missing; nothing to fill from")
+        if fill == "interpolate":
+            series[~known] = np.interp(rows[~known], rows[known], series[known])
+        else:  # ffill: index of the last known value at or before each row; leading gaps take the first value
+            last = np.where(known, rows, -1)
+            np.maximum.accumulate(last, out=last)
+            first = int(np.argmax(known))
+            series[:] = series[np.where(last < 0, first, last)]
+    return values
+
+
+def _sniff_delimiter(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    counts = {candidate: first.count(candidate) for candidate in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str | None = None,
+                    features: Sequence[str] = (), fill: str = "none", delimiter: str | None = None,
+                    encoding: str = "utf-8") -> TimeSeries:
+    """Read a numeric time series from a CSV file (see the module docstring).
+
+    Args:
+        path: a ``.csv``/``.tsv`` file, optionally gzip-compressed (``.gz``).
+        targets: the column(s) to forecast.
+        date_column: the column with the time stamps (kept as text, for plots and output); None: row numbers.
+        features: extra numeric input columns (known up to the forecast origin).
+        fill: ``"none"``, ``"ffill"``, ``"interpolate"`` or ``"drop"``.
+        delimiter: the field separator; None sniffs it from the header line.
+        encoding: the text encoding.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: a missing column (listing those present), a cell that is not a number (file, line, column,
+            text), a missing value without a fill, a row with too few fields, or no data rows.
+    """
+    path = Path(path)
+    if fill not in FILLS:
+        raise ValueError(f"fill: got {fill!r}; expected one of {', '.join(FILLS)}")
+    targets, features = list(targets), list(features)
+    if not targets:
+        raise ValueError(f"{path}: no target column given; expected at least one --target COLUMN")
+    chosen = targets + features
+    repeated = sorted({name for name in chosen if chosen.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}: column(s) {', '.join(repeated)} chosen more than once among targets and features")
+    text = read_text(path, encoding)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter or _sniff_delimiter(text))
+    header = [name.strip() for name in next(reader, [])]
+    if not any(header):
+        raise ValueError(f"{path}: empty file; expected a header row naming the columns")
+    wanted = chosen + ([date_column] if date_column is not None else [])
+    absent = [name for name in wanted if name not in header]
+    if absent:
+        raise ValueError(f"{path} line 1: no column {', '.join(map(repr, absent))}; the header has "
+                         f"{', '.join(map(repr, header))}")
+    indices = [header.index(name) for name in chosen]
+    date_index = header.index(date_column) if date_column is not None else None
+    rows: list[list[float]] = []
+    dates: list[str] = []
+    lines: list[int] = []
+    for record in reader:
+        line = reader.line_num
+        if not record or all(not cell.strip() for cell in record):
+            continue  # blank line
+        if len(record) < len(header):
+            raise ValueError(f"{path} line {line}: {len(record)} fields; expected {len(header)} as in the header")
+        row = []
+        for name, index in zip(chosen, indices, strict=True):
+            try:
+                value = _parse_number(record[index])
+            except ValueError:
+                raise ValueError(f"{path} line {line}, column {name!r}: got {record[index]!r}; expected a number "
+                                 "(or an empty cell / NA for a missing value)") from None
+            if math.isinf(value):
+                raise ValueError(f"{path} line {line}, column {name!r}: got {record[index]!r}; expected a finite "
+                                 "number")
+            if math.isnan(value) and fill == "none":
+                raise ValueError(f"{path} line {line}, column {name!r}: missing value {record[index]!r}; choose "
+                                 "how to handle gaps with --fill ffill|interpolate|drop")
+            row.append(value)
+        rows.append(row)
+        dates.append(record[date_index].strip() if date_index is not None else str(len(dates)))
+        lines.append(line)
+    if not rows:
+        raise ValueError(f"{path}: no data rows after the header; expected one row per time step")
+    values = np.asarray(rows, dtype=np.float64)  # (N, F)
+    if fill == "drop":
+        keep = ~np.isnan(values).any(axis=1)
+        values, dates = values[keep], [date for date, kept in zip(dates, keep, strict=True) if kept]
+        lines = [number for number, kept in zip(lines, keep, strict=True) if kept]
+        if not len(values):
+            raise ValueError(f"{path}: every row has a missing value; --fill drop leaves nothing")
+    elif fill in ("ffill", "interpolate"):
+        try:
+            values = fill_missing(values, fill, chosen)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+    return TimeSeries(dates=dates, values=values, columns=chosen, num_targets=len(targets), lines=lines,
+                      path=str(path))
