@@ -1,0 +1,128 @@
+"""Forecasting end to end: train forecast, rk.load, forecast (JSON, intervals, plot), evaluate (baselines), and
+the user mistakes of the issue, each one line on stderr with exit code 2."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+import rnnkit as rk
+from rnnkit.cli import main
+from rnnkit.tasks import ForecastPredictor
+
+TINY = ["--hidden-size", "8", "--epochs", "2", "--batch-size", "16", "--quiet"]
+
+
+def invoke(*args) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as stop:
+            code = stop.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_user_error(result: tuple[int, str, str], *needles: str) -> None:
+    code, out, err = result
+    assert code == 2, (code, out, err)
+    assert out == ""
+    lines = [line for line in err.splitlines() if line.startswith("rnnkit: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def series_text(count: int, gap_at: int | None = None) -> str:
+    rows = []
+    for i in range(count):
+        value = "" if i == gap_at else f"{100 + 10 * math.sin(i / 3) + i * 0.1:.3f}"
+        rows.append(f"2021-{i // 28 + 1:02d}-{i % 28 + 1:02d},{value},{i % 7}\n")
+    return "date,sales,weekday\n" + "".join(rows)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("series")
+    (folder / "train.csv").write_text(series_text(150), encoding="utf-8")
+    (folder / "gappy.csv").write_text(series_text(150, gap_at=40), encoding="utf-8")
+    (folder / "short.csv").write_text(series_text(6), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run(data: Path) -> Path:
+    out = data / "run"
+    code, stdout, stderr = invoke("train", "forecast", "--data", data / "train.csv", "--target", "sales",
+                                  "--date-column", "date", "--features", "weekday", "--window", "10", "--horizon",
+                                  "3", "--gaussian", "--test-fraction", "0.2", "--seasonal-period", "7", "--out",
+                                  out, *TINY)
+    assert code == 0, stderr
+    result = json.loads(stdout.strip().splitlines()[-1])
+    for key in ("valid_loss", "test_rmse", "test_mae", "test_mape", "test_smape", "test_persistence_rmse",
+                "test_seasonal_naive_rmse", "test_interval_coverage"):
+        assert key in result, key
+    return out
+
+
+def test_run_directory_and_rk_load(run: Path):
+    for name in ("config.json", "model.safetensors", "metrics.jsonl", "curves.png", "forecast.png"):
+        assert (run / name).exists(), name
+    predictor = rk.load(run)
+    assert isinstance(predictor, ForecastPredictor) and predictor.model.config.input_size == 2
+
+
+def test_forecast_verb_gives_json_with_intervals_and_a_plot(run: Path, data: Path, tmp_path: Path):
+    code, stdout, stderr = invoke("forecast", run, "--data", data / "train.csv", "--horizon", "2", "--plot",
+                                  tmp_path / "f.png")
+    assert code == 0, stderr
+    record = json.loads(stdout)
+    assert record["columns"] == ["sales"] and record["horizon"] == 2 and record["origin"] == "2021-06-10"
+    assert len(record["forecast"]) == 2 and len(record["forecast"][0]) == 1
+    for low, mid, high in zip(record["lower"], record["forecast"], record["upper"], strict=True):
+        assert low[0] < mid[0] < high[0]
+    assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_evaluate_verb_prints_metrics_beside_baselines(run: Path, data: Path, tmp_path: Path):
+    code, stdout, stderr = invoke("evaluate", run, "--data", data / "train.csv", "--last-fraction", "0.3",
+                                  "--horizon", "1", "--plot", tmp_path / "e.png")
+    assert code == 0, stderr
+    record = json.loads(stdout)
+    assert record["horizon"] == 1 and record["origins"] == 45 and record["seasonal_period"] == 7
+    for key in ("rmse", "mae", "smape", "persistence_rmse", "seasonal_naive_rmse", "directional_accuracy"):
+        assert isinstance(record[key], float), key
+    assert (tmp_path / "e.png").exists()
+
+
+def test_user_errors(run: Path, data: Path, tmp_path: Path):
+    assert_user_error(invoke("train", "forecast", "--data", data / "train.csv", "--target", "price", "--out",
+                             tmp_path / "r1", *TINY), "train.csv line 1: no column 'price'", "'sales'")
+    assert_user_error(invoke("train", "forecast", "--data", data / "gappy.csv", "--target", "sales", "--out",
+                             tmp_path / "r2", *TINY), "gappy.csv line 42, column 'sales': missing value", "--fill")
+    assert_user_error(invoke("train", "forecast", "--data", data / "short.csv", "--target", "sales", "--window",
+                             "24", "--out", tmp_path / "r3", *TINY), "short.csv", "shorter than the window")
+    assert_user_error(invoke("train", "forecast", "--data", data / "train.csv", "--out", tmp_path / "r4", *TINY),
+                      "no target column")
+    assert_user_error(invoke("forecast", run, "--data", data / "short.csv"), "short.csv: 6 rows",
+                      "shorter than the window")
+    assert_user_error(invoke("forecast", run, "--data", data / "train.csv", "--horizon", "5"),
+                      "trained for at most 3 steps")
+    assert_user_error(invoke("forecast", run, "--data", tmp_path / "absent.csv"), "absent.csv")
+    assert_user_error(invoke("evaluate", run, "--data", data / "train.csv", "--last-fraction", "1.5"),
+                      "--last-fraction")
+
+
+def test_filled_gaps_train_an_autoregressive_model(data: Path, tmp_path: Path):
+    code, stdout, stderr = invoke("train", "forecast", "--data", data / "gappy.csv", "--target", "sales", "--fill",
+                                  "interpolate", "--window", "8", "--strategy", "autoregressive", "--out",
+                                  tmp_path / "ar", *TINY)
+    assert code == 0, stderr
+    code, stdout, stderr = invoke("forecast", tmp_path / "ar", "--data", data / "gappy.csv", "--horizon", "6")
+    assert code == 0, stderr
+    assert len(json.loads(stdout)["forecast"]) == 6
