@@ -65,7 +65,7 @@ def run(data: Path) -> Path:
     assert code == 0, stderr
     result = json.loads(stdout.strip().splitlines()[-1])
     for key in ("valid_loss", "test_rmse", "test_mae", "test_mape", "test_smape", "test_persistence_rmse",
-                "test_seasonal_naive_rmse", "test_interval_coverage"):
+                "test_seasonal_naive_rmse", "test_interval_coverage", "test_always_up_directional_accuracy"):
         assert key in result, key
     return out
 

@@ -135,10 +135,11 @@ class ForecastPredictor:
         record.update(error_metrics(truth, result.mean, last))
         for name, prediction in baseline_forecasts(targets, origins, horizon, period).items():
             scores = error_metrics(truth, prediction, last)
-            if name == "persistence":  # predicts no change: a direction is not defined; show always-up's share
+            if name == "persistence":  # predicts no change, so no direction: score "always up" in its place
+                del scores["directional_accuracy"]
                 moved = np.sign(truth - last)
-                scores["directional_accuracy"] = float(np.mean(moved[moved != 0] > 0)) if (moved != 0).any() else None
-                name = "persistence"
+                record["always_up_directional_accuracy"] = (float(np.mean(moved[moved != 0] > 0))
+                                                            if (moved != 0).any() else None)
             record.update({f"{name}_{key}": value for key, value in scores.items()})
         record["beats_persistence"] = record["rmse"] < record["persistence_rmse"]
         record["beats_seasonal_naive"] = record["rmse"] < record["seasonal_naive_rmse"]
