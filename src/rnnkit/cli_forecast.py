@@ -8,19 +8,18 @@ command line override it. An unknown key is an error that lists the valid ones.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from .cli_seq2seq import SEQ2SEQ_FLAGS
+from .cli_settings import SWITCH, add_setting_flags, run_training
+from .cli_settings import settings_from as settings_from_flags
 from .models.forecaster import ForecasterConfig
 from .tasks.forecast_data import SeriesConfig
-from .train.config import TrainConfig, config_from_mapping, load_config_file
+from .train.config import TrainConfig, load_config_file
 
 SECTIONS = {"series": SeriesConfig, "model": ForecasterConfig, "train": TrainConfig}
-_SWITCH = object()
 
 
 def _columns(text: str) -> list[str]:
@@ -47,8 +46,8 @@ FORECAST_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--level": ("series", "level", float, "probability of the prediction intervals (default 0.9)"),
     "--horizon": ("model", "horizon", int, "steps ahead to forecast (default 1)"),
     "--strategy": ("model", "strategy", str, "direct (all H steps at once) or autoregressive (feed back)"),
-    "--gaussian": ("model", "gaussian", (_SWITCH, True), "a Gaussian head (mean, log-variance): intervals"),
-    "--relative": ("model", "relative", (_SWITCH, True), "forecast the change from the last observed level"),
+    "--gaussian": ("model", "gaussian", (SWITCH, True), "a Gaussian head (mean, log-variance): intervals"),
+    "--relative": ("model", "relative", (SWITCH, True), "forecast the change from the last observed level"),
     "--transform": ("model", "transform", str, "none or log (positive series with multiplicative seasons)"),
     "--cell": ("model", "cell", str, "rnn, gru or lstm"),
     "--hidden-size": ("model", "hidden_size", int, "hidden units per layer"),
@@ -56,10 +55,6 @@ FORECAST_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--dropout": ("model", "dropout", float, "dropout between layers and before the head"),
     **{flag: entry for flag, entry in SEQ2SEQ_FLAGS.items() if entry[0] == "train"},
 }
-
-
-def _destination(flag: str) -> str:
-    return "forecast_" + flag.lstrip("-").replace("-", "_")
 
 
 def add_forecast_train_parser(tasks: argparse._SubParsersAction) -> None:
@@ -72,55 +67,26 @@ def add_forecast_train_parser(tasks: argparse._SubParsersAction) -> None:
     parser.add_argument("--test", type=Path, default=None, help="test rows that continue the series in time")
     parser.add_argument("--out", type=Path, required=True, help="run directory to create")
     parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
-    for flag, (_, _, kind, help_text) in FORECAST_FLAGS.items():
-        if isinstance(kind, tuple):
-            parser.add_argument(flag, dest=_destination(flag), action="store_const", const=kind[1], default=None,
-                                help=help_text)
-        else:
-            parser.add_argument(flag, dest=_destination(flag), type=kind, default=None, help=help_text)
+    add_setting_flags(parser, FORECAST_FLAGS)
     parser.set_defaults(handler=_train_forecast)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     """The three settings dataclasses from the config file (if any) and the flags given."""
-    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
-    if args.config is not None:
-        raw = load_config_file(args.config)
-        owner = {f.name: name for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
-        for key, value in raw.items():
-            if key in SECTIONS and isinstance(value, dict):
-                values[key].update(value)
-            elif key in owner:
-                values[owner[key]][key] = value
-            else:
-                raise ValueError(f"{args.config}: unknown key {key!r}; valid keys: "
-                                 f"{', '.join(sorted([*owner, *SECTIONS]))}")
-    for flag, (section, field, _, _) in FORECAST_FLAGS.items():
-        value = getattr(args, _destination(flag))
-        if value is not None:
-            values[section][field] = value
-    if "targets" not in values["series"]:
-        raise ValueError("train forecast: no target column; expected --target COLUMN (or 'targets' in --config)")
-    source = str(args.config) if args.config else "flags"
-    return {name: config_from_mapping(cls, values[name], source=f"{source} [{name}]")
-            for name, cls in SECTIONS.items()}
+    settings = settings_from_flags(args, FORECAST_FLAGS, SECTIONS)
+    if args.target is None:
+        raw = load_config_file(args.config) if args.config is not None else {}
+        if "targets" not in raw and "targets" not in (raw.get("series") or {}):
+            raise ValueError("train forecast: no target column; expected --target COLUMN (or 'targets' in --config)")
+    return settings
 
 
 def _train_forecast(args: argparse.Namespace) -> int:
     from .tasks.forecast import train_forecaster
-    from .train.trainer import TrainingDiverged, TrainingInterrupted
 
     settings = settings_from(args)
-    try:
-        results = train_forecaster(args.out, data=args.data, valid=args.valid, test=args.test, **settings)
-    except TrainingInterrupted as stop:
-        print(f"rnnkit: {stop}", file=sys.stderr)
-        return 130
-    except TrainingDiverged as error:
-        print(f"rnnkit: error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps({"run": str(args.out), **results}), flush=True)
-    return 0
+    return run_training(lambda: train_forecaster(args.out, data=args.data, valid=args.valid, test=args.test,
+                                                 **settings), args.out)
 
 
 def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
