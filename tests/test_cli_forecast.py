@@ -126,3 +126,17 @@ def test_filled_gaps_train_an_autoregressive_model(data: Path, tmp_path: Path):
     code, stdout, stderr = invoke("forecast", tmp_path / "ar", "--data", data / "gappy.csv", "--horizon", "6")
     assert code == 0, stderr
     assert len(json.loads(stdout)["forecast"]) == 6
+
+
+def test_settings_from_a_config_file(data: Path, tmp_path: Path):
+    config = tmp_path / "forecast.toml"
+    config.write_text('[series]\ntargets = ["sales"]\nwindow = 6\n[model]\nhorizon = 2\ncell = "gru"\n'
+                      '[train]\nepochs = 1\nquiet = true\n', encoding="utf-8")
+    code, stdout, stderr = invoke("train", "forecast", "--data", data / "train.csv", "--config", config,
+                                  "--hidden-size", "4", "--out", tmp_path / "cfg")
+    assert code == 0, stderr
+    saved = json.loads((tmp_path / "cfg" / "config.json").read_text())
+    assert saved["series"]["window"] == 6 and saved["model"]["cell"] == "gru" and saved["model"]["hidden_size"] == 4
+    config.write_text('[series]\nwindow = 6\nwindoe = 3\n', encoding="utf-8")
+    assert_user_error(invoke("train", "forecast", "--data", data / "train.csv", "--config", config, "--target",
+                             "sales", "--out", tmp_path / "cfg2"), "unknown key", "windoe")

@@ -100,3 +100,14 @@ def test_training_learns_a_sine_better_than_persistence(tmp_path):
     assert results["test_rmse"] < 0.5 * results["test_persistence_rmse"]
     assert results["test_beats_persistence"] and results["test_horizon"] == 2
     assert (tmp_path / "run" / "forecast.png").stat().st_size > 1000
+
+
+def test_validation_and_test_files_continue_the_series(tmp_path):
+    train = write_series(tmp_path / "train.csv", [float(i) for i in range(50)])
+    valid = write_series(tmp_path / "valid.csv", [float(i) for i in range(50, 60)])
+    test = write_series(tmp_path / "test.csv", [float(i) for i in range(60, 75)])
+    split = load_series(train, valid, test, SeriesConfig(targets=["y"], window=5), horizon=2)
+    assert (split.train_end, split.valid_end, len(split.series)) == (50, 60, 75)
+    np.testing.assert_array_equal(split.series.values[:, 0], np.arange(75.0))
+    only_test = load_series(train, None, test, SeriesConfig(targets=["y"], window=5, valid_fraction=0.2), 2)
+    assert (only_test.train_end, only_test.valid_end) == (40, 50)
