@@ -149,7 +149,8 @@ class ForecastPredictor:
         if plot is not None:
             first = max(0, origins[0] + 1 - 2 * len(origins))
             x = origins + 1
-            title = (f"one step ahead: RMSE {record['rmse']:.4g} (persistence {record['persistence_rmse']:.4g}, "
+            shown = "one step ahead" if horizon == 1 else f"step 1 of {horizon} shown; over all {horizon} steps"
+            title = (f"{shown}: RMSE {record['rmse']:.4g} (persistence {record['persistence_rmse']:.4g}, "
                      f"seasonal naive {record['seasonal_naive_rmse']:.4g})")
             plot_forecast(plot, range(first, origins[0] + 2), targets[first : origins[0] + 2], x, result.mean[:, 0],
                           None if result.lower is None else result.lower[:, 0],
