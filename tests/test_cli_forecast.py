@@ -116,6 +116,9 @@ def test_user_errors(run: Path, data: Path, tmp_path: Path):
     assert_user_error(invoke("forecast", run, "--data", tmp_path / "absent.csv"), "absent.csv")
     assert_user_error(invoke("evaluate", run, "--data", data / "train.csv", "--last-fraction", "1.5"),
                       "--last-fraction")
+    (tmp_path / "zero.csv").write_text(series_text(40).replace(",100.", ",0.", 1), encoding="utf-8")
+    assert_user_error(invoke("train", "forecast", "--data", tmp_path / "zero.csv", "--target", "sales", "--window",
+                             "5", "--transform", "log", "--out", tmp_path / "r5", *TINY), "zero.csv", "values <= 0")
 
 
 def test_filled_gaps_train_an_autoregressive_model(data: Path, tmp_path: Path):

@@ -63,9 +63,12 @@ def train_forecaster(out: Path, *, data: Path, valid: Path | None = None, test: 
     model_config = replace(model_config, input_size=len(split.series.columns),
                            num_targets=split.series.num_targets)
     network = Forecaster(model_config)
-    fit_scaler_on_training_part(network, split)
     values = split.series.values
-    z = network.normalize(torch.from_numpy(values))  # (N, F)
+    try:
+        fit_scaler_on_training_part(network, split)
+        z = network.normalize(torch.from_numpy(values))  # (N, F), with the training rows' statistics
+    except ValueError as error:
+        raise ValueError(f"{split.series.path}: {error}") from None
     autoregressive = model_config.strategy == "autoregressive"
     # direct: targets o+1..o+H inside the training rows; autoregressive: each position's next row inside them
     train_origins = torch.from_numpy(origins_in(0, split.train_end, series.window, 1 if autoregressive else horizon))

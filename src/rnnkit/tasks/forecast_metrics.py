@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-__all__ = ["baseline_forecasts", "error_metrics"]
+__all__ = ["baseline_forecasts", "earliest_seasonal_origin", "error_metrics"]
 
 
 def error_metrics(truth: np.ndarray, prediction: np.ndarray, last: np.ndarray | None = None) -> dict[str, float | None]:

@@ -50,9 +50,12 @@ class ForecastPredictor:
     def read(self, data: Path | TimeSeries) -> TimeSeries:
         return data if isinstance(data, TimeSeries) else self.series.read(Path(data))
 
-    def _predict(self, values: np.ndarray, origins: np.ndarray, horizon: int, level: float) -> Forecast:
+    def _predict(self, values: np.ndarray, origins: np.ndarray, horizon: int, level: float,
+                 where: str = "data") -> Forecast:
         """Forecasts from the windows ending at ``origins``, chunk by chunk: ``(B, H, K)`` each."""
         raw = torch.from_numpy(values)
+        if self.model.config.transform == "log" and bool((raw <= 0).any()):
+            raise ValueError(f"{where}: transform 'log': the series has values <= 0; expected positive values only")
         parts = []
         generator = torch.Generator().manual_seed(0)  # sampled intervals are reproducible
         for start in range(0, len(origins), CHUNK):
@@ -80,7 +83,7 @@ class ForecastPredictor:
             raise ValueError(f"{series.path}: {len(series)} rows; the model reads windows of {self.window} rows: "
                              "the series is shorter than the window")
         origin = np.array([len(series) - 1])
-        result = self._predict(series.values, origin, horizon, level)
+        result = self._predict(series.values, origin, horizon, level, series.path)
         record: dict[str, Any] = {"columns": series.columns[: series.num_targets], "origin": series.dates[-1],
                                   "horizon": horizon, "forecast": result.mean[0].tolist()}
         if result.lower is not None:
@@ -128,7 +131,7 @@ class ForecastPredictor:
         steps = np.arange(1, horizon + 1)
         truth = targets[origins[:, None] + steps[None, :]]  # (B, H, K)
         last = targets[origins][:, None, :]  # (B, 1, K)
-        result = self._predict(series.values, origins, horizon, level)
+        result = self._predict(series.values, origins, horizon, level, series.path)
         record: dict[str, Any] = {"origins": len(origins), "horizon": horizon, "seasonal_period": period,
                                   "first_target_date": series.dates[origins[0] + 1],
                                   "last_target_date": series.dates[origins[-1] + horizon]}
