@@ -1,7 +1,9 @@
 """Models: task heads on top of the recurrent layers of :mod:`rnnkit.nn`."""
 
+from .classifier import ClassifierConfig, SequenceClassifier
 from .forecaster import Forecaster, ForecasterConfig
 from .language_model import LanguageModel, LanguageModelConfig
 from .seq2seq import Seq2Seq, Seq2SeqConfig
 
-__all__ = ["Forecaster", "ForecasterConfig", "LanguageModel", "LanguageModelConfig", "Seq2Seq", "Seq2SeqConfig"]
+__all__ = ["ClassifierConfig", "Forecaster", "ForecasterConfig", "LanguageModel", "LanguageModelConfig", "Seq2Seq",
+           "Seq2SeqConfig", "SequenceClassifier"]

@@ -1,0 +1,216 @@
+"""A sequence classifier (many-to-one): a whole sequence in, one label's logits out.
+
+::
+
+    ids (B, T) ──Embedding──▶ (B, T, E) ─┐                                       ┌─ last:      final states
+    or features (B, T, I) ───────────────┴─▶ dropout ─▶ rk.nn layer stack ─▶ (B, T, D*H) ─┼─ mean/max:  over real steps
+                                                          (lengths)                     └─ attention: sum_t a_t h_t
+    logits (B, C) ◀── Linear ◀── [ReLU ◀── Linear ◀── dropout] ◀── dropout ◀── pooled (B, D*H)
+
+Padding never reaches the pooled vector: the recurrent layers stop at each sequence's last real step (and the
+reverse direction starts there), mean and max pool over real steps only, and attention gives padding weight 0.
+So a sequence gives the same logits alone and padded inside a batch.
+
+Additive attention pooling (Bahdanau et al. 2015, with a learned query as in Yang et al. 2016)::
+
+    e_t = v^T tanh(W h_t + b)        a = softmax(e) over t < length        pooled = sum_t a_t h_t
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent
+from ..nn.recurrent import BACKENDS
+
+CELLS = ("rnn", "gru", "lstm", "lnlstm")
+POOLINGS = ("last", "mean", "max", "attention")
+_SIZES = ("embedding_size", "hidden_size", "num_layers")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Hyperparameters of :class:`SequenceClassifier`.
+
+    Attributes:
+        cell: ``"rnn"`` (Elman, tanh), ``"gru"``, ``"lstm"`` or ``"lnlstm"`` (layer-normalised LSTM).
+        embedding_size: size of the token embeddings, E (unused when the inputs are numeric features).
+        hidden_size: hidden units per direction, H.
+        num_layers: stacked recurrent layers, L.
+        bidirectional: read each sequence both ways (D = 2) and concatenate.
+        pooling: ``"last"`` (the final states: the last real step forwards, the first step backwards),
+            ``"mean"`` or ``"max"`` over the real steps, or ``"attention"`` (additive, learned query).
+        attention_size: units of the attention's hidden layer (``W``), used by ``pooling="attention"``.
+        mlp_size: units of the hidden layer of the output MLP; 0 makes the head a single linear layer.
+        dropout: dropout on the embeddings (or features), between stacked layers, and before each head layer.
+        backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
+    """
+
+    cell: str = "lstm"
+    embedding_size: int = 128
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    pooling: str = "max"
+    attention_size: int = 64
+    mlp_size: int = 0
+    dropout: float = 0.5
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell: got {self.cell!r}; expected one of {', '.join(map(repr, CELLS))}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling: got {self.pooling!r}; expected one of {', '.join(map(repr, POOLINGS))}")
+        for name in (*_SIZES, "attention_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: got {value!r}; expected a positive integer")
+        if isinstance(self.mlp_size, bool) or not isinstance(self.mlp_size, int) or self.mlp_size < 0:
+            raise ValueError(f"mlp_size: got {self.mlp_size!r}; expected an integer >= 0 (0: a linear head)")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout: got {self.dropout!r}; expected a probability in [0, 1)")
+        if not isinstance(self.bidirectional, bool):
+            raise ValueError(f"bidirectional: got {self.bidirectional!r}; expected True or False")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: got {self.backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
+        if self.backend == "fused" and self.cell == "lnlstm":
+            raise ValueError("backend: got 'fused' with cell 'lnlstm', which has no fused kernel; "
+                             "expected 'auto' or 'explicit'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (JSON-ready)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any]) -> ClassifierConfig:
+        """Build from a dict; an unknown key is a ValueError listing the valid ones."""
+        valid = [field.name for field in fields(cls)]
+        unknown = sorted(set(mapping) - set(valid))
+        if unknown:
+            raise ValueError(f"ClassifierConfig: unknown keys {unknown}; valid keys are {valid}")
+        return cls(**mapping)
+
+
+def build_recurrent(config: ClassifierConfig, input_size: int) -> Recurrent:
+    """The stacked (bi)directional batch-first layer of the configured cell."""
+    options = dict(num_layers=config.num_layers, bidirectional=config.bidirectional,
+                   dropout=config.dropout if config.num_layers > 1 else 0.0, batch_first=True,
+                   backend=config.backend)
+    if config.cell == "rnn":
+        return RNN(input_size, config.hidden_size, **options)
+    if config.cell == "gru":
+        return GRU(input_size, config.hidden_size, **options)
+    if config.cell == "lstm":
+        return LSTM(input_size, config.hidden_size, **options)
+    return Recurrent(LayerNormLSTMCell, input_size, config.hidden_size, **options)
+
+
+class AdditiveAttentionPooling(nn.Module):
+    """``pooled = sum_t a_t h_t`` with ``a = softmax_t(v^T tanh(W h_t + b))`` over the real steps only."""
+
+    def __init__(self, input_size: int, attention_size: int) -> None:
+        super().__init__()
+        self.projection = nn.Linear(input_size, attention_size)  # W, b
+        self.query = nn.Linear(attention_size, 1, bias=False)  # v
+
+    def weights(self, outputs: Tensor, mask: Tensor) -> Tensor:
+        """Attention weights ``a (B, T)``: zero on padding, summing to 1 over each sequence's real steps."""
+        scores = self.query(torch.tanh(self.projection(outputs))).squeeze(2)  # (B, T)
+        scores = scores.float().masked_fill(~mask, float("-inf"))
+        return torch.softmax(scores, dim=1).to(outputs.dtype)
+
+    def forward(self, outputs: Tensor, mask: Tensor) -> Tensor:
+        return torch.einsum("bt,btf->bf", self.weights(outputs, mask), outputs)  # (B, D*H)
+
+
+class SequenceClassifier(nn.Module):
+    """Recurrent sequence classifier: token ids or numeric features ``(B, T[, I])`` -> logits ``(B, C)``.
+
+    Args:
+        num_classes: number of classes, C (>= 2).
+        config: the hyperparameters (see :class:`ClassifierConfig`).
+        vocab_size: for token inputs: number of token types, V. Give exactly one of ``vocab_size`` and
+            ``input_size``.
+        input_size: for numeric inputs: features per step, I.
+        pad_id: id of the padding token (token inputs): its embedding is zero and receives no gradient.
+
+    Call: ``model(inputs, lengths=None) -> logits (B, C)`` with ``inputs`` a LongTensor of ids ``(B, T)`` or a
+    float tensor ``(B, T, I)``, and ``lengths (B,)`` the real lengths (None: all ``T`` steps are real).
+    """
+
+    def __init__(self, num_classes: int, config: ClassifierConfig, vocab_size: int | None = None,
+                 input_size: int | None = None, pad_id: int | None = None) -> None:
+        super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes: got {num_classes!r}; expected an integer >= 2")
+        if not isinstance(config, ClassifierConfig):
+            raise ValueError(f"config: got {type(config).__name__}; expected a ClassifierConfig")
+        if (vocab_size is None) == (input_size is None):
+            raise ValueError(f"got vocab_size={vocab_size!r} and input_size={input_size!r}; expected exactly one: "
+                             "vocab_size for token ids, input_size for numeric features")
+        for name, value in (("vocab_size", vocab_size), ("input_size", input_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}: got {value!r}; expected a positive integer")
+        if pad_id is not None and (vocab_size is None or not 0 <= pad_id < vocab_size):
+            raise ValueError(f"pad_id: got {pad_id!r}; expected None or an id in [0, vocab_size) with vocab_size")
+        self.num_classes, self.config, self.pad_id = num_classes, config, pad_id
+        self.vocab_size, self.input_size = vocab_size, input_size
+        self.embedding = nn.Embedding(vocab_size, config.embedding_size, padding_idx=pad_id) if vocab_size else None
+        self.input_dropout = nn.Dropout(config.dropout)
+        self.recurrent = build_recurrent(config, config.embedding_size if vocab_size else input_size)
+        features = config.hidden_size * (2 if config.bidirectional else 1)  # D*H
+        self.attention = (AdditiveAttentionPooling(features, config.attention_size)
+                          if config.pooling == "attention" else None)
+        head: list[nn.Module] = [nn.Dropout(config.dropout)]
+        if config.mlp_size:
+            head += [nn.Linear(features, config.mlp_size), nn.ReLU(), nn.Dropout(config.dropout)]
+            features = config.mlp_size
+        head.append(nn.Linear(features, num_classes))
+        self.head = nn.Sequential(*head)
+
+    def forward(self, inputs: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+        """Class logits ``(B, C)``; see the class docstring."""
+        x = self._embed(inputs)  # (B, T, E or I)
+        batch_size, steps = x.shape[:2]
+        if lengths is None:
+            lengths = torch.full((batch_size,), steps, dtype=torch.long)
+        lengths = torch.as_tensor(lengths, dtype=torch.long)
+        outputs, state = self.recurrent(self.input_dropout(x), lengths=lengths)  # (B, T, D*H)
+        return self.head(self.pool(outputs, state, lengths.to(outputs.device)))  # (B, C)
+
+    def pool(self, outputs: Tensor, state: Any, lengths: Tensor) -> Tensor:
+        """One vector ``(B, D*H)`` per sequence from the outputs ``(B, T, D*H)``, ignoring padding."""
+        pooling = self.config.pooling
+        if pooling == "last":
+            h = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
+            directions = 2 if self.config.bidirectional else 1
+            return torch.cat(list(h[-directions:]), dim=1)  # forward at its last real step, backward at step 0
+        mask = torch.arange(outputs.shape[1], device=outputs.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+        if pooling == "mean":
+            return (outputs * mask.unsqueeze(2)).sum(1) / lengths.unsqueeze(1).to(outputs.dtype)
+        if pooling == "max":
+            return outputs.masked_fill(~mask.unsqueeze(2), float("-inf")).amax(dim=1)
+        return self.attention(outputs, mask)
+
+    def _embed(self, inputs: Tensor) -> Tensor:
+        if not isinstance(inputs, Tensor):
+            raise ValueError(f"inputs: got {type(inputs).__name__}; expected a tensor")
+        if self.embedding is not None:
+            if inputs.is_floating_point() or inputs.dim() != 2 or inputs.numel() == 0:
+                raise ValueError(f"inputs: got a {inputs.dtype} tensor of shape {tuple(inputs.shape)}; expected "
+                                 "integer token ids (B, T)")
+            low, high = int(inputs.min()), int(inputs.max())
+            if low < 0 or high >= self.vocab_size:
+                raise ValueError(f"inputs: got token id {low if low < 0 else high}; expected ids in "
+                                 f"[0, {self.vocab_size})")
+            return self.embedding(inputs)
+        if not inputs.is_floating_point() or inputs.dim() != 3 or inputs.shape[2] != self.input_size:
+            raise ValueError(f"inputs: got a {inputs.dtype} tensor of shape {tuple(inputs.shape)}; expected float "
+                             f"features (B, T, {self.input_size})")
+        return inputs
