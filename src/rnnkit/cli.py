@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .cli_classify import add_predict_parser
 from .cli_forecast import add_forecast_evaluate_arguments, add_forecast_parser, evaluate_forecast
 from .cli_seq2seq import add_seq2seq_evaluate_arguments, add_translate_parser, evaluate_seq2seq
 from .cli_settings import texts_from
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=None,
                           help="parallel streams (default 1: the whole text as one stream, as published "
                                "perplexities are measured; more is faster); seq2seq: sentences decoded together "
-                               "(default 64)")
+                               "(default 64); classify: texts per batch (default 64)")
     add_seq2seq_evaluate_arguments(evaluate)
     add_forecast_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=_evaluate)
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--input", type=Path, default=None, help="file with one text per line ('-' for stdin)")
     score.set_defaults(handler=_score)
 
+    add_predict_parser(commands)
+
     demo = commands.add_parser("demo", help="the main job: a char-level LSTM on the built-in corpus (~2 min)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (replaced if a demo)")
     demo.add_argument("--seconds", type=float, default=75.0, help="training time budget (default 75)")
@@ -79,6 +82,17 @@ def _print_json(record: dict) -> None:
     print(json.dumps(record, ensure_ascii=False), flush=True)
 
 
+def _predictor_with(run: Path, verb: str):
+    """The run's predictor, or a user error if its task has no such verb (``score`` on a classifier)."""
+    from .api import load
+
+    predictor = load(run)
+    if not callable(getattr(predictor, verb, None)):
+        raise ValueError(f"{run}: a run of task {predictor.task!r}, which has no '{verb}'; expected a run of a "
+                         "task that does (e.g. 'lm')")
+    return predictor
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .api import load
 
@@ -89,25 +103,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     if getattr(predictor, "task", None) == "forecast":
         _print_json(evaluate_forecast(predictor, args))
         return 0
+    if getattr(predictor, "task", None) == "classify":
+        _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
+        return 0
     batch_size = 1 if args.batch_size is None else args.batch_size
     _print_json(predictor.evaluate(args.data, batch_size=batch_size))
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .api import load
-
-    text = load(args.run).generate(args.prompt, length=args.length, temperature=args.temperature,
-                                   top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    text = _predictor_with(args.run, "generate").generate(
+        args.prompt, length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        seed=args.seed)
     _print_json({"prompt": args.prompt, "text": text})
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
-    from .api import load
-
     texts = texts_from(args, "score")  # (where, text): errors name the argument or the input line
-    predictor = load(args.run)
+    predictor = _predictor_with(args.run, "score")
     records = []
     for where, text in texts:  # all scored before any is printed: a bad line leaves no partial output
         try:

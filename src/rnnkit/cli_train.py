@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_classify import add_classify_parser
 from .cli_forecast import add_forecast_train_parser
 from .cli_seq2seq import add_seq2seq_train_parser
 from .cli_settings import add_setting_flags, destination, run_training
@@ -85,6 +86,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     lm.set_defaults(handler=_train_lm)
     add_seq2seq_train_parser(tasks)
     add_forecast_train_parser(tasks)
+    add_classify_parser(tasks)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:

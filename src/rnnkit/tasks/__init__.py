@@ -1,5 +1,7 @@
 """Tasks: each knows which reader, model, loss and metrics go together, and how a trained run is used."""
 
+from .classify import train_classifier
+from .classify_predict import ClassifierPredictor
 from .corpus import CorpusConfig
 from .forecast import train_forecaster
 from .forecast_data import SeriesConfig
@@ -11,7 +13,9 @@ from .seq2seq_predict import Seq2SeqPredictor
 
 PREDICTORS = {"lm": LanguageModelPredictor, "seq2seq": Seq2SeqPredictor}
 PREDICTORS["forecast"] = ForecastPredictor
+PREDICTORS["classify"] = ClassifierPredictor
 
 __all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor", "Seq2SeqTaskConfig",
            "train_language_model", "train_seq2seq"]
 __all__ += ["ForecastPredictor", "SeriesConfig", "train_forecaster"]
+__all__ += ["ClassifierPredictor", "train_classifier"]

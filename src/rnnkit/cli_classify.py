@@ -1,0 +1,153 @@
+"""``rnnkit train classify`` and ``rnnkit predict``: flags and config files onto the classification settings.
+
+Every flag is one field of one settings dataclass (text, model or train); a config file (TOML, YAML or JSON)
+holds the same names, flat or in ``[text]``, ``[model]``, ``[train]`` tables, and flags override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .models import ClassifierConfig
+from .tasks.classify_data import TextDataConfig
+from .train.config import TrainConfig, config_from_mapping, load_config_file
+
+SECTIONS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig}
+
+# flag -> (section, field, type, help); bool fields get --flag / --no-flag
+CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
+    "--format": ("text", "format", str, "auto, table (CSV/TSV/JSONL), lines (label first), files (one per class) "
+                                        "or folders (one per class, directory or .zip)"),
+    "--text-column": ("text", "text_column", str, "text column or JSON key of a table (default 'text')"),
+    "--label-column": ("text", "label_column", str, "label column or JSON key of a table (default 'label')"),
+    "--encoding": ("text", "encoding", str, "text encoding of the data files (default utf-8)"),
+    "--level": ("text", "level", str, "word (default) or char tokens"),
+    "--lower": ("text", "lower", bool, "lower-case the text (default on)"),
+    "--min-freq": ("text", "min_freq", int, "rarer training tokens become <unk>"),
+    "--max-vocab": ("text", "max_vocab", int, "vocabulary size limit, specials included"),
+    "--max-length": ("text", "max_length", int, "keep the first N tokens of each text"),
+    "--valid-fraction": ("text", "valid_fraction", float, "share of each class held out without --valid"),
+    "--cell": ("model", "cell", str, "rnn, gru, lstm or lnlstm"),
+    "--embedding-size": ("model", "embedding_size", int, "token embedding size"),
+    "--hidden-size": ("model", "hidden_size", int, "hidden units per direction"),
+    "--num-layers": ("model", "num_layers", int, "stacked recurrent layers"),
+    "--bidirectional": ("model", "bidirectional", bool, "read both ways (default on)"),
+    "--pooling": ("model", "pooling", str, "last, mean, max or attention"),
+    "--attention-size": ("model", "attention_size", int, "hidden units of attention pooling"),
+    "--mlp-size": ("model", "mlp_size", int, "hidden units of the output MLP (0: linear)"),
+    "--dropout": ("model", "dropout", float, "dropout on embeddings, between layers and in the head"),
+    "--backend": ("model", "backend", str, "auto, explicit or fused"),
+    "--epochs": ("train", "epochs", int, "passes over the training data"),
+    "--batch-size": ("train", "batch_size", int, "examples per batch"),
+    "--lr": ("train", "lr", float, "learning rate"),
+    "--optimizer": ("train", "optimizer", str, "sgd or adamw"),
+    "--momentum": ("train", "momentum", float, "SGD momentum"),
+    "--weight-decay": ("train", "weight_decay", float, "weight decay"),
+    "--clip": ("train", "clip_norm", float, "clip the gradients' global norm to this"),
+    "--schedule": ("train", "schedule", str, "none, plateau, step or cosine"),
+    "--lr-decay": ("train", "lr_decay", float, "learning-rate factor of plateau / step decay"),
+    "--plateau-patience": ("train", "plateau_patience", int, "epochs without improvement before a decay"),
+    "--warmup-steps": ("train", "warmup_steps", int, "linear learning-rate warm-up"),
+    "--patience": ("train", "early_stopping_patience", int, "stop after this many epochs without improvement"),
+    "--max-steps-per-epoch": ("train", "max_steps_per_epoch", int, "cap the batches of an epoch"),
+    "--seed": ("train", "seed", int, "random seed (also of the validation split)"),
+    "--deterministic": ("train", "deterministic", bool, "deterministic algorithms only"),
+    "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
+    "--device": ("train", "device", str, "cpu or cuda"),
+    "--quiet": ("train", "quiet", bool, "no progress output"),
+    "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
+    "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
+}
+
+
+def add_classify_parser(tasks: argparse._SubParsersAction) -> None:
+    """``rnnkit train classify ...``, a subcommand of ``rnnkit train``."""
+    parser = tasks.add_parser(
+        "classify", help="sequence classifier (text -> label)",
+        description="Train a recurrent text classifier. --data takes a CSV/TSV/JSONL table, a file of 'LABEL TEXT' "
+                    "lines, several files (one per class), or a directory or .zip with a folder per class.")
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="training data (see above)")
+    parser.add_argument("--valid", type=Path, nargs="+", default=None,
+                        help="validation data for choosing the best epoch (default: --valid-fraction of --data)")
+    parser.add_argument("--test", type=Path, nargs="+", default=None, help="test data, evaluated once at the end")
+    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
+    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    for flag, (_, _, kind, help_text) in CLASSIFY_FLAGS.items():
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, default=None, help=help_text)
+    parser.set_defaults(handler=_train_classify)
+
+
+def add_predict_parser(commands: argparse._SubParsersAction) -> None:
+    """``rnnkit predict RUN --input FILE|-``: one JSON object per text, with the class probabilities."""
+    predict = commands.add_parser("predict", help="class probabilities for texts, one JSON object per text (JSONL)")
+    predict.add_argument("run", type=Path, help="run directory written by 'rnnkit train classify'")
+    predict.add_argument("--input", required=True,
+                         help="one text per line, or a CSV/TSV/JSONL table with a text column; '-' for stdin")
+    predict.add_argument("--text-column", default=None, help="the text column of a table (default: the run's)")
+    predict.add_argument("--batch-size", type=int, default=64, help="texts per batch (default 64)")
+    predict.set_defaults(handler=_predict)
+
+
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The three settings dataclasses from the config file (if any) and the flags given."""
+    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    if args.config is not None:
+        owner = {field.name: name for name, cls in SECTIONS.items() for field in dataclasses.fields(cls)}
+        for key, value in load_config_file(args.config).items():
+            if key in SECTIONS and isinstance(value, dict):
+                values[key].update(value)
+            elif key in owner:
+                values[owner[key]][key] = value
+            else:
+                raise ValueError(f"{args.config}: unknown key {key!r}; valid keys: "
+                                 f"{', '.join(sorted([*owner, *SECTIONS]))}")
+    for flag, (section, field, _, _) in CLASSIFY_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            values[section][field] = value
+    source = str(args.config) if args.config else "flags"
+    return {name: config_from_mapping(cls, values[name], source=f"{source} [{name}]")
+            for name, cls in SECTIONS.items()}
+
+
+def _train_classify(args: argparse.Namespace) -> int:
+    from .tasks.classify import train_classifier
+    from .train.trainer import TrainingDiverged, TrainingInterrupted
+
+    settings = settings_from(args)
+    try:
+        results = train_classifier(args.out, data=args.data, valid=args.valid, test=args.test, **settings)
+    except TrainingInterrupted as stop:
+        print(f"rnnkit: {stop}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"run": str(args.out), **results}), flush=True)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .api import load
+    from .data.readers.labelled import LabelledText, read_texts
+
+    predictor = load(args.run)
+    if not hasattr(predictor, "predict"):
+        raise ValueError(f"{args.run}: a run of task {predictor.task!r}; 'predict' needs a 'classify' run")
+    if args.input == "-":
+        records = [LabelledText(line, None, f"stdin line {number}")
+                   for number, line in enumerate(sys.stdin.read().splitlines(), 1) if line.strip()]
+    else:
+        column = args.text_column or predictor.text.text_column
+        records = list(read_texts(Path(args.input), column, predictor.text.encoding))
+    for record in predictor.predict(records, batch_size=args.batch_size):  # all computed before any is printed
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 0

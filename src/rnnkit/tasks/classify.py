@@ -1,0 +1,166 @@
+"""The classification task (many-to-one): a text in, one of C labels out.
+
+The one place that knows which reader, model, loss and metrics go together for classification: labelled text
+files (tables, label-first lines, a file per class, folders per class; see :mod:`rnnkit.data.readers.labelled`)
+-> tokens -> vocabulary -> batches of similar lengths -> :class:`~rnnkit.models.SequenceClassifier` ->
+cross-entropy summed over the batch. The best epoch is chosen on validation data (``--valid``, or a stratified
+share of ``--data``); test data is evaluated once, at the end, and never used for a choice. Metrics: accuracy,
+macro-F1, the confusion matrix (also as a PNG), and ROC-AUC and PR-AUC for two classes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..analysis.confusion_plot import plot_confusion_matrix
+from ..analysis.metrics import classification_report
+from ..models import ClassifierConfig, SequenceClassifier
+from ..train.checkpoint import load_model_weights
+from ..train.config import TrainConfig
+from ..train.plots import plot_learning_curves
+from ..train.trainer import StepResult, Trainer
+from .classify_data import (
+    Encoded,
+    Paths,
+    TextDataConfig,
+    build_vocab,
+    check_training_labels,
+    encode_examples,
+    evaluation_batches,
+    read_examples,
+    stratified_split,
+    training_batches,
+)
+from .lm import check_device, seed_everything
+from .run_dir import create_run_dir, write_run_config
+
+TASK = "classify"
+EVAL_BATCH_SIZE = 64
+
+
+def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
+    """Summed cross-entropy of one batch ``(ids, lengths, labels)``; no state is carried between batches."""
+    ids, lengths, labels = (part.to(_device(model)) for part in batch)
+    logits = model(ids, lengths)  # (B, C)
+    loss = F.cross_entropy(logits.float(), labels, reduction="sum")
+    return StepResult(loss, labels.numel(), None, tokens=int(lengths.sum()))
+
+
+@torch.no_grad()
+def predict_probabilities(model: nn.Module, data: Encoded, pad_id: int,
+                          batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
+    """Class probabilities ``(N, C)`` of every example, in the data's order (model in eval mode)."""
+    was_training = model.training
+    model.eval()
+    probabilities: list[torch.Tensor | None] = [None] * len(data)
+    for indices, (ids, lengths, _) in evaluation_batches(data, batch_size, pad_id):
+        rows = torch.softmax(model(ids.to(_device(model)), lengths).float(), dim=1).cpu()  # (B, C)
+        for index, row in zip(indices, rows, strict=True):
+            probabilities[index] = row
+    model.train(was_training)
+    return torch.stack(probabilities)  # (N, C)
+
+
+def metrics_of(probabilities: torch.Tensor, labels: list[int], prefix: str) -> dict[str, Any]:
+    """loss (nats per example), accuracy, macro-F1, confusion matrix, and ROC-AUC / PR-AUC for two classes."""
+    truth = torch.tensor(labels, dtype=torch.long)
+    loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), truth).item()
+    num_classes = probabilities.shape[1]
+    report = classification_report(labels, probabilities.argmax(1).tolist(), num_classes,
+                                   probabilities[:, 1].tolist() if num_classes == 2 else None)
+    return {f"{prefix}_loss": loss, **{f"{prefix}_{key}": value for key, value in report.items()},
+            f"{prefix}_examples": len(labels)}
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _absolute(paths: Paths | None) -> list[str] | None:
+    if paths is None:
+        return None
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    return [str(Path(path).resolve()) for path in paths]
+
+
+def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
+                     text: TextDataConfig | None = None, model: ClassifierConfig | None = None,
+                     train: TrainConfig | None = None) -> dict[str, Any]:
+    """Train a sequence classifier into the new run directory ``out``; return the final metrics.
+
+    Without ``valid``, ``text.valid_fraction`` of each class of ``data`` is held out (seeded by ``train.seed``)
+    for choosing the best epoch. ``test`` is read and checked first (so a mistake in it costs no training), and
+    evaluated once with the best weights.
+
+    Raises:
+        ValueError: For unreadable or malformed data (naming the file and line), a single class, a label in
+            ``valid`` or ``test`` that ``data`` does not have, or settings out of range.
+    """
+    out = Path(out)
+    text, model, train = text or TextDataConfig(), model or ClassifierConfig(), train or TrainConfig()
+    check_device(train.device)
+    train_examples = read_examples(data, text, "--data")
+    labels = check_training_labels(train_examples, data)
+    valid_examples = read_examples(valid, text, "--valid") if valid is not None else None
+    test_examples = read_examples(test, text, "--test") if test is not None else None
+    if valid_examples is None:
+        kept, held_out = stratified_split([label for _, label, _ in train_examples], text.valid_fraction,
+                                          train.seed)
+        if not held_out:
+            raise ValueError(f"--data: {len(train_examples)} examples are too few to hold out a validation share; "
+                             "pass --valid")
+        train_examples, valid_examples = [train_examples[i] for i in kept], [train_examples[i] for i in held_out]
+    vocab = build_vocab(train_examples, text)
+    train_data = encode_examples(train_examples, vocab, labels)
+    valid_data = encode_examples(valid_examples, vocab, labels)
+    test_data = encode_examples(test_examples, vocab, labels) if test_examples is not None else None
+
+    seed_everything(train.seed, train.deterministic)
+    device = torch.device(train.device)
+    network = SequenceClassifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(device)
+    create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
+    vocab.save(out / "vocab.json")
+    write_run_config(out, TASK, {
+        "text": asdict(text), "model": asdict(model), "train": asdict(train), "labels": labels,
+        "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test),
+                 "examples": {"train": len(train_data), "valid": len(valid_data),
+                              "test": None if test_data is None else len(test_data)}},
+    })
+
+    def evaluate(net: nn.Module) -> dict[str, float]:
+        probabilities = predict_probabilities(net, valid_data, vocab.pad_id)
+        metrics = metrics_of(probabilities, valid_data.labels, "valid")
+        return {"valid_loss": metrics["valid_loss"], "valid_accuracy": metrics["valid_accuracy"],
+                "valid_error": 1.0 - metrics["valid_accuracy"]}
+
+    batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
+    trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor="valid_error", run_dir=out,
+                      steps_per_epoch=steps_per_epoch, show_perplexity=False)
+    trainer.fit()
+    results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
+    results["best_epoch"] = _best_epoch(trainer.state.history)
+    load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
+    for prefix, split in (("valid", valid_data), ("test", test_data)):
+        if split is not None:
+            results.update(metrics_of(predict_probabilities(network, split, vocab.pad_id), split.labels, prefix))
+            plot_confusion_matrix(results[f"{prefix}_confusion_matrix"], labels, out / f"confusion_{prefix}.png",
+                                  title=f"{prefix}: accuracy {results[f'{prefix}_accuracy']:.3f}")
+    plot_learning_curves(out / "metrics.jsonl", out / "curves.png", title=f"{model.cell} classifier")
+    return results
+
+
+def _best_epoch(history: list[dict[str, Any]]) -> int | None:
+    """The first epoch with the lowest validation error (the one whose weights were kept)."""
+    best, epoch = math.inf, None
+    for record in history:
+        if record.get("valid_error", math.inf) < best:
+            best, epoch = record["valid_error"], record["epoch"]
+    return epoch
+

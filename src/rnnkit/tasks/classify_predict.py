@@ -1,0 +1,93 @@
+"""A trained classifier put to use: class probabilities for new texts, metrics on labelled files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..analysis.confusion_plot import plot_confusion_matrix
+from ..data.readers.labelled import LabelledText
+from ..models import ClassifierConfig, SequenceClassifier
+from ..text import Vocab
+from ..train.checkpoint import load_model_weights
+from .classify import TASK, metrics_of, predict_probabilities
+from .classify_data import Encoded, Paths, TextDataConfig, encode_examples, read_examples, tokens_of
+from .run_dir import read_run_config
+
+
+class ClassifierPredictor:
+    """The verbs of a classification run: :meth:`predict` and :meth:`evaluate`.
+
+    ``labels`` are the class names in id order (sorted); for two classes the second is the positive one of
+    ROC-AUC and PR-AUC.
+    """
+
+    task = TASK
+
+    def __init__(self, model: SequenceClassifier, vocab: Vocab, labels: list[str], text: TextDataConfig) -> None:
+        self.model, self.vocab, self.labels, self.text = model.eval(), vocab, labels, text
+
+    @classmethod
+    def load(cls, run_dir: Path, device: str = "cpu") -> ClassifierPredictor:
+        """Rebuild the classifier of a run directory from its config, vocabulary and weights (no pickle)."""
+        config = read_run_config(run_dir, TASK)
+        try:
+            text = TextDataConfig(**config["text"])
+            model_config = ClassifierConfig(**config["model"])
+            labels = [str(label) for label in config["labels"]]
+        except (KeyError, TypeError, ValueError) as error:  # a hand-edited or foreign config.json
+            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {TASK!r} run config "
+                             f"({type(error).__name__}: {error})") from None
+        vocab = Vocab.load(Path(run_dir) / "vocab.json")
+        model = SequenceClassifier(len(labels), model_config, vocab_size=len(vocab), pad_id=vocab.pad_id)
+        load_model_weights(Path(run_dir) / "model.safetensors", model)
+        return cls(model.to(device), vocab, labels, text)
+
+    def _encode(self, records: list[LabelledText]) -> Encoded:
+        """Token ids of unlabelled records (label ids 0: unused)."""
+        ids = [torch.tensor(self.vocab.encode(tokens_of(record, self.text)), dtype=torch.long) for record in records]
+        return Encoded(ids, [0] * len(records), [record.where for record in records])
+
+    def predict(self, texts: Iterable[str | LabelledText], batch_size: int = 64) -> list[dict[str, Any]]:
+        """For each text: ``{"text", "label", "probabilities": {label: p}}``, in the order given.
+
+        Raises:
+            ValueError: If a text has no tokens (naming where it came from: ``text N`` or the file and line).
+        """
+        _check_batch_size(batch_size)
+        records = [text if isinstance(text, LabelledText) else LabelledText(text, None, f"text {number}")
+                   for number, text in enumerate(texts, 1)]
+        if not records:
+            return []
+        probabilities = predict_probabilities(self.model, self._encode(records), self.vocab.pad_id, batch_size)
+        return [{"text": record.text, "label": self.labels[int(row.argmax())],
+                 "probabilities": dict(zip(self.labels, row.tolist(), strict=True))}
+                for record, row in zip(records, probabilities, strict=True)]
+
+    @torch.no_grad()
+    def evaluate(self, data: Paths, batch_size: int = 64,
+                 confusion_png: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """accuracy, macro_f1, confusion_matrix (rows: truth, in :attr:`labels` order), loss and, for two
+        classes, roc_auc and pr_auc of labelled data read as in training (same format, columns, encoding).
+
+        Raises:
+            ValueError: For malformed data, or a label that the model was not trained on (naming file and line).
+        """
+        _check_batch_size(batch_size)
+        encoded = encode_examples(read_examples(data, self.text, "--data"), self.vocab, self.labels)
+        probabilities = predict_probabilities(self.model, encoded, self.vocab.pad_id, batch_size)
+        metrics = {key.removeprefix("test_"): value
+                   for key, value in metrics_of(probabilities, encoded.labels, "test").items()}
+        if confusion_png is not None:
+            plot_confusion_matrix(metrics["confusion_matrix"], self.labels, confusion_png,
+                                  title=f"accuracy {metrics['accuracy']:.3f}")
+        return {"labels": self.labels, **metrics}
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
