@@ -1,0 +1,100 @@
+"""The classification task's pieces: stratified split, batches by (seed, epoch), labels checks, and a run
+loaded back by rk.load predicting what the trained model predicted."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+import torch
+
+import rnnkit as rk
+from rnnkit.data.readers import LabelledText
+from rnnkit.models import ClassifierConfig
+from rnnkit.tasks import PREDICTORS, ClassifierPredictor, train_classifier
+from rnnkit.tasks.classify_data import (
+    TextDataConfig,
+    build_vocab,
+    check_training_labels,
+    encode_examples,
+    stratified_split,
+    tokens_of,
+    training_batches,
+)
+from rnnkit.train.config import TrainConfig
+
+
+def test_stratified_split_holds_out_each_class_in_proportion_and_is_seeded():
+    labels = [0] * 50 + [1] * 20 + [2] * 1
+    kept, held_out = stratified_split(labels, 0.1, seed=7)
+    assert sorted(kept + held_out) == list(range(71)) and not set(kept) & set(held_out)
+    assert Counter(labels[i] for i in held_out) == {0: 5, 1: 2}  # a class of one stays in training
+    assert stratified_split(labels, 0.1, seed=7) == (kept, held_out)
+    assert stratified_split(labels, 0.1, seed=8) != (kept, held_out)
+
+
+def examples(count: int) -> list[tuple[list[str], str, str]]:
+    return [(["w"] * (1 + index % 7), "ab"[index % 2], f"f line {index + 1}") for index in range(count)]
+
+
+def test_training_batches_depend_only_on_seed_and_epoch():
+    data = encode_examples(examples(40), build_vocab(examples(40), TextDataConfig()), ["a", "b"])
+    batches, steps = training_batches(data, 8, seed=3, pad_id=0)
+    first, again = list(batches(0)), list(batches(0))
+    assert steps == 5 and len(first) == 5
+    assert all(torch.equal(x, y) for a, b in zip(first, again, strict=True) for x, y in zip(a, b, strict=True))
+    assert not all(torch.equal(a[2], b[2]) for a, b in zip(first, list(batches(1)), strict=True))
+    assert sorted(int(n) for batch in first for n in batch[1]) == sorted(1 + i % 7 for i in range(40))
+
+
+def test_label_checks_name_file_and_line():
+    with pytest.raises(ValueError, match="every one of the 2 examples has the label 'a'; expected at least 2"):
+        check_training_labels([(["x"], "a", "f line 1"), (["y"], "a", "f line 2")], "f")
+    vocab = build_vocab(examples(4), TextDataConfig())
+    with pytest.raises(ValueError, match=r"g line 9: label 'c' was not seen in the training data; .* 'a', 'b'"):
+        encode_examples([(["w"], "c", "g line 9")], vocab, ["a", "b"])
+
+
+def test_tokens_of_levels_lowering_cutting_and_empty_texts():
+    record = LabelledText("Great FILM, really!", "pos", "f line 1")
+    assert tokens_of(record, TextDataConfig()) == ["great", "film", ",", "really", "!"]
+    assert tokens_of(record, TextDataConfig(max_length=2)) == ["great", "film"]
+    assert tokens_of(record, TextDataConfig(level="char", lower=False))[:3] == ["G", "r", "e"]
+    with pytest.raises(ValueError, match="f line 3: the text '  ' has no tokens"):
+        tokens_of(LabelledText("  ", "pos", "f line 3"), TextDataConfig())
+
+
+@pytest.mark.parametrize(("options", "words"), [({"level": "byte"}, "level"), ({"valid_fraction": 1.0}, "valid"),
+                                                ({"max_length": 0}, "max_length"), ({"format": "xml"}, "format"),
+                                                ({"min_freq": "2"}, "min_freq")])
+def test_text_config_errors(options, words):
+    with pytest.raises(ValueError, match=words):
+        TextDataConfig(**options)
+
+
+def test_a_trained_run_loads_back_with_the_same_predictions(tmp_path):
+    torch.set_num_threads(1)
+    rows = [{"text": f"{word} {filler}", "label": label} for index in range(30)
+            for word, label in (("good", "pos"), ("bad", "neg")) for filler in ["film", "plot story"][index % 2:][:1]]
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    results = train_classifier(tmp_path / "run", data=data, model=ClassifierConfig(embedding_size=8, hidden_size=8),
+                               train=TrainConfig(epochs=2, batch_size=8, quiet=True, lr=0.01))
+    assert {"valid_accuracy", "valid_macro_f1", "valid_roc_auc", "valid_pr_auc", "best_epoch"} <= set(results)
+    predictor = rk.load(tmp_path / "run")
+    assert isinstance(predictor, ClassifierPredictor) and PREDICTORS["classify"] is ClassifierPredictor
+    again = rk.load(tmp_path / "run").predict(["good film", "bad plot story"])
+    assert predictor.predict(["good film", "bad plot story"]) == again
+    evaluation = predictor.evaluate(data, confusion_png=tmp_path / "confusion.png")
+    assert evaluation["examples"] == 60 and (tmp_path / "confusion.png").is_file()
+    with pytest.raises(ValueError, match="already holds a run"):
+        train_classifier(tmp_path / "run", data=data, train=TrainConfig(epochs=1, quiet=True))
+
+
+def test_a_broken_run_config_is_a_user_error(tmp_path):
+    run = tmp_path / "broken"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"format": "rnnkit.run", "task": "classify"}), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"broken/config.json: not a valid 'classify' run config"):
+        rk.load(run)
