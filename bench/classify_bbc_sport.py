@@ -29,8 +29,8 @@ from rnnkit.data.readers import read_labelled
 
 PUBLISHED = "supervised bag-of-words classifiers ~95-99% (approximate, non-canonical; SOURCE.md)"
 MODEL = ["--cell", "lstm", "--embedding-size", "128", "--hidden-size", "64", "--bidirectional", "--pooling", "max",
-         "--dropout", "0.5", "--max-length", "400", "--epochs", "12", "--batch-size", "16", "--lr", "0.002",
-         "--patience", "3", "--seed", "0", "--log-every", "20"]
+         "--input-dropout", "0", "--dropout", "0.5", "--max-length", "400", "--epochs", "10", "--batch-size", "16",
+         "--lr", "0.005", "--patience", "3", "--seed", "0", "--log-every", "20"]
 
 
 def main() -> int:

@@ -31,8 +31,8 @@ from rnnkit.data.readers import read_labelled
 
 PUBLISHED = "Kim 2014 CNN-rand 76.1, CNN-non-static 81.5; NBSVM 79.4 (10-fold CV accuracy)"
 MODEL = ["--cell", "lstm", "--embedding-size", "128", "--hidden-size", "128", "--bidirectional", "--pooling", "max",
-         "--dropout", "0.5", "--epochs", "8", "--batch-size", "50", "--lr", "0.002", "--patience", "2",
-         "--seed", "0", "--log-every", "100"]
+         "--input-dropout", "0.25", "--dropout", "0.5", "--epochs", "6", "--batch-size", "50", "--lr", "0.005",
+         "--patience", "2", "--seed", "0", "--log-every", "100"]
 
 
 def main() -> int:

@@ -101,7 +101,8 @@ def test_state_dict_round_trip_gives_the_same_logits():
 
 @pytest.mark.parametrize(("options", "words"), [
     ({"pooling": "sum"}, "pooling"), ({"cell": "transformer"}, "cell"), ({"hidden_size": 0}, "hidden_size"),
-    ({"dropout": 1.0}, "dropout"), ({"mlp_size": -1}, "mlp_size"), ({"cell": "lnlstm", "backend": "fused"}, "fused"),
+    ({"dropout": 1.0}, "dropout"), ({"input_dropout": -0.1}, "input_dropout"),
+    ({"mlp_size": -1}, "mlp_size"), ({"cell": "lnlstm", "backend": "fused"}, "fused"),
 ])
 def test_config_errors_name_the_setting(options, words):
     with pytest.raises(ValueError, match=words):

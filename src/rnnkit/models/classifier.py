@@ -2,10 +2,10 @@
 
 ::
 
-    ids (B, T) ──Embedding──▶ (B, T, E) ─┐                                       ┌─ last:      final states
-    or features (B, T, I) ───────────────┴─▶ dropout ─▶ rk.nn layer stack ─▶ (B, T, D*H) ─┼─ mean/max:  over real steps
-                                                          (lengths)                     └─ attention: sum_t a_t h_t
-    logits (B, C) ◀── Linear ◀── [ReLU ◀── Linear ◀── dropout] ◀── dropout ◀── pooled (B, D*H)
+    ids (B, T) ──Embedding──▶ (B, T, E) ─┐
+    or features (B, T, I) ───────────────┴─▶ input dropout ─▶ rk.nn layer stack (lengths) ─▶ outputs (B, T, D*H)
+    pooled (B, D*H): last (final states) | mean, max (over real steps) | attention (sum_t a_t h_t)
+    logits (B, C) ◀── Linear ◀── [ReLU ◀── Linear ◀── dropout] ◀── dropout ◀── pooled
 
 Padding never reaches the pooled vector: the recurrent layers stop at each sequence's last real step (and the
 reverse direction starts there), mean and max pool over real steps only, and attention gives padding weight 0.
@@ -47,7 +47,9 @@ class ClassifierConfig:
             ``"mean"`` or ``"max"`` over the real steps, or ``"attention"`` (additive, learned query).
         attention_size: units of the attention's hidden layer (``W``), used by ``pooling="attention"``.
         mlp_size: units of the hidden layer of the output MLP; 0 makes the head a single linear layer.
-        dropout: dropout on the embeddings (or features), between stacked layers, and before each head layer.
+        dropout: dropout between stacked layers and before each layer of the head.
+        input_dropout: dropout on the embeddings (or features). Random embeddings learn slowly under heavy input
+            dropout: on BBC Sport, 0.5 here kept a BiLSTM at the majority class for 3 epochs where 0 learned.
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
     """
 
@@ -60,6 +62,7 @@ class ClassifierConfig:
     attention_size: int = 64
     mlp_size: int = 0
     dropout: float = 0.5
+    input_dropout: float = 0.0
     backend: str = "auto"
 
     def __post_init__(self) -> None:
@@ -73,8 +76,10 @@ class ClassifierConfig:
                 raise ValueError(f"{name}: got {value!r}; expected a positive integer")
         if isinstance(self.mlp_size, bool) or not isinstance(self.mlp_size, int) or self.mlp_size < 0:
             raise ValueError(f"mlp_size: got {self.mlp_size!r}; expected an integer >= 0 (0: a linear head)")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: got {self.dropout!r}; expected a probability in [0, 1)")
+        for name in ("dropout", "input_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+                raise ValueError(f"{name}: got {value!r}; expected a probability in [0, 1)")
         if not isinstance(self.bidirectional, bool):
             raise ValueError(f"bidirectional: got {self.bidirectional!r}; expected True or False")
         if self.backend not in BACKENDS:
@@ -162,7 +167,7 @@ class SequenceClassifier(nn.Module):
         self.num_classes, self.config, self.pad_id = num_classes, config, pad_id
         self.vocab_size, self.input_size = vocab_size, input_size
         self.embedding = nn.Embedding(vocab_size, config.embedding_size, padding_idx=pad_id) if vocab_size else None
-        self.input_dropout = nn.Dropout(config.dropout)
+        self.input_dropout = nn.Dropout(config.input_dropout)
         self.recurrent = build_recurrent(config, config.embedding_size if vocab_size else input_size)
         features = config.hidden_size * (2 if config.bidirectional else 1)  # D*H
         self.attention = (AdditiveAttentionPooling(features, config.attention_size)
