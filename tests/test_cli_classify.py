@@ -225,3 +225,18 @@ def test_real_exit_code_and_no_traceback(tmp_path, data):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "no text column 'text'" in result.stderr
+
+
+def test_config_file_sections_and_flags_on_top(tmp_path, data):
+    config = tmp_path / "clf.toml"
+    config.write_text('[text]\ntext_column = "review"\nlabel_column = "sentiment"\n[model]\npooling = "mean"\n'
+                      'hidden_size = 6\n[train]\nepochs = 1\n', encoding="utf-8")
+    code, _, err = invoke(["train", "classify", "--data", data / "train.csv", "--config", config, "--hidden-size", "5",
+                           "--out", tmp_path / "run", "--quiet"])
+    assert code == 0, err
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["pooling"] == "mean" and saved["model"]["hidden_size"] == 5
+    assert saved["text"]["text_column"] == "review" and saved["train"]["epochs"] == 1
+    config.write_text("[model]\npoling = 'mean'\n", encoding="utf-8")
+    assert_user_error(invoke(["train", "classify", "--data", data / "train.csv", "--config", config,
+                              "--out", tmp_path / "run2"]), "poling", "pooling")
