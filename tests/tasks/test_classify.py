@@ -98,3 +98,26 @@ def test_a_broken_run_config_is_a_user_error(tmp_path):
     (run / "config.json").write_text(json.dumps({"format": "rnnkit.run", "task": "classify"}), encoding="utf-8")
     with pytest.raises(ValueError, match=r"broken/config.json: not a valid 'classify' run config"):
         rk.load(run)
+
+
+def test_test_data_changes_nothing_that_training_chooses(tmp_path):
+    torch.set_num_threads(1)
+    rows = [{"text": f"{word} {filler}", "label": label} for filler in ("film", "plot", "story", "music", "cast")
+            for word, label in (("good", "pos"), ("great", "pos"), ("bad", "neg"), ("awful", "neg"))]
+    data, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    test.write_text('{"text": "good cast", "label": "pos"}\n{"text": "awful", "label": "neg"}\n', encoding="utf-8")
+    settings = dict(model=ClassifierConfig(embedding_size=6, hidden_size=6),
+                    train=TrainConfig(epochs=3, batch_size=4, quiet=True, lr=0.01, seed=5))
+    without = train_classifier(tmp_path / "without", data=data, **settings)
+    with_test = train_classifier(tmp_path / "with", data=data, test=test, **settings)
+    assert with_test["test_examples"] == 2 and "test_accuracy" in with_test
+
+    def timeless(run: str) -> list[dict]:
+        lines = (tmp_path / run / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "tokens_per_second"} for line in lines]
+
+    assert timeless("without") == timeless("with")
+    assert without["best_epoch"] == with_test["best_epoch"]
+    assert (tmp_path / "without" / "model.safetensors").read_bytes() == (tmp_path / "with" / "model.safetensors"
+                                                                         ).read_bytes()
