@@ -7,15 +7,16 @@ holds the same names, flat or in ``[text]``, ``[model]``, ``[train]`` tables, an
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_settings import add_setting_flags, run_training
+from .cli_settings import settings_from as settings_from_flags
 from .models import ClassifierConfig
 from .tasks.classify_data import TextDataConfig
-from .train.config import TrainConfig, config_from_mapping, load_config_file
+from .train.config import TrainConfig
 
 SECTIONS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig}
 
@@ -78,11 +79,7 @@ def add_classify_parser(tasks: argparse._SubParsersAction) -> None:
     parser.add_argument("--test", type=Path, nargs="+", default=None, help="test data, evaluated once at the end")
     parser.add_argument("--out", type=Path, required=True, help="run directory to create")
     parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
-    for flag, (_, _, kind, help_text) in CLASSIFY_FLAGS.items():
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            parser.add_argument(flag, type=kind, default=None, help=help_text)
+    add_setting_flags(parser, CLASSIFY_FLAGS)
     parser.set_defaults(handler=_train_classify)
 
 
@@ -99,41 +96,15 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
     """The three settings dataclasses from the config file (if any) and the flags given."""
-    values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
-    if args.config is not None:
-        owner = {field.name: name for name, cls in SECTIONS.items() for field in dataclasses.fields(cls)}
-        for key, value in load_config_file(args.config).items():
-            if key in SECTIONS and isinstance(value, dict):
-                values[key].update(value)
-            elif key in owner:
-                values[owner[key]][key] = value
-            else:
-                raise ValueError(f"{args.config}: unknown key {key!r}; valid keys: "
-                                 f"{', '.join(sorted([*owner, *SECTIONS]))}")
-    for flag, (section, field, _, _) in CLASSIFY_FLAGS.items():
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if value is not None:
-            values[section][field] = value
-    source = str(args.config) if args.config else "flags"
-    return {name: config_from_mapping(cls, values[name], source=f"{source} [{name}]")
-            for name, cls in SECTIONS.items()}
+    return settings_from_flags(args, CLASSIFY_FLAGS, SECTIONS)
 
 
 def _train_classify(args: argparse.Namespace) -> int:
     from .tasks.classify import train_classifier
-    from .train.trainer import TrainingDiverged, TrainingInterrupted
 
     settings = settings_from(args)
-    try:
-        results = train_classifier(args.out, data=args.data, valid=args.valid, test=args.test, **settings)
-    except TrainingInterrupted as stop:
-        print(f"rnnkit: {stop}", file=sys.stderr)
-        return 130
-    except TrainingDiverged as error:
-        print(f"rnnkit: error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps({"run": str(args.out), **results}), flush=True)
-    return 0
+    return run_training(lambda: train_classifier(args.out, data=args.data, valid=args.valid, test=args.test,
+                                                 **settings), args.out)
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -1,9 +1,9 @@
 """What every ``rnnkit train TASK`` shares: flag tables onto settings dataclasses, config files, the training call.
 
-A task's flag table maps each flag to ``(section, field, kind, help)``: ``kind`` is the value's type, ``bool`` for a
-switch that sets True, or ``(SWITCH, value)`` for a switch that sets ``value``. A config file (TOML, YAML or JSON)
-holds the same field names, flat or in one table per section; flags given on the command line override it; an
-unknown key is an error that lists the valid ones.
+A task's flag table maps each flag to ``(section, field, kind, help)``: ``kind`` is the value's type, ``bool`` for
+a switch (``--name`` sets True, ``--no-name`` False), or ``(SWITCH, value)`` for a switch that sets ``value``. A
+config file (TOML, YAML or JSON) holds the same field names, flat or in one table per section; flags given on the
+command line override it; an unknown key is an error that lists the valid ones.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ def destination(flag: str) -> str:
 def add_setting_flags(parser: argparse.ArgumentParser, flags: FlagTable) -> None:
     """Add every flag of ``flags`` to ``parser``, each defaulting to None (= not given)."""
     for flag, (_, _, kind, help_text) in flags.items():
-        if kind is bool or isinstance(kind, tuple):
-            value = True if kind is bool else kind[1]
-            parser.add_argument(flag, dest=destination(flag), action="store_const", const=value, default=None,
+        if kind is bool:  # --name sets True, --no-name False
+            parser.add_argument(flag, dest=destination(flag), action=argparse.BooleanOptionalAction, default=None,
+                                help=help_text)
+        elif isinstance(kind, tuple):
+            parser.add_argument(flag, dest=destination(flag), action="store_const", const=kind[1], default=None,
                                 help=help_text)
         else:
             parser.add_argument(flag, dest=destination(flag), type=kind, default=None, help=help_text)
