@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_settings import add_setting_flags, run_training
+from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .models import ClassifierConfig
 from .tasks.classify_data import TextDataConfig
@@ -46,24 +46,10 @@ CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--backend": ("model", "backend", str, "auto, explicit or fused"),
     "--epochs": ("train", "epochs", int, "passes over the training data"),
     "--batch-size": ("train", "batch_size", int, "examples per batch"),
-    "--lr": ("train", "lr", float, "learning rate"),
-    "--optimizer": ("train", "optimizer", str, "sgd or adamw"),
     "--momentum": ("train", "momentum", float, "SGD momentum"),
-    "--weight-decay": ("train", "weight_decay", float, "weight decay"),
-    "--clip": ("train", "clip_norm", float, "clip the gradients' global norm to this"),
-    "--schedule": ("train", "schedule", str, "none, plateau, step or cosine"),
-    "--lr-decay": ("train", "lr_decay", float, "learning-rate factor of plateau / step decay"),
-    "--plateau-patience": ("train", "plateau_patience", int, "epochs without improvement before a decay"),
-    "--warmup-steps": ("train", "warmup_steps", int, "linear learning-rate warm-up"),
-    "--patience": ("train", "early_stopping_patience", int, "stop after this many epochs without improvement"),
-    "--max-steps-per-epoch": ("train", "max_steps_per_epoch", int, "cap the batches of an epoch"),
     "--seed": ("train", "seed", int, "random seed (also of the validation split)"),
-    "--deterministic": ("train", "deterministic", bool, "deterministic algorithms only"),
     "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
-    "--device": ("train", "device", str, "cpu or cuda"),
-    "--quiet": ("train", "quiet", bool, "no progress output"),
-    "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
-    "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
+    **TRAINING_FLAGS,
 }
 
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .cli_settings import SWITCH, add_setting_flags, run_training, texts_from
+from .cli_settings import SWITCH, TRAINING_FLAGS, add_setting_flags, run_training, texts_from
 from .cli_settings import settings_from as settings_from_flags
 from .models.seq2seq import Seq2SeqConfig
 from .tasks.seq2seq import Seq2SeqTaskConfig
@@ -56,22 +56,8 @@ SEQ2SEQ_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--max-length-offset": ("seq2seq", "max_length_offset", int, "... + this many tokens"),
     "--epochs": ("train", "epochs", int, "passes over the training pairs"),
     "--batch-size": ("train", "batch_size", int, "sentence pairs per batch"),
-    "--lr": ("train", "lr", float, "learning rate"),
-    "--optimizer": ("train", "optimizer", str, "sgd or adamw"),
-    "--weight-decay": ("train", "weight_decay", float, "weight decay"),
-    "--clip": ("train", "clip_norm", float, "clip the gradients' global norm to this"),
-    "--schedule": ("train", "schedule", str, "none, plateau, step or cosine"),
-    "--lr-decay": ("train", "lr_decay", float, "learning-rate factor of a decay"),
-    "--plateau-patience": ("train", "plateau_patience", int, "epochs without improvement before a decay"),
-    "--warmup-steps": ("train", "warmup_steps", int, "linear learning-rate warm-up"),
-    "--patience": ("train", "early_stopping_patience", int, "stop after this many epochs without improvement"),
-    "--max-steps-per-epoch": ("train", "max_steps_per_epoch", int, "cap the batches of an epoch"),
     "--seed": ("train", "seed", int, "random seed"),
-    "--deterministic": ("train", "deterministic", (SWITCH, True), "deterministic algorithms only"),
-    "--device": ("train", "device", str, "cpu or cuda"),
-    "--quiet": ("train", "quiet", (SWITCH, True), "no progress output"),
-    "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
-    "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
+    **TRAINING_FLAGS,
 }
 
 

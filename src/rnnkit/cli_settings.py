@@ -21,6 +21,25 @@ SWITCH = object()  # kind (SWITCH, value): a flag without a value that sets its 
 
 FlagTable = Mapping[str, tuple[str, str, Any, str]]
 
+# the optimisation and run-control flags every task's table ends with (all fields of TrainConfig)
+TRAINING_FLAGS: dict[str, tuple[str, str, Any, str]] = {
+    "--lr": ("train", "lr", float, "learning rate"),
+    "--optimizer": ("train", "optimizer", str, "sgd or adamw"),
+    "--weight-decay": ("train", "weight_decay", float, "weight decay"),
+    "--clip": ("train", "clip_norm", float, "clip the gradients' global norm to this"),
+    "--schedule": ("train", "schedule", str, "none, plateau, step or cosine"),
+    "--lr-decay": ("train", "lr_decay", float, "learning-rate factor of a plateau or step decay"),
+    "--plateau-patience": ("train", "plateau_patience", int, "epochs without improvement before a decay"),
+    "--warmup-steps": ("train", "warmup_steps", int, "linear learning-rate warm-up"),
+    "--patience": ("train", "early_stopping_patience", int, "stop after this many epochs without improvement"),
+    "--max-steps-per-epoch": ("train", "max_steps_per_epoch", int, "cap the batches of an epoch"),
+    "--deterministic": ("train", "deterministic", bool, "deterministic algorithms only"),
+    "--device": ("train", "device", str, "cpu or cuda"),
+    "--quiet": ("train", "quiet", bool, "no progress output"),
+    "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
+    "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
+}
+
 
 def destination(flag: str) -> str:
     """The argparse attribute of ``flag``: ``--hidden-size`` -> ``hidden_size``."""

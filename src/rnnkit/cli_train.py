@@ -18,7 +18,7 @@ from typing import Any
 from .cli_classify import add_classify_parser
 from .cli_forecast import add_forecast_train_parser
 from .cli_seq2seq import add_seq2seq_train_parser
-from .cli_settings import add_setting_flags, destination, run_training
+from .cli_settings import TRAINING_FLAGS, add_setting_flags, destination, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .models import LanguageModelConfig
 from .tasks.corpus import CorpusConfig
@@ -46,28 +46,14 @@ LM_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--backend": ("model", "backend", str, "auto, explicit or fused"),
     "--epochs": ("train", "epochs", int, "passes over the training data"),
     "--batch-size": ("train", "batch_size", int, "parallel streams (language models)"),
-    "--lr": ("train", "lr", float, "learning rate"),
-    "--optimizer": ("train", "optimizer", str, "sgd or adamw"),
     "--momentum": ("train", "momentum", float, "SGD momentum"),
-    "--weight-decay": ("train", "weight_decay", float, "weight decay"),
-    "--clip": ("train", "clip_norm", float, "clip the gradients' global norm to this"),
     "--clip-value": ("train", "clip_value", float, "clip each gradient value to [-X, X]"),
     "--bptt": ("train", "bptt", int, "steps of backpropagation through time per window (k2)"),
     "--bptt-k1": ("train", "bptt_k1", int, "steps between truncations (k1 < k2: overlapping windows)"),
-    "--schedule": ("train", "schedule", str, "none, plateau, step or cosine"),
     "--decay-start": ("train", "decay_start", int, "schedule step: first epoch whose end decays the rate"),
-    "--lr-decay": ("train", "lr_decay", float, "learning-rate factor on plateau"),
-    "--plateau-patience": ("train", "plateau_patience", int, "epochs without improvement before a decay"),
-    "--warmup-steps": ("train", "warmup_steps", int, "linear learning-rate warm-up"),
-    "--patience": ("train", "early_stopping_patience", int, "stop after this many epochs without improvement"),
-    "--max-steps-per-epoch": ("train", "max_steps_per_epoch", int, "cap the batches of an epoch"),
     "--seed": ("train", "seed", int, "random seed"),
-    "--deterministic": ("train", "deterministic", bool, "deterministic algorithms only"),
     "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
-    "--device": ("train", "device", str, "cpu or cuda"),
-    "--quiet": ("train", "quiet", bool, "no progress output"),
-    "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
-    "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
+    **TRAINING_FLAGS,
 }
 
 
