@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .cli_analysis import add_analysis_parsers
 from .cli_classify import add_predict_parser
 from .cli_forecast import add_forecast_evaluate_arguments, add_forecast_parser, evaluate_forecast
 from .cli_seq2seq import add_seq2seq_evaluate_arguments, add_translate_parser, evaluate_seq2seq
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=75.0, help="training time budget (default 75)")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(handler=run_demo)
+    add_analysis_parsers(commands)
     return parser
 
 

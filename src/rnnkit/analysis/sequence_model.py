@@ -1,0 +1,71 @@
+"""The small models of the analysis lab: one recurrent layer of a named cell and a linear read-out.
+
+    inputs (B, T, F) or ids (B, T) ──one-hot──▶ Recurrent(cell) ──▶ h (B, T, H) ──Linear──▶ outputs (B, T, O)
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..nn import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent
+
+CELLS = ("rnn", "lstm", "gru", "lnlstm")
+
+
+def check_cell(cell: str) -> str:
+    """``cell`` if it is one of :data:`CELLS`, else a ValueError listing them."""
+    if cell not in CELLS:
+        raise ValueError(f"cell: got {cell!r}; expected one of {', '.join(CELLS)}")
+    return cell
+
+
+def build_recurrent(cell: str, input_size: int, hidden_size: int, forget_bias: float = 0.0,
+                    backend: str = "auto") -> Recurrent:
+    """One batch-first recurrent layer: ``"rnn"`` (tanh Elman), ``"lstm"``, ``"gru"`` or ``"lnlstm"``.
+
+    ``forget_bias`` is added to the LSTM forget gates' bias at initialisation (LSTM and layer-norm LSTM only).
+    The layer-norm LSTM has no fused kernel and always runs ``"explicit"``.
+    """
+    check_cell(cell)
+    if cell == "rnn":
+        return RNN(input_size, hidden_size, backend=backend)
+    if cell == "gru":
+        return GRU(input_size, hidden_size, backend=backend)
+    if cell == "lstm":
+        return LSTM(input_size, hidden_size, backend=backend, forget_bias=forget_bias)
+    factory = partial(LayerNormLSTMCell, forget_bias=forget_bias)
+    return Recurrent(factory, input_size, hidden_size, backend="explicit")
+
+
+class SequenceModel(nn.Module):
+    """``outputs_t = W_o h_t + b_o`` on top of one recurrent layer.
+
+    Args:
+        input_size: features per step F, or the number of token ids when ``token_inputs`` (then one-hot).
+        output_size: outputs per step O (1 for regression, the classes otherwise).
+        cell: one of :data:`CELLS`.
+        hidden_size: H.
+        token_inputs: the inputs are integer ids ``(B, T)`` rather than features ``(B, T, F)``.
+        forget_bias: LSTM forget-gate bias at initialisation.
+        backend: passed to the recurrent layer (``"explicit"`` to look inside the unrolled steps).
+
+    Call: ``model(inputs, state=None) -> (outputs (B, T, O), state)``.
+    """
+
+    def __init__(self, input_size: int, output_size: int, cell: str = "lstm", hidden_size: int = 128,
+                 token_inputs: bool = False, forget_bias: float = 0.0, backend: str = "auto") -> None:
+        super().__init__()
+        self.input_size, self.token_inputs, self.cell = input_size, token_inputs, cell
+        self.recurrent = build_recurrent(cell, input_size, hidden_size, forget_bias, backend)
+        self.readout = nn.Linear(hidden_size, output_size)
+
+    def features(self, inputs: Tensor) -> Tensor:
+        """The recurrent layer's input ``(B, T, F)``: one-hot ids, or the float features as given."""
+        return F.one_hot(inputs, self.input_size).float() if self.token_inputs else inputs
+
+    def forward(self, inputs: Tensor, state=None) -> tuple[Tensor, object]:
+        hidden, state = self.recurrent(self.features(inputs), state=state)  # (B, T, H)
+        return self.readout(hidden), state  # (B, T, O)
