@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import nn
+from . import analysis, nn
 from .data import BucketBatchSampler
 from .text import CharTokenizer, Vocab, WordTokenizer, lengths_to_mask, one_hot, pad_sequences
 
@@ -25,6 +25,7 @@ __all__ = [
     "Vocab",
     "WordTokenizer",
     "__version__",
+    "analysis",
     "lengths_to_mask",
     "load",
     "nn",

@@ -52,16 +52,17 @@ def plot_gradient_flow(report: dict[str, Any], out_path: Path, title: str | None
     cells = report["cells"]
     with_gates = {cell: values["forget_gate"] for cell, values in cells.items() if "forget_gate" in values}
     figure = _new_figure(3 if with_gates else 2)
+    colors = {cell: f"C{index}" for index, cell in enumerate(cells)}  # one colour per cell in every panel
     panels = [("grad_norm", r"$\|\partial L_T / \partial h_k\|$"),
               ("jacobian_norm", r"$\|\partial h_T / \partial h_k\|_2$")]
     for index, (key, label) in enumerate(panels):
         axes = figure.add_subplot(1, len(panels) + bool(with_gates), index + 1)
         for cell, values in cells.items():
             distances, norms = _positive(values[key])
-            line = axes.plot(distances, norms, label=cell)[0]
+            axes.plot(distances, norms, label=cell, color=colors[cell])
             if key == "grad_norm" and "grad_norm_clipped" in values:
                 distances, norms = _positive(values["grad_norm_clipped"])
-                axes.plot(distances, norms, linestyle="--", color=line.get_color(),
+                axes.plot(distances, norms, linestyle="--", color=colors[cell],
                           label=f"{cell}, clipped at {values.get('clip')}")
         axes.set_yscale("log")
         axes.set_xlabel("distance T - k (steps back from the loss)")
@@ -71,7 +72,7 @@ def plot_gradient_flow(report: dict[str, Any], out_path: Path, title: str | None
     if with_gates:
         axes = figure.add_subplot(1, 3, 3)
         for cell, gate in with_gates.items():
-            axes.plot(range(1, len(gate) + 1), gate, label=cell)
+            axes.plot(range(1, len(gate) + 1), gate, label=cell, color=colors[cell])
         axes.set_ylim(0, 1)
         axes.set_xlabel("step t")
         axes.set_ylabel("mean forget gate $f_t$")
