@@ -25,7 +25,8 @@ def add_analysis_parsers(commands: Any) -> None:
     gradflow.add_argument("--length", type=int, default=100, help="steps T (default 100)")
     gradflow.add_argument("--batch-size", type=int, default=8, help="sequences averaged over (default 8)")
     gradflow.add_argument("--hidden-size", type=int, default=128, help="fresh models' hidden size (default 128)")
-    gradflow.add_argument("--forget-bias", type=float, default=1.0, help="fresh LSTMs' forget-gate bias")
+    gradflow.add_argument("--forget-bias", type=float, default=1.0,
+                          help="fresh LSTMs' forget-gate (GRUs' update-gate) bias at init (default 1)")
     gradflow.add_argument("--clip", type=float, default=None, help="also show the state gradient clipped per step")
     gradflow.add_argument("--data", type=Path, default=None, help="with RUN: text to read (default random tokens)")
     gradflow.add_argument("--method", default="auto", choices=("auto", "exact", "power"),

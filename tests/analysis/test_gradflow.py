@@ -11,6 +11,9 @@ from rnnkit.models import LanguageModel, LanguageModelConfig
 from rnnkit.nn import Recurrent
 from rnnkit.nn.cells import RecurrentCell
 
+# torch.func's forward-mode AD (the power iteration's Jv) warns about torch.jit.script internally
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
 
 class LinearCell(RecurrentCell):
     """h_t = W_ih x_t + W_hh h_{t-1}: the Jacobian dh_T/dh_k is exactly W_hh^(T-k)."""
@@ -57,9 +60,13 @@ def test_grad_norms_equal_direct_autograd(cell):
 def test_linear_rnn_jacobian_norms_are_matrix_power_norms(method):
     torch.manual_seed(3)
     layer = Recurrent(LinearCell, 2, 4, backend="explicit")
+    if method == "power":  # singular values 1.2, 0.6, 0.3, 0.1 (a gap, so that 40 iterations converge)
+        Q = torch.linalg.qr(torch.randn(4, 4))[0]
+        with torch.no_grad():
+            layer.weight_hh_l0.copy_(Q @ torch.diag(torch.tensor([1.2, 0.6, 0.3, 0.1])) @ Q.T)
     W = layer.weight_hh_l0.detach().double()
     T = 6
-    report = gradient_flow(layer, torch.randn(2, T, 2), method=method, iterations=300)
+    report = gradient_flow(layer, torch.randn(2, T, 2), method=method, iterations=40)
     expected = [float(torch.linalg.matrix_norm(torch.linalg.matrix_power(W, T - k), ord=2)) for k in range(1, T + 1)]
     for got, want in zip(report["jacobian_norm"], expected, strict=True):
         assert got == pytest.approx(want, rel=1e-6)
@@ -70,9 +77,9 @@ def test_power_iteration_agrees_with_exact_on_lstm():
     model = SequenceModel(2, 1, "lstm", hidden_size=4, backend="explicit")
     data = adding_problem(2, 8, seed=0)
     exact = gradient_flow(model, data, method="exact")["jacobian_norm"]
-    power = gradient_flow(model, data, method="power", iterations=200)["jacobian_norm"]
+    power = gradient_flow(model, data, method="power", iterations=60)["jacobian_norm"]
     for a, b in zip(power, exact, strict=True):
-        assert a == pytest.approx(b, rel=1e-4)
+        assert a == pytest.approx(b, rel=1e-3)
 
 
 def test_clipping_caps_every_step_and_leaves_small_gradients_alone():

@@ -104,3 +104,14 @@ def test_budget_and_failure_are_reported():
     result = train_long_dependency("adding", "gru", 10, config)
     assert result["steps"] == 3 and not result["solved"] and result["solved_at_step"] is None
     assert result["metric"] == "mse" and result["value"] > 0.01 and len(result["curve"]) == 1
+
+
+def test_forget_bias_opens_the_lstm_forget_gate_and_the_gru_update_gate():
+    torch.manual_seed(0)
+    plain = SequenceModel(2, 1, "gru", hidden_size=3, forget_bias=0.0).recurrent.bias_ih_l0.detach()
+    torch.manual_seed(0)
+    biased = SequenceModel(2, 1, "gru", hidden_size=3, forget_bias=4.0).recurrent.bias_ih_l0.detach()
+    assert torch.allclose(biased - plain, torch.tensor([0.0] * 3 + [4.0] * 3 + [0.0] * 3))  # r, z, n
+    torch.manual_seed(0)
+    lstm = SequenceModel(2, 1, "lstm", hidden_size=3, forget_bias=4.0).recurrent.bias_ih_l0.detach()
+    assert float(lstm[3:6].min()) > 3.0 and float(lstm[:3].abs().max()) < 1.0  # i, f, g, o

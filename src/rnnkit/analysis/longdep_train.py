@@ -47,7 +47,7 @@ class LongDepConfig:
         eval_every: steps between two test evaluations.
         test_size: test sequences (generated tasks).
         seed: seeds the weights and the data.
-        forget_bias: LSTM forget-gate bias at initialisation.
+        forget_bias: LSTM forget-gate / GRU update-gate bias at initialisation.
         bptt: truncated-BPTT window (None: full backpropagation through the whole sequence).
         stop_when_solved: stop at the first evaluation that clears the task's bar.
     """
