@@ -115,3 +115,12 @@ def test_forget_bias_opens_the_lstm_forget_gate_and_the_gru_update_gate():
     torch.manual_seed(0)
     lstm = SequenceModel(2, 1, "lstm", hidden_size=3, forget_bias=4.0).recurrent.bias_ih_l0.detach()
     assert float(lstm[3:6].min()) > 3.0 and float(lstm[:3].abs().max()) < 1.0  # i, f, g, o
+
+
+@pytest.mark.parametrize("cell, name", [("lstm", "bias_ih_l0"), ("lnlstm", "norm_ih_bias_l0")])
+def test_input_bias_closes_the_lstm_input_gate(cell, name):
+    torch.manual_seed(0)
+    plain = getattr(SequenceModel(2, 1, cell, hidden_size=3).recurrent, name).detach()
+    torch.manual_seed(0)
+    closed = getattr(SequenceModel(2, 1, cell, hidden_size=3, input_bias=-4.0).recurrent, name).detach()
+    assert torch.allclose(closed - plain, torch.tensor([-4.0] * 3 + [0.0] * 9))

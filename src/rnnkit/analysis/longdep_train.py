@@ -48,6 +48,7 @@ class LongDepConfig:
         test_size: test sequences (generated tasks).
         seed: seeds the weights and the data.
         forget_bias: LSTM forget-gate / GRU update-gate bias at initialisation.
+        input_bias: LSTM input-gate bias at initialisation.
         bptt: truncated-BPTT window (None: full backpropagation through the whole sequence).
         stop_when_solved: stop at the first evaluation that clears the task's bar.
     """
@@ -62,6 +63,7 @@ class LongDepConfig:
     test_size: int = 1000
     seed: int = 0
     forget_bias: float = 1.0
+    input_bias: float = 0.0
     bptt: int | None = None
     stop_when_solved: bool = True
 
@@ -169,7 +171,8 @@ def train_long_dependency(task: str, cell: str, length: int, config: LongDepConf
     batches = _Batches(task, length, config)
     data = batches.test
     model = SequenceModel(data.input_size, data.output_size, cell, config.hidden_size,
-                          token_inputs=not data.inputs.is_floating_point(), forget_bias=config.forget_bias)
+                          token_inputs=not data.inputs.is_floating_point(), forget_bias=config.forget_bias,
+                          input_bias=config.input_bias)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     metric, direction, _ = SUCCESS[task]
     best = math.inf if direction == "below" else -math.inf
