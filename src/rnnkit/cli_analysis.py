@@ -50,6 +50,8 @@ def add_analysis_parsers(commands: Any) -> None:
     longdep.add_argument("--clip", type=float, default=1.0)
     longdep.add_argument("--forget-bias", type=float, default=1.0,
                          help="LSTM forget-gate / GRU update-gate bias at init (default 1; 4 for long lengths)")
+    longdep.add_argument("--input-bias", type=float, default=0.0,
+                         help="LSTM input-gate bias at init (default 0; -4 closes it, chrono-style)")
     longdep.add_argument("--seed", type=int, default=0)
     longdep.add_argument("--out", type=Path, required=True, help="folder for longdep.json and longdep.png")
     longdep.add_argument("--quiet", action="store_true")
@@ -192,7 +194,7 @@ def _longdep(args: argparse.Namespace) -> int:
     for window in windows:
         config = LongDepConfig(hidden_size=args.hidden_size, batch_size=args.batch_size, lr=args.lr, clip=args.clip,
                                max_steps=args.steps, max_seconds=args.seconds, seed=args.seed, bptt=window,
-                               forget_bias=args.forget_bias)
+                               forget_bias=args.forget_bias, input_bias=args.input_bias)
         for cell in cells:
             for length in lengths:
                 result = train_long_dependency(args.task, cell, length, config)

@@ -173,3 +173,14 @@ def test_longdep_cli_truncation_study(cli, tmp_path):
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, needles):
     assert_user_error(cli(*args, "--out", tmp_path / "out"), *needles)
+
+
+@pytest.mark.parametrize("task, lengths", [("digits", "64"), ("tickets", "6"), ("copy", "3"), ("adding", "5")])
+def test_longdep_cli_every_task(cli, tmp_path, task, lengths):
+    if task == "digits":
+        pytest.importorskip("sklearn")
+    code, out, err = cli("longdep", "--task", task, "--lengths", lengths, "--cells", "lstm", "--steps", "2",
+                         "--hidden-size", "4", "--batch-size", "4", "--out", tmp_path, "--quiet")
+    assert code == 0, err
+    (run,) = [json.loads(line) for line in out.splitlines()]
+    assert run["task"] == task and run["steps"] == 2 and run["metric"] == ("mse" if task == "adding" else "accuracy")
