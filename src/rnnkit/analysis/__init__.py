@@ -4,7 +4,8 @@
 * longdep.py: seeded long-range tasks (adding, copy, delayed recall, tickets, sequential digits), and
   longdep_train.py to train a cell on one under a budget (full or truncated BPTT);
 * probes.py: minimal-pair probes of language models;
-* plots.py: the figures.
+* plots.py: the figures of the lab;
+* metrics.py and confusion_plot.py: classification metrics and the confusion-matrix figure (used by tasks).
 """
 
 from .gradflow import decay_distance, gradient_flow, summarize
