@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import rnnkit as rk
-from rnnkit.cli import main
+from tests.cli_helpers import assert_user_error, invoke
 
 TINY = ["--embedding-size", "12", "--hidden-size", "12", "--epochs", "12", "--batch-size", "8", "--lr", "0.02",
         "--dropout", "0.0", "--quiet"]
@@ -43,31 +43,6 @@ def write_csv(path: Path, count: int, seed: int, labels=("pos", "neg")) -> Path:
     return path
 
 
-def invoke(args) -> tuple[int, str, str]:
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as stop:
-            code = stop.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def assert_user_error(result: tuple[int, str, str], *needles: str) -> str:
-    """Exit code 2, nothing on stdout, exactly one stderr line ``rnnkit: error: ...`` holding every needle."""
-    code, out, err = result
-    assert code == 2, (code, out, err)
-    assert out == ""
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     threads = torch.get_num_threads()
@@ -87,8 +62,8 @@ def data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, data) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("runs") / "clf"
-    code, stdout, err = invoke(["train", "classify", "--data", data / "train.csv", "--test", data / "test.csv",
-                                "--text-column", "review", "--label-column", "sentiment", "--out", out, *TINY])
+    code, stdout, err = invoke("train", "classify", "--data", data / "train.csv", "--test", data / "test.csv",
+                                "--text-column", "review", "--label-column", "sentiment", "--out", out, *TINY)
     assert code == 0, err
     lines = stdout.splitlines()
     assert len(lines) == 1
@@ -111,7 +86,7 @@ def test_train_classify_learns_and_writes_the_run_dir(run):
 
 def test_evaluate_dispatches_to_the_classifier(run, data):
     out, result = run
-    code, stdout, err = invoke(["evaluate", out, "--data", data / "test.csv"])
+    code, stdout, err = invoke("evaluate", out, "--data", data / "test.csv")
     assert code == 0, err
     metrics = json.loads(stdout)
     assert metrics["labels"] == ["neg", "pos"] and metrics["examples"] == 40
@@ -124,7 +99,7 @@ def test_predict_from_a_file_and_from_stdin(run, tmp_path, monkeypatch):
     out, _ = run
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("the film was great\n\nawful story and music\n", encoding="utf-8")
-    code, stdout, err = invoke(["predict", out, "--input", inputs])
+    code, stdout, err = invoke("predict", out, "--input", inputs)
     assert code == 0, err
     records = [json.loads(line) for line in stdout.splitlines()]
     assert [record["label"] for record in records] == ["pos", "neg"]
@@ -133,7 +108,7 @@ def test_predict_from_a_file_and_from_stdin(run, tmp_path, monkeypatch):
         assert sum(record["probabilities"].values()) == pytest.approx(1.0)
         assert record["probabilities"][record["label"]] > 0.5
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a good film\n"))
-    code, stdout, err = invoke(["predict", out, "--input", "-"])
+    code, stdout, err = invoke("predict", out, "--input", "-")
     assert code == 0, err
     assert json.loads(stdout)["label"] == "pos"
     assert rk.load(out).predict(["a good film"])[0]["probabilities"] == pytest.approx(
@@ -142,7 +117,7 @@ def test_predict_from_a_file_and_from_stdin(run, tmp_path, monkeypatch):
 
 def test_predict_reads_the_text_column_of_a_table(run, data):
     out, _ = run
-    code, stdout, err = invoke(["predict", out, "--input", data / "test.csv", "--text-column", "review"])
+    code, stdout, err = invoke("predict", out, "--input", data / "test.csv", "--text-column", "review")
     assert code == 0, err
     assert len(stdout.splitlines()) == 40
 
@@ -155,9 +130,9 @@ def test_train_on_a_zip_of_class_folders(tmp_path):
         for index in range(30):
             label = ("pos", "neg")[index % 2]
             handle.writestr(f"corpus/{label}/{index:03d}.txt", review(label, rng) + "\n")
-    code, stdout, err = invoke(["train", "classify", "--data", archive, "--out", tmp_path / "run", "--valid-fraction",
+    code, stdout, err = invoke("train", "classify", "--data", archive, "--out", tmp_path / "run", "--valid-fraction",
                                 "0.2", "--pooling", "attention", "--no-bidirectional", *TINY[:-3], "--epochs", "1",
-                                "--quiet"])
+                                "--quiet")
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["examples"]["valid"] == 6
 
@@ -166,8 +141,8 @@ def test_one_file_per_class(tmp_path):
     rng = random.Random(4)
     for label in ("pos", "neg"):
         (tmp_path / f"reviews.{label}").write_text("\n".join(review(label, rng) for _ in range(10)) + "\n")
-    code, stdout, err = invoke(["train", "classify", "--data", tmp_path / "reviews.pos", tmp_path / "reviews.neg",
-                                "--out", tmp_path / "run", "--pooling", "last", *TINY[:-3], "--epochs", "1", "--quiet"])
+    code, stdout, err = invoke("train", "classify", "--data", tmp_path / "reviews.pos", tmp_path / "reviews.neg",
+                                "--out", tmp_path / "run", "--pooling", "last", *TINY[:-3], "--epochs", "1", "--quiet")
     assert code == 0, err
     assert json.loads(stdout)["valid_examples"] == 2
 
@@ -176,47 +151,47 @@ def test_one_file_per_class(tmp_path):
 
 
 def test_missing_label_column(tmp_path, data):
-    assert_user_error(invoke(["train", "classify", "--data", data / "train.csv", "--text-column", "review",
-                              "--out", tmp_path / "run", *TINY]),
+    assert_user_error(invoke("train", "classify", "--data", data / "train.csv", "--text-column", "review",
+                              "--out", tmp_path / "run", *TINY),
                       "train.csv line 1", "no label column 'label'", "'sentiment'")
     assert not (tmp_path / "run").exists()
 
 
 def test_one_class_only(tmp_path):
     path = write_csv(tmp_path / "one.csv", 10, seed=0, labels=("pos",))
-    assert_user_error(invoke(["train", "classify", "--data", path, "--text-column", "review", "--label-column",
-                              "sentiment", "--out", tmp_path / "run", *TINY]),
+    assert_user_error(invoke("train", "classify", "--data", path, "--text-column", "review", "--label-column",
+                              "sentiment", "--out", tmp_path / "run", *TINY),
                       "one.csv", "'pos'", "at least 2 classes")
 
 
 def test_label_unseen_in_training_in_test_and_evaluate_data(tmp_path, data, run):
     unseen = write_csv(tmp_path / "unseen.csv", 6, seed=2, labels=("pos", "neg", "neutral"))
     columns = ["--text-column", "review", "--label-column", "sentiment"]
-    assert_user_error(invoke(["train", "classify", "--data", data / "train.csv", "--test", unseen, *columns,
-                              "--out", tmp_path / "run", *TINY]),
+    assert_user_error(invoke("train", "classify", "--data", data / "train.csv", "--test", unseen, *columns,
+                              "--out", tmp_path / "run", *TINY),
                       "unseen.csv line 4", "'neutral'", "'neg', 'pos'")
     assert not (tmp_path / "run").exists()  # checked before training, no half-made run
-    assert_user_error(invoke(["evaluate", run[0], "--data", unseen]), "unseen.csv line 4", "'neutral'")
+    assert_user_error(invoke("evaluate", run[0], "--data", unseen), "unseen.csv line 4", "'neutral'")
 
 
 def test_malformed_record_in_evaluation_data(tmp_path, run):
     broken = tmp_path / "broken.csv"
     broken.write_text("id,review,sentiment\n1,good film,pos\n2,bad,neg,extra\n", encoding="utf-8")
-    assert_user_error(invoke(["evaluate", run[0], "--data", broken]), "broken.csv line 3", "4 fields; expected 3")
+    assert_user_error(invoke("evaluate", run[0], "--data", broken), "broken.csv line 3", "4 fields; expected 3")
 
 
 def test_verbs_of_other_tasks_are_refused(run, tmp_path):
-    assert_user_error(invoke(["score", run[0], "some text"]), "'classify'", "'score'")
-    assert_user_error(invoke(["generate", run[0]]), "'classify'", "'generate'")
+    assert_user_error(invoke("score", run[0], "some text"), "'classify'", "'score'")
+    assert_user_error(invoke("generate", run[0]), "'classify'", "'generate'")
     empty = tmp_path / "empty.txt"
     empty.write_text("   \n", encoding="utf-8")
-    code, stdout, _ = invoke(["predict", run[0], "--input", empty])
+    code, stdout, _ = invoke("predict", run[0], "--input", empty)
     assert code == 0 and stdout == ""
 
 
 def test_bad_settings_name_the_flag(tmp_path, data):
-    assert_user_error(invoke(["train", "classify", "--data", data / "train.csv", "--pooling", "sum",
-                              "--out", tmp_path / "run"]), "pooling", "'sum'")
+    assert_user_error(invoke("train", "classify", "--data", data / "train.csv", "--pooling", "sum",
+                              "--out", tmp_path / "run"), "pooling", "'sum'")
 
 
 def test_real_exit_code_and_no_traceback(tmp_path, data):
@@ -231,12 +206,12 @@ def test_config_file_sections_and_flags_on_top(tmp_path, data):
     config = tmp_path / "clf.toml"
     config.write_text('[text]\ntext_column = "review"\nlabel_column = "sentiment"\n[model]\npooling = "mean"\n'
                       'hidden_size = 6\n[train]\nepochs = 1\n', encoding="utf-8")
-    code, _, err = invoke(["train", "classify", "--data", data / "train.csv", "--config", config, "--hidden-size", "5",
-                           "--out", tmp_path / "run", "--quiet"])
+    code, _, err = invoke("train", "classify", "--data", data / "train.csv", "--config", config, "--hidden-size", "5",
+                           "--out", tmp_path / "run", "--quiet")
     assert code == 0, err
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["model"]["pooling"] == "mean" and saved["model"]["hidden_size"] == 5
     assert saved["text"]["text_column"] == "review" and saved["train"]["epochs"] == 1
     config.write_text("[model]\npoling = 'mean'\n", encoding="utf-8")
-    assert_user_error(invoke(["train", "classify", "--data", data / "train.csv", "--config", config,
-                              "--out", tmp_path / "run2"]), "poling", "pooling")
+    assert_user_error(invoke("train", "classify", "--data", data / "train.csv", "--config", config,
+                              "--out", tmp_path / "run2"), "poling", "pooling")

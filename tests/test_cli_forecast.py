@@ -3,8 +3,6 @@ the user mistakes of the issue, each one line on stderr with exit code 2."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 from pathlib import Path
@@ -12,30 +10,10 @@ from pathlib import Path
 import pytest
 
 import rnnkit as rk
-from rnnkit.cli import main
 from rnnkit.tasks import ForecastPredictor
+from tests.cli_helpers import assert_user_error, invoke
 
 TINY = ["--hidden-size", "8", "--epochs", "2", "--batch-size", "16", "--quiet"]
-
-
-def invoke(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as stop:
-            code = stop.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def assert_user_error(result: tuple[int, str, str], *needles: str) -> None:
-    code, out, err = result
-    assert code == 2, (code, out, err)
-    assert out == ""
-    lines = [line for line in err.splitlines() if line.startswith("rnnkit: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def series_text(count: int, gap_at: int | None = None) -> str:

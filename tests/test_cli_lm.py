@@ -7,7 +7,6 @@ runs on one thread, so the file stays fast on a busy two-core machine.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -22,7 +21,7 @@ import pytest
 import torch
 
 import rnnkit as rk
-from rnnkit.cli import main
+from tests.cli_helpers import assert_user_error, invoke
 
 TINY = ["--cell", "lstm", "--hidden-size", "16", "--embedding-size", "8", "--num-layers", "1", "--epochs", "1",
         "--batch-size", "2", "--bptt", "8", "--quiet"]
@@ -35,53 +34,12 @@ def _lines(count: int, seed: int) -> str:
     return "\n".join(" ".join(rng.choice(WORDS) for _ in range(5)) for _ in range(count)) + "\n"
 
 
-def invoke(args: list[str]) -> tuple[int, str, str]:
-    """``main(args)`` in-process: (exit code, stdout, stderr); argparse's SystemExit becomes its code."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as stop:
-            code = stop.code
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def cli(capsys):
-    """``cli(*args)`` -> (exit code, stdout, stderr), captured with capsys."""
-
-    def run(*args) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as stop:
-            code = stop.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
 def one_json(out: str) -> dict:
     lines = out.splitlines()
     assert len(lines) == 1, out
     record = json.loads(lines[0])
     assert isinstance(record, dict)
     return record
-
-
-def assert_user_error(result: tuple[int, str, str], *needles: str) -> str:
-    """Exit code 2, nothing on stdout, exactly one stderr line ``rnnkit: error: ...`` holding every needle."""
-    code, out, err = result
-    assert code == 2, (code, out, err)
-    assert out == ""
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rnnkit: error: "), err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -104,7 +62,7 @@ def texts(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory, texts) -> tuple[Path, dict]:
     run = tmp_path_factory.mktemp("runs") / "char"
-    code, out, err = invoke(["train", "lm", "--data", texts / "chars.txt", "--out", run, *TINY])
+    code, out, err = invoke("train", "lm", "--data", texts / "chars.txt", "--out", run, *TINY)
     assert code == 0, err
     return run, one_json(out)
 
@@ -112,7 +70,7 @@ def char_run(tmp_path_factory, texts) -> tuple[Path, dict]:
 @pytest.fixture(scope="module")
 def word_run(tmp_path_factory, texts) -> Path:
     run = tmp_path_factory.mktemp("runs") / "word"
-    code, out, err = invoke(["train", "lm", "--data", texts / "words.txt", "--level", "word", "--out", run, *TINY])
+    code, out, err = invoke("train", "lm", "--data", texts / "words.txt", "--level", "word", "--out", run, *TINY)
     assert code == 0, err
     assert "valid_bits_per_token" in one_json(out)
     return run

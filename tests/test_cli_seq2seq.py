@@ -3,9 +3,7 @@ evaluate (BLEU, chrF), and the user mistakes of the issue, each one line on stde
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import json
 import random
 from pathlib import Path
@@ -13,32 +11,12 @@ from pathlib import Path
 import pytest
 
 import rnnkit as rk
-from rnnkit.cli import main
 from rnnkit.tasks import Seq2SeqPredictor, Seq2SeqTaskConfig
+from tests.cli_helpers import assert_user_error, invoke
 
 TINY = ["--embedding-size", "8", "--hidden-size", "8", "--epochs", "1", "--batch-size", "8",
         "--max-steps-per-epoch", "2", "--quiet"]
 WORDS = {"i": "من", "see": "می\u200cبینم", "a": "یک", "cat": "گربه", "dog": "سگ", "big": "بزرگ", "you": "تو"}
-
-
-def invoke(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as stop:
-            code = stop.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def assert_user_error(result: tuple[int, str, str], *needles: str) -> None:
-    code, out, err = result
-    assert code == 2, (code, out, err)
-    assert out == ""
-    lines = [line for line in err.splitlines() if line.startswith("rnnkit: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def _pairs(count: int, seed: int) -> list[tuple[str, str]]:

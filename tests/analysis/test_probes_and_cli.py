@@ -13,33 +13,11 @@ import torch
 import rnnkit as rk
 from rnnkit.analysis.probes import continuation_logprob, read_minimal_pairs, run_probes
 from rnnkit.cli import main
+from tests.cli_helpers import assert_user_error
 
 TINY = ["--cell", "gru", "--hidden-size", "8", "--embedding-size", "4", "--num-layers", "1", "--epochs", "1",
         "--batch-size", "2", "--bptt", "8", "--quiet"]
 WORDS = "the cat sat on a mat and dog ran to big red hat is are".split()
-
-
-@pytest.fixture
-def cli(capsys):
-    def run(*args) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as stop:
-            code = stop.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
-def assert_user_error(result: tuple[int, str, str], *needles: str) -> None:
-    code, out, err = result
-    assert code == 2 and out == "", (code, out, err)
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error: ") and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def _train(folder: Path, level: str) -> Path:
