@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import torch
 
 import rnnkit as rk
 from tests.cli_helpers import assert_user_error, invoke
@@ -41,14 +40,6 @@ def write_csv(path: Path, count: int, seed: int, labels=("pos", "neg")) -> Path:
             label = labels[index % len(labels)]
             writer.writerow([index, review(label, rng), label])
     return path
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

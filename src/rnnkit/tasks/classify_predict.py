@@ -16,7 +16,7 @@ from ..text import Vocab
 from ..train.checkpoint import load_model_weights
 from .classify import TASK, metrics_of, predict_probabilities
 from .classify_data import Encoded, Paths, TextDataConfig, encode_examples, read_examples, tokens_of
-from .run_dir import read_run_config
+from .run_dir import read_run_config, run_settings
 
 
 class ClassifierPredictor:
@@ -35,13 +35,11 @@ class ClassifierPredictor:
     def load(cls, run_dir: Path, device: str = "cpu") -> ClassifierPredictor:
         """Rebuild the classifier of a run directory from its config, vocabulary and weights (no pickle)."""
         config = read_run_config(run_dir, TASK)
-        try:
-            text = TextDataConfig(**config["text"])
-            model_config = ClassifierConfig(**config["model"])
-            labels = [str(label) for label in config["labels"]]
-        except (KeyError, TypeError, ValueError) as error:  # a hand-edited or foreign config.json
-            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {TASK!r} run config "
-                             f"({type(error).__name__}: {error})") from None
+        settings = run_settings(run_dir, config, {"text": TextDataConfig, "model": ClassifierConfig})
+        text, model_config = settings["text"], settings["model"]
+        if not isinstance(config.get("labels"), list):
+            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {TASK!r} run config (no list of labels)")
+        labels = [str(label) for label in config["labels"]]
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
         model = SequenceClassifier(len(labels), model_config, vocab_size=len(vocab), pad_id=vocab.pad_id)
         load_model_weights(Path(run_dir) / "model.safetensors", model)

@@ -14,7 +14,7 @@ from ..train.checkpoint import load_model_weights
 from .forecast_data import SeriesConfig, origins_in, window_batch
 from .forecast_metrics import baseline_forecasts, earliest_seasonal_origin, error_metrics
 from .forecast_plot import date_ticks, plot_forecast
-from .run_dir import read_run_config
+from .run_dir import read_run_config, run_settings
 
 TASK = "forecast"
 CHUNK = 256  # forecast origins per forward pass
@@ -33,12 +33,8 @@ class ForecastPredictor:
         """Rebuild the model (weights and scaler statistics) from a run directory (no pickle)."""
         run_dir = Path(run_dir)
         config = read_run_config(run_dir, TASK)
-        try:
-            model_config = ForecasterConfig(**config["model"])
-            series = SeriesConfig(**config["series"])
-        except (KeyError, TypeError, AttributeError) as error:
-            raise ValueError(f"{run_dir / 'config.json'}: not a valid forecast run config "
-                             f"({type(error).__name__}: {error})") from None
+        settings = run_settings(run_dir, config, {"model": ForecasterConfig, "series": SeriesConfig})
+        model_config, series = settings["model"], settings["series"]
         model = Forecaster(model_config)
         load_model_weights(run_dir / "model.safetensors", model)
         return cls(model.to(device), series)

@@ -23,7 +23,7 @@ from ..text import Vocab
 from ..train.checkpoint import load_model_weights
 from .corpus import CorpusConfig, context_token, encode_text, join_tokens, tokens_of
 from .lm import TASK, stream_loss, text_metrics
-from .run_dir import read_run_config
+from .run_dir import read_run_config, run_settings
 
 
 class LanguageModelPredictor:
@@ -39,13 +39,9 @@ class LanguageModelPredictor:
     def load(cls, run_dir: Path, device: str = "cpu") -> LanguageModelPredictor:
         """Rebuild the model of a run directory from its config, vocabulary and weights (no pickle)."""
         config = read_run_config(run_dir, TASK)
-        try:
-            corpus = CorpusConfig(**config["corpus"])
-            model_config = LanguageModelConfig(**config["model"])
-            bptt = config["train"].get("bptt", 64)
-        except (KeyError, TypeError, AttributeError) as error:  # a hand-edited or foreign config.json
-            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid language-model run config "
-                             f"({type(error).__name__}: {error})") from None
+        settings = run_settings(run_dir, config, {"corpus": CorpusConfig, "model": LanguageModelConfig})
+        corpus, model_config = settings["corpus"], settings["model"]
+        bptt = config["train"].get("bptt", 64) if isinstance(config.get("train"), dict) else 64
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
         model = LanguageModel(len(vocab), model_config)
         load_model_weights(Path(run_dir) / "model.safetensors", model)

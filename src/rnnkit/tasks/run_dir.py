@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,16 @@ def read_run_config(path: Path, task: str | None = None) -> dict[str, Any]:
     if task is not None and config.get("task") != task:
         raise ValueError(f"{path}: a run of task {config.get('task')!r}; expected a {task!r} run")
     return config
+
+
+def run_settings(run_dir: Path, config: Mapping[str, Any], sections: Mapping[str, type]) -> dict[str, Any]:
+    """One settings dataclass per section of a run's config (``{"model": ModelConfig, ...}``).
+
+    A hand-edited or foreign config.json (a section missing, an unknown or mistyped field) is a ValueError that
+    names the file, not a traceback.
+    """
+    try:
+        return {name: cls(**config[name]) for name, cls in sections.items()}
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {config.get('task')!r} run config "
+                         f"({type(error).__name__}: {error})") from None

@@ -19,7 +19,7 @@ from ..decode.beam import Decoded, beam_search, greedy_search
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
-from .run_dir import read_run_config
+from .run_dir import read_run_config, run_settings
 from .seq2seq import TASK, Seq2SeqTaskConfig
 from .translation_data import BOS, EOS, TranslationCorpusConfig, load_pairs
 
@@ -46,13 +46,9 @@ class Seq2SeqPredictor:
         """Rebuild the model of a run directory from its config, vocabularies and weights (no pickle)."""
         run_dir = Path(run_dir)
         config = read_run_config(run_dir, TASK)
-        try:
-            corpus = TranslationCorpusConfig(**config["corpus"])
-            model_config = Seq2SeqConfig(**config["model"])
-            settings = Seq2SeqTaskConfig(**config["seq2seq"])
-        except (KeyError, TypeError, AttributeError) as error:  # a hand-edited or foreign config.json
-            raise ValueError(f"{run_dir / 'config.json'}: not a valid seq2seq run config "
-                             f"({type(error).__name__}: {error})") from None
+        sections = run_settings(run_dir, config, {"corpus": TranslationCorpusConfig, "model": Seq2SeqConfig,
+                                                  "seq2seq": Seq2SeqTaskConfig})
+        corpus, model_config, settings = sections["corpus"], sections["model"], sections["seq2seq"]
         source_vocab = Vocab.load(run_dir / "source_vocab.json")
         target_vocab = Vocab.load(run_dir / "target_vocab.json")
         model = Seq2Seq(len(source_vocab), len(target_vocab), model_config, source_vocab.pad_id, target_vocab.pad_id)
