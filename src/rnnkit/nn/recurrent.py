@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell, State
 from .checks import check_input, check_lengths, check_state
+from .lstm_bptt import lstm_recurrence
 
 BACKENDS = ("auto", "explicit", "fused")
 _FUSED_MODULES = {
@@ -254,10 +255,16 @@ def _unroll(cell: RecurrentCell, sequence: Tensor, state: State, mask: Tensor | 
     """Run one cell over ``sequence (T, B, I)`` with the input projection hoisted out of the loop.
 
     With a mask, a sequence that has ended keeps its state, and its outputs past the end are zeroed.
+    The textbook LSTM cell runs through :func:`~rnnkit.nn.lstm_bptt.lstm_recurrence`, the same equations with
+    backpropagation through time written out (no autograd graph per step); other cells are recorded by autograd.
     """
     projected = cell.input_projection(sequence)  # (T, B, G*H): one matrix product for all steps
-    outputs = []
     first_ragged_step = sequence.shape[0] if lengths is None else int(lengths.min())
+    if type(cell) is LSTMCell and not _autocast_enabled(sequence.device):
+        h0, c0 = state
+        output, h, c = lstm_recurrence(projected, h0, c0, cell.weight_hh, mask, first_ragged_step)
+        return output, (h, c)
+    outputs = []
     # unbind, not projected[t]: one split node in the graph instead of T full-size slice gradients
     for t, x_t in enumerate(projected.unbind(0)):
         h, new_state = cell.step(x_t, state)
@@ -269,6 +276,14 @@ def _unroll(cell: RecurrentCell, sequence: Tensor, state: State, mask: Tensor | 
     if mask is not None:
         output = output * mask
     return output, state
+
+
+def _autocast_enabled(device: torch.device) -> bool:
+    """Whether autocast is on for ``device`` (the hand-written LSTM backward runs in one dtype, so it steps aside)."""
+    try:
+        return torch.is_autocast_enabled(device.type)
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_enabled() if device.type == "cuda" else torch.is_autocast_cpu_enabled()
 
 
 def _reverse(sequence: Tensor, reverse_index: Tensor | None) -> Tensor:

@@ -1,0 +1,141 @@
+r"""The LSTM recurrence of one layer and direction with backpropagation through time written by hand.
+
+:class:`~rnnkit.nn.LSTMCell` states the equations step by step and lets autograd record every step. That is
+the clearest form, but autograd then builds a graph of ~12 nodes per step, allocates every intermediate, and
+accumulates ``dL/dW_hh`` with one small matrix product (and one full-size addition) per step. This module runs
+the same equations, step by step, with the derivatives of the lecture written out:
+
+Forward, for t = 1..T (the input side ``W_ih x_t + b_ih + b_hh`` is precomputed for all steps)::
+
+    a_t = x_t^proj + W_hh h_{t-1}                        (B, 4H): one matrix product per step
+    i, f, o = sigma(a_i), sigma(a_f), sigma(a_o)       g = tanh(a_g)
+    c_t = f * c_{t-1} + i * g                            h_t = o * tanh(c_t)
+
+Backward, for t = T..1, with ``dh_t`` the gradient reaching ``h_t`` (from the output at t and from step t+1)
+and ``dc_t`` the one reaching ``c_t`` from step t+1::
+
+    dc   = dc_t + dh_t * o * (1 - tanh(c_t)^2)
+    da_o = dh_t * tanh(c_t) * o (1 - o)                  da_i = dc * g * i (1 - i)
+    da_f = dc * c_{t-1} * f (1 - f)                      da_g = dc * i * (1 - g^2)
+    dc_{t-1} = dc * f                                    dh_{t-1} += W_hh^T da_t     (the recurrence)
+    dL/dW_hh = sum_t da_t^T h_{t-1}                      one matrix product over all (t, b) after the loop
+    dL/dx_t^proj = da_t
+
+Variable lengths follow :class:`~rnnkit.nn.Recurrent`: where ``mask[t, b]`` is False the state is carried
+unchanged (``h_t = h_{t-1}``, ``c_t = c_{t-1}``) and the output is 0, so the gradient of a carried state passes
+straight to step t-1. The results equal those of the autograd loop over ``LSTMCell.step`` (tests check values and
+gradients in float32 and float64).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_input=out): out = dy * y * (1 - y)
+_tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (dy, y, grad_input=out): out = dy * (1 - y^2)
+
+
+class LSTMRecurrence(torch.autograd.Function):
+    """``(projected (T, B, 4H), h0 (B, H), c0 (B, H), weight_hh (4H, H), mask (T, B, 1) | None, ragged_from)``
+    -> ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``; ``ragged_from`` is the first step where any mask is False.
+    """
+
+    @staticmethod
+    def forward(ctx, projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, mask: Tensor | None,
+                ragged_from: int) -> tuple[Tensor, Tensor, Tensor]:
+        steps, batch_size, gate_size = projected.shape
+        H = gate_size // 4
+        gates = torch.empty_like(projected)  # (T, B, 4H): i, f, g, o after their nonlinearities
+        cells = projected.new_empty(steps + 1, batch_size, H)  # (T+1, B, H): c_0 .. c_T
+        states = projected.new_empty(steps, batch_size, H)  # (T, B, H): h_1 .. h_T
+        tanh_cells = projected.new_empty(steps, batch_size, H)  # (T, B, H): tanh of the new cell state
+        cells[0] = c0
+        weight_t = weight_hh.t()  # (H, 4H)
+        h = h0
+        for t in range(steps):
+            a = gates[t]
+            torch.addmm(projected[t], h, weight_t, out=a)  # x_t^proj + W_hh h_{t-1}
+            a[:, : 2 * H].sigmoid_()  # i, f
+            a[:, 2 * H : 3 * H].tanh_()  # g
+            a[:, 3 * H :].sigmoid_()  # o
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            c = cells[t + 1]
+            torch.mul(f, cells[t], out=c)
+            c.addcmul_(i, g)  # c_t = f * c_{t-1} + i * g
+            torch.tanh(c, out=tanh_cells[t])
+            torch.mul(o, tanh_cells[t], out=states[t])  # h_t = o * tanh(c_t)
+            if mask is not None and t >= ragged_from:  # ended sequences keep their state
+                torch.where(mask[t], states[t], h, out=states[t])
+                torch.where(mask[t], c, cells[t], out=c)
+            h = states[t]
+        outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
+        ctx.save_for_backward(gates, cells, states, tanh_cells, h0, weight_hh, mask)
+        ctx.ragged_from = ragged_from
+        return outputs, states[-1].clone(), cells[-1].clone()
+
+    @staticmethod
+    def backward(ctx, grad_outputs: Tensor, grad_h: Tensor, grad_c: Tensor):
+        gates, cells, states, tanh_cells, h0, weight_hh, mask = ctx.saved_tensors
+        steps, batch_size, gate_size = gates.shape
+        H = gate_size // 4
+        if mask is not None:
+            grad_outputs = grad_outputs * mask  # the output is 0 (a constant) past each end
+        grad_gates = torch.empty_like(gates)  # (T, B, 4H): dL/da_t, also dL/dx_t^proj
+        scratch = gates.new_empty(batch_size, 2 * H)  # (B, 2H)
+        dc = gates.new_empty(batch_size, H)  # (B, H)
+        dh = grad_h + grad_outputs[-1]  # (B, H): gradient reaching h_T
+        grad_c = grad_c.clone()  # (B, H): gradient reaching c_T from later steps
+        for t in range(steps - 1, -1, -1):
+            a, da = gates[t], grad_gates[t]
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            masked = mask is not None and t >= ctx.ragged_from
+            if masked:
+                m = mask[t]  # (B, 1)
+                carried_h, carried_c = dh * ~m, grad_c * ~m  # gradients of carried states go straight back
+                dh = dh * m
+                grad_c = grad_c * m
+            torch.mul(dh, o, out=dc)
+            _tanh_backward(dc, tanh_cells[t], grad_input=dc)
+            dc.add_(grad_c)  # dc = dc_t + dh_t * o * (1 - tanh(c_t)^2)
+            torch.mul(dh, tanh_cells[t], out=scratch[:, :H])
+            _sigmoid_backward(scratch[:, :H], o, grad_input=da[:, 3 * H :])  # da_o
+            torch.mul(dc, g, out=scratch[:, :H])
+            torch.mul(dc, cells[t], out=scratch[:, H:])
+            _sigmoid_backward(scratch, a[:, : 2 * H], grad_input=da[:, : 2 * H])  # da_i, da_f
+            torch.mul(dc, i, out=scratch[:, :H])
+            _tanh_backward(scratch[:, :H], g, grad_input=da[:, 2 * H : 3 * H])  # da_g
+            torch.mul(dc, f, out=grad_c)  # dc_{t-1}
+            if t == 0:
+                dh = da @ weight_hh
+            elif masked:
+                dh = torch.addmm(carried_h + grad_outputs[t - 1], da, weight_hh)
+            else:
+                dh = torch.addmm(grad_outputs[t - 1], da, weight_hh)  # dh_{t-1} = out grad + W_hh^T da_t
+            if masked:
+                grad_c.add_(carried_c)
+                if t == 0:
+                    dh = dh + carried_h
+        grad_weight = None
+        if ctx.needs_input_grad[3]:
+            flat = grad_gates[1:].reshape(-1, gate_size)  # ((T-1)*B, 4H)
+            grad_weight = torch.addmm(grad_gates[0].t() @ h0, flat.t(), states[:-1].reshape(-1, H))  # (4H, H)
+        return grad_gates, dh, grad_c, grad_weight, None, None
+
+
+def lstm_recurrence(projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, mask: Tensor | None = None,
+                    ragged_from: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+    """Run the LSTM recurrence over ``projected (T, B, 4H)``; see the module docstring for the equations.
+
+    Args:
+        projected: ``W_ih x_t + b_ih + b_hh`` for every step, gates in torch's order i, f, g, o.
+        h0: initial hidden state ``(B, H)``.
+        c0: initial cell state ``(B, H)``.
+        weight_hh: recurrent weights ``(4H, H)``.
+        mask: ``(T, B, 1)`` booleans, True at real steps, or None when every sequence fills all T steps.
+        ragged_from: the first step at which some mask entry is False (steps before it skip the masking).
+
+    Returns:
+        ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``, outputs 0 past each sequence's end.
+    """
+    return LSTMRecurrence.apply(projected, h0, c0, weight_hh, mask, ragged_from)
