@@ -114,7 +114,7 @@ class ElmanCell(RecurrentCell):
 
     def input_projection(self, x: Tensor) -> Tensor:
         """``W_ih x + b_ih + b_hh``: both biases are constant over time, so they are added once here."""
-        return F.linear(x, self.weight_ih, _bias_sum(self.bias_ih, self.bias_hh))
+        return F.linear(x, self.weight_ih, bias_sum(self.bias_ih, self.bias_hh))
 
     def step(self, x_projected: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         a = torch.addmm(x_projected, state, self.weight_hh.T)  # W_ih x + b + W_hh h: (B, H)
@@ -163,7 +163,7 @@ class LSTMCell(RecurrentCell):
 
     def input_projection(self, x: Tensor) -> Tensor:
         """``W_ih x + b_ih + b_hh``: both biases are constant over time, so they are added once here."""
-        return F.linear(x, self.weight_ih, _bias_sum(self.bias_ih, self.bias_hh))
+        return F.linear(x, self.weight_ih, bias_sum(self.bias_ih, self.bias_hh))
 
     def step(self, x_projected: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h, c = state
@@ -270,7 +270,8 @@ class LayerNormLSTMCell(RecurrentCell):
         return h, (h, c)
 
 
-def _bias_sum(bias_ih: Tensor | None, bias_hh: Tensor | None) -> Tensor | None:
+def bias_sum(bias_ih: Tensor | None, bias_hh: Tensor | None) -> Tensor | None:
+    """``b_ih + b_hh`` (None without biases): the bias of the hoisted input projection."""
     return None if bias_ih is None else bias_ih + bias_hh
 
 

@@ -5,9 +5,10 @@ the clearest form, but autograd then builds a graph of ~12 nodes per step, alloc
 accumulates ``dL/dW_hh`` with one small matrix product (and one full-size addition) per step. This module runs
 the same equations, step by step, with the derivatives of the lecture written out:
 
-Forward, for t = 1..T (the input side ``W_ih x_t + b_ih + b_hh`` is precomputed for all steps)::
+Forward: the input side for all T steps in one matrix product, then for t = 1..T::
 
-    a_t = x_t^proj + W_hh h_{t-1}                        (B, 4H): one matrix product per step
+    a   = W_ih x + b_ih + b_hh                           (T, B, 4H): one matrix product for all steps
+    a_t += W_hh h_{t-1}                                  (B, 4H): one matrix product per step, in place
     i, f, o = sigma(a_i), sigma(a_f), sigma(a_o)       g = tanh(a_g)
     c_t = f * c_{t-1} + i * g                            h_t = o * tanh(c_t)
 
@@ -18,8 +19,8 @@ and ``dc_t`` the one reaching ``c_t`` from step t+1::
     da_o = dh_t * tanh(c_t) * o (1 - o)                  da_i = dc * g * i (1 - i)
     da_f = dc * c_{t-1} * f (1 - f)                      da_g = dc * i * (1 - g^2)
     dc_{t-1} = dc * f                                    dh_{t-1} += W_hh^T da_t     (the recurrence)
-    dL/dW_hh = sum_t da_t^T h_{t-1}                      one matrix product over all (t, b) after the loop
-    dL/dx_t^proj = da_t
+    dL/dW_hh = sum_t da_t^T h_{t-1}     dL/dW_ih = sum_t da_t^T x_t     dL/db = sum_t da_t     dL/dx_t = W_ih^T da_t
+                                        (one matrix product each over all (t, b), after the loop)
 
 Variable lengths follow :class:`~rnnkit.nn.Recurrent`: where ``mask[t, b]`` is False the state is carried
 unchanged (``h_t = h_{t-1}``, ``c_t = c_{t-1}``) and the output is 0, so the gradient of a carried state passes
@@ -36,26 +37,31 @@ _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_i
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (dy, y, grad_input=out): out = dy * (1 - y^2)
 
 
-class LSTMRecurrence(torch.autograd.Function):
-    """``(projected (T, B, 4H), h0 (B, H), c0 (B, H), weight_hh (4H, H), mask (T, B, 1) | None, ragged_from)``
-    -> ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``; ``ragged_from`` is the first step where any mask is False.
+class LSTMUnroll(torch.autograd.Function):
+    """``(x (T, B, I), weight_ih (4H, I), bias (4H) | None, weight_hh (4H, H), h0 (B, H), c0 (B, H),
+    mask (T, B, 1) | None, ragged_from)`` -> ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``.
     """
 
     @staticmethod
-    def forward(ctx, projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, mask: Tensor | None,
-                ragged_from: int) -> tuple[Tensor, Tensor, Tensor]:
-        steps, batch_size, gate_size = projected.shape
-        H = gate_size // 4
-        gates = torch.empty_like(projected)  # (T, B, 4H): i, f, g, o after their nonlinearities
-        cells = projected.new_empty(steps + 1, batch_size, H)  # (T+1, B, H): c_0 .. c_T
-        states = projected.new_empty(steps, batch_size, H)  # (T, B, H): h_1 .. h_T
-        tanh_cells = projected.new_empty(steps, batch_size, H)  # (T, B, H): tanh of the new cell state
+    def forward(ctx, x: Tensor, weight_ih: Tensor, bias: Tensor | None, weight_hh: Tensor, h0: Tensor, c0: Tensor,
+                mask: Tensor | None, ragged_from: int) -> tuple[Tensor, Tensor, Tensor]:
+        steps, batch_size, input_size = x.shape
+        H = weight_hh.shape[1]
+        flat_x = x.reshape(steps * batch_size, input_size)  # (T*B, I)
+        if bias is None:
+            gates = flat_x @ weight_ih.t()
+        else:
+            gates = torch.addmm(bias, flat_x, weight_ih.t())
+        gates = gates.view(steps, batch_size, 4 * H)  # (T, B, 4H): W_ih x + b, then i, f, g, o in place
+        cells = x.new_empty(steps + 1, batch_size, H)  # (T+1, B, H): c_0 .. c_T
+        states = x.new_empty(steps, batch_size, H)  # (T, B, H): h_1 .. h_T
+        tanh_cells = x.new_empty(steps, batch_size, H)  # (T, B, H): tanh of the new cell state
         cells[0] = c0
         weight_t = weight_hh.t()  # (H, 4H)
         h = h0
         for t in range(steps):
             a = gates[t]
-            torch.addmm(projected[t], h, weight_t, out=a)  # x_t^proj + W_hh h_{t-1}
+            a.addmm_(h, weight_t)  # a_t = W_ih x_t + b + W_hh h_{t-1}
             a[:, : 2 * H].sigmoid_()  # i, f
             a[:, 2 * H : 3 * H].tanh_()  # g
             a[:, 3 * H :].sigmoid_()  # o
@@ -70,18 +76,19 @@ class LSTMRecurrence(torch.autograd.Function):
                 torch.where(mask[t], c, cells[t], out=c)
             h = states[t]
         outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
-        ctx.save_for_backward(gates, cells, states, tanh_cells, h0, weight_hh, mask)
+        ctx.save_for_backward(x, weight_ih, weight_hh, gates, cells, states, tanh_cells, h0, mask)
         ctx.ragged_from = ragged_from
+        ctx.has_bias = bias is not None
         return outputs, states[-1].clone(), cells[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_outputs: Tensor, grad_h: Tensor, grad_c: Tensor):
-        gates, cells, states, tanh_cells, h0, weight_hh, mask = ctx.saved_tensors
+        x, weight_ih, weight_hh, gates, cells, states, tanh_cells, h0, mask = ctx.saved_tensors
         steps, batch_size, gate_size = gates.shape
         H = gate_size // 4
         if mask is not None:
             grad_outputs = grad_outputs * mask  # the output is 0 (a constant) past each end
-        grad_gates = torch.empty_like(gates)  # (T, B, 4H): dL/da_t, also dL/dx_t^proj
+        grad_gates = torch.empty_like(gates)  # (T, B, 4H): dL/da_t
         scratch = gates.new_empty(batch_size, 2 * H)  # (B, 2H)
         dc = gates.new_empty(batch_size, H)  # (B, H)
         dh = grad_h + grad_outputs[-1]  # (B, H): gradient reaching h_T
@@ -116,26 +123,35 @@ class LSTMRecurrence(torch.autograd.Function):
                 grad_c.add_(carried_c)
                 if t == 0:
                     dh = dh + carried_h
-        grad_weight = None
+        flat_grad = grad_gates.view(steps * batch_size, gate_size)  # (T*B, 4H)
+        grad_x = grad_weight_ih = grad_bias = grad_weight_hh = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (flat_grad @ weight_ih).view(x.shape)  # (T, B, I)
+        if ctx.needs_input_grad[1]:
+            grad_weight_ih = flat_grad.t() @ x.reshape(steps * batch_size, -1)  # (4H, I)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = flat_grad.sum(0)  # (4H,)
         if ctx.needs_input_grad[3]:
-            flat = grad_gates[1:].reshape(-1, gate_size)  # ((T-1)*B, 4H)
-            grad_weight = torch.addmm(grad_gates[0].t() @ h0, flat.t(), states[:-1].reshape(-1, H))  # (4H, H)
-        return grad_gates, dh, grad_c, grad_weight, None, None
+            later = grad_gates[1:].view(-1, gate_size)  # ((T-1)*B, 4H)
+            grad_weight_hh = torch.addmm(grad_gates[0].t() @ h0, later.t(), states[:-1].reshape(-1, H))  # (4H, H)
+        return grad_x, grad_weight_ih, grad_bias, grad_weight_hh, dh, grad_c, None, None
 
 
-def lstm_recurrence(projected: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, mask: Tensor | None = None,
-                    ragged_from: int = 0) -> tuple[Tensor, Tensor, Tensor]:
-    """Run the LSTM recurrence over ``projected (T, B, 4H)``; see the module docstring for the equations.
+def lstm_unroll(x: Tensor, weight_ih: Tensor, bias: Tensor | None, weight_hh: Tensor, h0: Tensor, c0: Tensor,
+                mask: Tensor | None = None, ragged_from: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+    """Run one LSTM layer direction over ``x (T, B, I)``; see the module docstring for the equations.
 
     Args:
-        projected: ``W_ih x_t + b_ih + b_hh`` for every step, gates in torch's order i, f, g, o.
+        x: the inputs, time first.
+        weight_ih: input weights ``(4H, I)``, gates in torch's order i, f, g, o.
+        bias: ``b_ih + b_hh`` ``(4H,)``, or None for a cell without biases.
+        weight_hh: recurrent weights ``(4H, H)``.
         h0: initial hidden state ``(B, H)``.
         c0: initial cell state ``(B, H)``.
-        weight_hh: recurrent weights ``(4H, H)``.
         mask: ``(T, B, 1)`` booleans, True at real steps, or None when every sequence fills all T steps.
         ragged_from: the first step at which some mask entry is False (steps before it skip the masking).
 
     Returns:
         ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``, outputs 0 past each sequence's end.
     """
-    return LSTMRecurrence.apply(projected, h0, c0, weight_hh, mask, ragged_from)
+    return LSTMUnroll.apply(x, weight_ih, bias, weight_hh, h0, c0, mask, ragged_from)

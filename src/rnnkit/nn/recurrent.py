@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell, State
+from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell, State, bias_sum
 from .checks import check_input, check_lengths, check_state
-from .lstm_bptt import lstm_recurrence
+from .lstm_bptt import lstm_unroll
 
 BACKENDS = ("auto", "explicit", "fused")
 _FUSED_MODULES = {
@@ -255,15 +255,15 @@ def _unroll(cell: RecurrentCell, sequence: Tensor, state: State, mask: Tensor | 
     """Run one cell over ``sequence (T, B, I)`` with the input projection hoisted out of the loop.
 
     With a mask, a sequence that has ended keeps its state, and its outputs past the end are zeroed.
-    The textbook LSTM cell runs through :func:`~rnnkit.nn.lstm_bptt.lstm_recurrence`, the same equations with
+    The textbook LSTM cell runs through :func:`~rnnkit.nn.lstm_bptt.lstm_unroll`, the same equations with
     backpropagation through time written out (no autograd graph per step); other cells are recorded by autograd.
     """
-    projected = cell.input_projection(sequence)  # (T, B, G*H): one matrix product for all steps
     first_ragged_step = sequence.shape[0] if lengths is None else int(lengths.min())
     if type(cell) is LSTMCell and not _autocast_enabled(sequence.device):
-        h0, c0 = state
-        output, h, c = lstm_recurrence(projected, h0, c0, cell.weight_hh, mask, first_ragged_step)
+        bias = bias_sum(cell.bias_ih, cell.bias_hh)
+        output, h, c = lstm_unroll(sequence, cell.weight_ih, bias, cell.weight_hh, *state, mask, first_ragged_step)
         return output, (h, c)
+    projected = cell.input_projection(sequence)  # (T, B, G*H): one matrix product for all steps
     outputs = []
     # unbind, not projected[t]: one split node in the graph instead of T full-size slice gradients
     for t, x_t in enumerate(projected.unbind(0)):
