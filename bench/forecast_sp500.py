@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli_runner import run_rnnkit  # noqa: E402
 from data_paths import require  # noqa: E402
 
-OPTIONS = ["--target", "close", "--date-column", "date", "--valid-start", "2017-01-01", "--test-start",
-           "2017-07-01", "--window", "30", "--horizon", "1", "--seasonal-period", "5", "--transform", "log",
-           "--relative", "--hidden-size", "32", "--epochs", "30", "--patience", "5", "--batch-size", "32",
+OPTIONS = ["--target", "close", "--date-column", "date", "--gaps", "keep", "--valid-start", "2017-01-01",
+           "--test-start", "2017-07-01", "--window", "30", "--horizon", "1", "--seasonal-period", "5", "--transform",
+           "log", "--relative", "--hidden-size", "32", "--epochs", "30", "--patience", "5", "--batch-size", "32",
            "--lr", "0.001", "--seed", "0", "--quiet"]
 
 

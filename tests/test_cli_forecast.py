@@ -3,6 +3,7 @@ the user mistakes of the issue, each one line on stderr with exit code 2."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from pathlib import Path
@@ -16,11 +17,14 @@ from tests.cli_helpers import assert_user_error, invoke
 TINY = ["--hidden-size", "8", "--epochs", "2", "--batch-size", "16", "--quiet"]
 
 
-def series_text(count: int, gap_at: int | None = None) -> str:
+def series_text(count: int, gap_at: int | None = None, skip_date: int | None = None) -> str:
+    """Daily rows from 2021-01-01; ``gap_at``: an empty value there; ``skip_date``: that day's row left out."""
     rows = []
     for i in range(count):
+        if i == skip_date:
+            continue
         value = "" if i == gap_at else f"{100 + 10 * math.sin(i / 3) + i * 0.1:.3f}"
-        rows.append(f"2021-{i // 28 + 1:02d}-{i % 28 + 1:02d},{value},{i % 7}\n")
+        rows.append(f"{datetime.date(2021, 1, 1) + datetime.timedelta(days=i)},{value},{i % 7}\n")
     return "date,sales,weekday\n" + "".join(rows)
 
 
@@ -30,6 +34,7 @@ def data(tmp_path_factory) -> Path:
     (folder / "train.csv").write_text(series_text(150), encoding="utf-8")
     (folder / "gappy.csv").write_text(series_text(150, gap_at=40), encoding="utf-8")
     (folder / "short.csv").write_text(series_text(6), encoding="utf-8")
+    (folder / "missing_day.csv").write_text(series_text(150, skip_date=60), encoding="utf-8")
     return folder
 
 
@@ -60,7 +65,7 @@ def test_forecast_verb_gives_json_with_intervals_and_a_plot(run: Path, data: Pat
                                   tmp_path / "f.png")
     assert code == 0, stderr
     record = json.loads(stdout)
-    assert record["columns"] == ["sales"] and record["horizon"] == 2 and record["origin"] == "2021-06-10"
+    assert record["columns"] == ["sales"] and record["horizon"] == 2 and record["origin"] == "2021-05-30"
     assert len(record["forecast"]) == 2 and len(record["forecast"][0]) == 1
     for low, mid, high in zip(record["lower"], record["forecast"], record["upper"], strict=True):
         assert low[0] < mid[0] < high[0]
@@ -94,6 +99,12 @@ def test_user_errors(run: Path, data: Path, tmp_path: Path):
     assert_user_error(invoke("forecast", run, "--data", tmp_path / "absent.csv"), "absent.csv")
     assert_user_error(invoke("evaluate", run, "--data", data / "train.csv", "--last-fraction", "1.5"),
                       "--last-fraction")
+    assert_user_error(invoke("train", "forecast", "--data", data / "missing_day.csv", "--target", "sales",
+                             "--date-column", "date", "--out", tmp_path / "r6", *TINY),
+                      "missing_day.csv line 62: date '2021-03-03' follows '2021-03-01': 1 missing step", "--gaps")
+    assert_user_error(invoke("train", "forecast", "--data", data / "train.csv", "--target", "sales",
+                             "--date-column", "date", "--gaps", "fill", "--out", tmp_path / "r7", *TINY),
+                      "gaps: got 'fill'", "--fill ffill or interpolate")
     (tmp_path / "zero.csv").write_text(series_text(40).replace(",100.", ",0.", 1), encoding="utf-8")
     assert_user_error(invoke("train", "forecast", "--data", tmp_path / "zero.csv", "--target", "sales", "--window",
                              "5", "--transform", "log", "--out", tmp_path / "r5", *TINY), "zero.csv", "values <= 0")
@@ -107,6 +118,17 @@ def test_filled_gaps_train_an_autoregressive_model(data: Path, tmp_path: Path):
     code, stdout, stderr = invoke("forecast", tmp_path / "ar", "--data", data / "gappy.csv", "--horizon", "6")
     assert code == 0, stderr
     assert len(json.loads(stdout)["forecast"]) == 6
+
+
+@pytest.mark.parametrize(("gaps", "rows"), [("keep", 149), ("fill", 150)])
+def test_a_missing_date_kept_or_filled(data: Path, tmp_path: Path, gaps: str, rows: int):
+    code, stdout, stderr = invoke("train", "forecast", "--data", data / "missing_day.csv", "--target", "sales",
+                                  "--date-column", "date", "--gaps", gaps, "--fill", "interpolate", "--window", "8",
+                                  "--out", tmp_path / gaps, *TINY)
+    assert code == 0, stderr
+    assert json.loads((tmp_path / gaps / "config.json").read_text())["series"]["gaps"] == gaps
+    series = rk.load(tmp_path / gaps).series.read(data / "missing_day.csv")
+    assert len(series) == rows and ("2021-03-02" in series.dates) == (gaps == "fill")
 
 
 def test_settings_from_a_config_file(data: Path, tmp_path: Path):

@@ -35,6 +35,8 @@ FORECAST_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--date-column": ("series", "date_column", str, "the time-stamp column (for splits by date, plots, output)"),
     "--features": ("series", "features", _columns, "extra input columns (comma-separated)"),
     "--fill": ("series", "fill", str, "missing values: none (refuse, the default), ffill, interpolate or drop"),
+    "--gaps": ("series", "gaps", str, "missing dates: refuse (the default), keep (rows are consecutive steps, as "
+                                      "trading days) or fill (insert them; --fill fills them)"),
     "--delimiter": ("series", "delimiter", str, "field separator (default: sniffed from the header)"),
     "--encoding": ("series", "encoding", str, "text encoding (default utf-8)"),
     "--window": ("series", "window", int, "history steps the model reads (default 24)"),

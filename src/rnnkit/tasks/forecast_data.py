@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..data.readers.dates import GAPS
 from ..data.readers.timeseries import FILLS, TimeSeries, read_timeseries
 from ..train.config import validate_field_types
 
@@ -36,6 +37,8 @@ class SeriesConfig:
         date_column: the time-stamp column, or None.
         features: extra input columns.
         fill: missing values: ``"none"`` (refuse), ``"ffill"``, ``"interpolate"`` or ``"drop"``.
+        gaps: missing dates: ``"refuse"``, ``"keep"`` (rows are consecutive steps, e.g. trading days) or
+            ``"fill"`` (insert the absent steps, then fill them by ``fill``).
         delimiter: field separator, or None to sniff it.
         encoding: text encoding.
         window: W, history steps the model reads.
@@ -52,6 +55,7 @@ class SeriesConfig:
     date_column: str | None = None
     features: list[str] = field(default_factory=list)
     fill: str = "none"
+    gaps: str = "refuse"
     delimiter: str | None = None
     encoding: str = "utf-8"
     window: int = 24
@@ -68,6 +72,8 @@ class SeriesConfig:
             raise ValueError("targets: got none; expected at least one target column")
         if self.fill not in FILLS:
             raise ValueError(f"fill: got {self.fill!r}; expected one of {', '.join(FILLS)}")
+        if self.gaps not in GAPS:
+            raise ValueError(f"gaps: got {self.gaps!r}; expected one of {', '.join(GAPS)}")
         for name in ("window", "seasonal_period"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: got {getattr(self, name)}; expected a positive integer")
@@ -87,7 +93,7 @@ class SeriesConfig:
 
     def read(self, path: Path) -> TimeSeries:
         return read_timeseries(path, self.targets, self.date_column, self.features, self.fill, self.delimiter,
-                               self.encoding)
+                               self.encoding, self.gaps)
 
 
 @dataclass(frozen=True)

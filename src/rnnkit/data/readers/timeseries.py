@@ -12,6 +12,11 @@ Missing values (an empty cell, ``NA``, ``NaN``, ``null``, ``?``) are refused unl
 - ``"interpolate"``: linear in the row index between the neighbouring values (ends held flat);
 - ``"drop"``: leave out every row with a missing value in a chosen column.
 
+Missing time steps (dates, see :mod:`rnnkit.data.readers.dates`) are refused too unless ``gaps`` says otherwise:
+``"keep"`` takes the rows as consecutive steps (trading days with their holidays), ``"fill"`` inserts a row of
+missing values for each absent date, which ``fill`` (``ffill`` or ``interpolate``) then fills. Dates out of time
+order are always an error.
+
 Any other text that is not a number is an error naming file, line, column and the text. ``.csv.gz`` is read
 directly; the delimiter is sniffed among ``,``, ``;``, tab and ``|`` unless given.
 """
@@ -27,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dates import GAPS, find_gaps, out_of_order, parse_dates
 from .text import read_text
 
 __all__ = ["FILLS", "MISSING_TOKENS", "TimeSeries", "fill_missing", "read_timeseries"]
@@ -108,7 +114,7 @@ def _sniff_delimiter(text: str) -> str:
 
 def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str | None = None,
                     features: Sequence[str] = (), fill: str = "none", delimiter: str | None = None,
-                    encoding: str = "utf-8") -> TimeSeries:
+                    encoding: str = "utf-8", gaps: str = "refuse") -> TimeSeries:
     """Read a numeric time series from a CSV file (see the module docstring).
 
     Args:
@@ -119,15 +125,22 @@ def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str |
         fill: ``"none"``, ``"ffill"``, ``"interpolate"`` or ``"drop"``.
         delimiter: the field separator; None sniffs it from the header line.
         encoding: the text encoding.
+        gaps: missing dates: ``"refuse"`` (an error naming the line), ``"keep"`` or ``"fill"``.
 
     Raises:
         FileNotFoundError: no file at ``path``.
         ValueError: a missing column (listing those present), a cell that is not a number (file, line, column,
-            text), a missing value without a fill, a row with too few fields, or no data rows.
+            text), a missing value without a fill, a row with too few fields, no data rows, dates out of order,
+            or a missing date without a gap option.
     """
     path = Path(path)
     if fill not in FILLS:
         raise ValueError(f"fill: got {fill!r}; expected one of {', '.join(FILLS)}")
+    if gaps not in GAPS:
+        raise ValueError(f"gaps: got {gaps!r}; expected one of {', '.join(GAPS)}")
+    if gaps == "fill" and (fill not in ("ffill", "interpolate") or date_column is None):
+        raise ValueError(f"gaps: got 'fill' with fill {fill!r} and date column {date_column!r}; expected a date "
+                         "column and --fill ffill or interpolate to fill the inserted steps")
     targets, features = list(targets), list(features)
     if not targets:
         raise ValueError(f"{path}: no target column given; expected at least one --target COLUMN")
@@ -176,6 +189,8 @@ def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str |
     if not rows:
         raise ValueError(f"{path}: no data rows after the header; expected one row per time step")
     values = np.asarray(rows, dtype=np.float64)  # (N, F)
+    if date_column is not None:
+        values, dates, lines = _check_dates(path, values, dates, lines, gaps)
     if fill == "drop":
         keep = ~np.isnan(values).any(axis=1)
         values, dates = values[keep], [date for date, kept in zip(dates, keep, strict=True) if kept]
@@ -189,3 +204,34 @@ def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str |
             raise ValueError(f"{path}: {error}") from None
     return TimeSeries(dates=dates, values=values, columns=chosen, num_targets=len(targets), lines=lines,
                       path=str(path))
+
+
+def _check_dates(path: Path, values: np.ndarray, dates: list[str], lines: list[int], gaps: str):
+    """Refuse dates out of order; refuse, keep or fill (insert NaN rows for) missing time steps."""
+    steps = parse_dates(dates)
+    if steps is None:
+        return values, dates, lines  # not a recognised date form: rows are consecutive steps
+    row = out_of_order(steps)
+    if row is not None:
+        raise ValueError(f"{path} line {lines[row]}: date {dates[row]!r} is not after {dates[row - 1]!r} (line "
+                         f"{lines[row - 1]}); expected rows in time order, oldest first, one per time step")
+    if gaps == "keep":
+        return values, dates, lines
+    step, found = find_gaps(steps)
+    if not found:
+        return values, dates, lines
+    if gaps == "refuse":
+        gap = found[0]
+        every = f"{step} {steps.unit}s" if step > 1 else f"{steps.unit}"
+        raise ValueError(f"{path} line {lines[gap.row]}: date {dates[gap.row]!r} follows {dates[gap.row - 1]!r}: "
+                         f"{gap.missing} missing step(s) of a series with one row every {every} ({len(found)} "
+                         "gap(s) in all); choose --gaps fill (insert them, filled by --fill) or --gaps keep (take "
+                         "the rows as consecutive steps)")
+    parts, new_dates, new_lines, start = [], [], [], 0
+    for gap in found:
+        parts += [values[start : gap.row], np.full((gap.missing, values.shape[1]), np.nan)]
+        new_dates += dates[start : gap.row] + [steps.text(position, dates[0]) for position in gap.positions]
+        new_lines += lines[start : gap.row] + [lines[gap.row]] * gap.missing
+        start = gap.row
+    parts.append(values[start:])
+    return np.concatenate(parts), new_dates + dates[start:], new_lines + lines[start:]
