@@ -93,3 +93,12 @@ def test_detach_state_keeps_structure():
     detached = detach_state(state)
     assert isinstance(detached, list) and isinstance(detached[0], tuple)
     assert not detached[1].requires_grad and torch.equal(detached[1], h)
+
+
+
+@pytest.mark.parametrize(("max_seconds", "expected", "absent"), [(None, "epoch 2/2", "left"),
+                                                                 (3600.0, "epoch 2 (3600 s left)", "/2")])
+def test_progress_names_the_epochs_or_the_time_left(capsys, max_seconds, expected, absent):
+    make(replace(CONFIG, epochs=2, quiet=False, max_seconds=max_seconds, log_every=1)).fit()
+    log = capsys.readouterr().err
+    assert expected in log and absent not in log

@@ -195,7 +195,10 @@ class Trainer:
         config, state = self.config, self.state
         self.model.train()
         mode = "quiet" if not self.is_main else Progress.choose_mode(config.quiet, sys.stderr)
-        progress = Progress(self.steps_per_epoch, f"epoch {state.epoch + 1}/{config.epochs}", mode,
+        description = f"epoch {state.epoch + 1}/{config.epochs}"
+        if config.max_seconds is not None:  # a time budget ends the run, most likely before the last epoch
+            description = f"epoch {state.epoch + 1} ({max(0.0, config.max_seconds - state.seconds):.0f} s left)"
+        progress = Progress(self.steps_per_epoch, description, mode,
                             log_every=config.log_every, show_perplexity=self.show_perplexity)
         total_loss, total_count, tokens, started = 0.0, 0, 0, time.perf_counter()
         carried = self.carried if state.batch else None
