@@ -72,8 +72,9 @@ def add_classify_parser(tasks: argparse._SubParsersAction) -> None:
 
 def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     """``rnnkit predict RUN --input FILE|-``: one JSON object per text, with the class probabilities."""
-    predict = commands.add_parser("predict", help="class probabilities for texts, one JSON object per text (JSONL)")
-    predict.add_argument("run", type=Path, help="run directory written by 'rnnkit train classify'")
+    predict = commands.add_parser("predict", help="class probabilities for texts (classify) or tags for sentences "
+                                                  "(tag), one JSON object per text (JSONL)")
+    predict.add_argument("run", type=Path, help="run directory written by 'rnnkit train classify' or 'train tag'")
     predict.add_argument("--input", required=True,
                          help="one text per line, or a CSV/TSV/JSONL table with a text column; '-' for stdin")
     predict.add_argument("--text-column", default=None, help="the text column of a table (default: the run's)")
