@@ -79,6 +79,16 @@ def test_malformed_lines_name_the_file_and_line(tmp_path, text, line, needle):
     assert message.startswith(f"{path} line {line}: ") and needle in message and "\n" not in message
 
 
+def test_empty_tab_fields_are_errors(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("EU\tB-ORG\nrejects\t\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{path} line 2: got a token 'rejects' but no tag"):
+        list(read_conll(path, separator="tab"))
+    path.write_text("EU\tB-ORG\n\tO\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{path} line 2: the token .* is empty"):
+        list(read_conll(path, separator="tab"))
+
+
 def test_columns_out_of_range_or_the_same(tmp_path):
     path = tmp_path / "train.txt"
     path.write_text("EU NNP B-ORG\n", encoding="utf-8")

@@ -96,8 +96,14 @@ def _read_file(path: Path, token_column: int, tag_column: int | None, separator:
             what = (f"a token {columns[0]!r} but no tag" if len(columns) == 1 and tag_column is not None
                     else f"{len(columns)} columns")
             raise ValueError(f"{path} line {number}: got {what}; expected {width[0]} columns as on line {width[1]}")
-        tokens.append(columns[token_column])
+        token = columns[token_column]
+        if not token:  # an empty field between tabs
+            raise ValueError(f"{path} line {number}: the token (column {token_column}) is empty; expected a token")
+        tokens.append(token)
         if tag_column is not None:
+            if not columns[tag_column]:
+                raise ValueError(f"{path} line {number}: got a token {token!r} but no tag (column {tag_column} is "
+                                 "empty); expected a tag")
             tags.append(columns[tag_column])
         lines.append(number)
     if tokens:
