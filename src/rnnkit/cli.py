@@ -105,6 +105,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     if getattr(predictor, "task", None) == "forecast":
         _print_json(evaluate_forecast(predictor, args))
         return 0
+    if getattr(predictor, "task", None) == "tag":
+        _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
+        return 0
     if getattr(predictor, "task", None) == "classify":
         _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
         return 0

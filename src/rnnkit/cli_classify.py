@@ -14,6 +14,7 @@ from typing import Any
 
 from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
+from .cli_tag import add_tag_predict_arguments, predict_tags
 from .models import ClassifierConfig
 from .tasks.classify_data import TextDataConfig
 from .train.config import TrainConfig
@@ -71,12 +72,14 @@ def add_classify_parser(tasks: argparse._SubParsersAction) -> None:
 
 def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     """``rnnkit predict RUN --input FILE|-``: one JSON object per text, with the class probabilities."""
-    predict = commands.add_parser("predict", help="class probabilities for texts, one JSON object per text (JSONL)")
-    predict.add_argument("run", type=Path, help="run directory written by 'rnnkit train classify'")
+    predict = commands.add_parser("predict", help="class probabilities for texts (classify) or tags for sentences "
+                                                  "(tag), one JSON object per text (JSONL)")
+    predict.add_argument("run", type=Path, help="run directory written by 'rnnkit train classify' or 'train tag'")
     predict.add_argument("--input", required=True,
                          help="one text per line, or a CSV/TSV/JSONL table with a text column; '-' for stdin")
     predict.add_argument("--text-column", default=None, help="the text column of a table (default: the run's)")
     predict.add_argument("--batch-size", type=int, default=64, help="texts per batch (default 64)")
+    add_tag_predict_arguments(predict)
     predict.set_defaults(handler=_predict)
 
 
@@ -100,6 +103,8 @@ def _predict(args: argparse.Namespace) -> int:
     predictor = load(args.run)
     if not hasattr(predictor, "predict"):
         raise ValueError(f"{args.run}: a run of task {predictor.task!r}; 'predict' needs a 'classify' run")
+    if predictor.task == "tag":
+        return predict_tags(predictor, args)
     if args.input == "-":
         records = [LabelledText(line, None, f"stdin line {number}")
                    for number, line in enumerate(sys.stdin.read().splitlines(), 1) if line.strip()]

@@ -20,6 +20,7 @@ from .cli_forecast import add_forecast_train_parser
 from .cli_seq2seq import add_seq2seq_train_parser
 from .cli_settings import TRAINING_FLAGS, add_setting_flags, destination, run_training
 from .cli_settings import settings_from as settings_from_flags
+from .cli_tag import add_tag_parser
 from .models import LanguageModelConfig
 from .tasks.corpus import CorpusConfig
 from .train.config import TrainConfig
@@ -73,6 +74,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     add_seq2seq_train_parser(tasks)
     add_forecast_train_parser(tasks)
     add_classify_parser(tasks)
+    add_tag_parser(tasks)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from .classifier import ClassifierConfig, SequenceClassifier
 from .forecaster import Forecaster, ForecasterConfig
 from .language_model import LanguageModel, LanguageModelConfig
 from .seq2seq import Seq2Seq, Seq2SeqConfig
+from .tagger import SequenceTagger, TaggerConfig
 
 __all__ = ["ClassifierConfig", "Forecaster", "ForecasterConfig", "LanguageModel", "LanguageModelConfig", "Seq2Seq",
            "Seq2SeqConfig", "SequenceClassifier"]
+__all__ += ["SequenceTagger", "TaggerConfig"]

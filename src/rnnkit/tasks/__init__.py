@@ -10,12 +10,16 @@ from .lm import train_language_model
 from .lm_predict import LanguageModelPredictor
 from .seq2seq import Seq2SeqTaskConfig, train_seq2seq
 from .seq2seq_predict import Seq2SeqPredictor
+from .tag import train_tagger
+from .tag_predict import TaggerPredictor
 
 PREDICTORS = {"lm": LanguageModelPredictor, "seq2seq": Seq2SeqPredictor}
 PREDICTORS["forecast"] = ForecastPredictor
 PREDICTORS["classify"] = ClassifierPredictor
+PREDICTORS["tag"] = TaggerPredictor
 
 __all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor", "Seq2SeqTaskConfig",
            "train_language_model", "train_seq2seq"]
 __all__ += ["ForecastPredictor", "SeriesConfig", "train_forecaster"]
 __all__ += ["ClassifierPredictor", "train_classifier"]
+__all__ += ["TaggerPredictor", "train_tagger"]

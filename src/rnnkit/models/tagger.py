@@ -1,0 +1,166 @@
+"""A sequence tagger (many-to-many, synchronous): one tag's logits per token.
+
+::
+
+    ids (B, T) ──[word dropout]──Embedding──▶ (B, T, E) ──dropout──▶ rk.nn layer stack (lengths) ──▶ (B, T, D*H)
+    logits (B, T, K) ◀── Linear ◀── dropout ◀──┘        (num_layers = 0: no recurrent layer, a per-token baseline)
+
+The recurrent layers stop at each sentence's last real token and the reverse direction starts there, so the
+logits at the real positions of a padded sentence equal those of the sentence alone; the logits at padding
+positions mean nothing and :func:`tagging_loss` never counts them::
+
+    loss = - sum_{b, t < length_b} log softmax(logits[b, t])[tags[b, t]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..nn.recurrent import BACKENDS
+from .classifier import CELLS, build_recurrent
+
+IGNORE_INDEX = -100  # the tag of a padding position: cross-entropy skips it
+
+
+@dataclass(frozen=True)
+class TaggerConfig:
+    """Hyperparameters of :class:`SequenceTagger`.
+
+    Attributes:
+        cell: ``"rnn"`` (Elman, tanh), ``"gru"``, ``"lstm"`` or ``"lnlstm"`` (layer-normalised LSTM).
+        embedding_size: size of the token embeddings, E.
+        hidden_size: hidden units per direction, H.
+        num_layers: stacked recurrent layers, L; 0 tags each token from its embedding alone (a baseline).
+        bidirectional: read each sentence both ways (D = 2) and concatenate: a tag may depend on later words.
+        dropout: dropout on the embeddings, between stacked layers and before the output layer.
+        word_dropout: in training, replace each real token by ``<unk>`` with this probability, so the ``<unk>``
+            embedding learns what unseen words look like (needs a vocabulary with ``<unk>``).
+        backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
+    """
+
+    cell: str = "lstm"
+    embedding_size: int = 100
+    hidden_size: int = 100
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.5
+    word_dropout: float = 0.0
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell: got {self.cell!r}; expected one of {', '.join(map(repr, CELLS))}")
+        for name, minimum in (("embedding_size", 1), ("hidden_size", 1), ("num_layers", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name}: got {value!r}; expected an integer >= {minimum}")
+        for name in ("dropout", "word_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+                raise ValueError(f"{name}: got {value!r}; expected a probability in [0, 1)")
+        if not isinstance(self.bidirectional, bool):
+            raise ValueError(f"bidirectional: got {self.bidirectional!r}; expected True or False")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: got {self.backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
+        if self.backend == "fused" and self.cell == "lnlstm":
+            raise ValueError("backend: got 'fused' with cell 'lnlstm', which has no fused kernel; "
+                             "expected 'auto' or 'explicit'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (JSON-ready)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any]) -> TaggerConfig:
+        """Build from a dict; an unknown key is a ValueError listing the valid ones."""
+        valid = [field.name for field in fields(cls)]
+        unknown = sorted(set(mapping) - set(valid))
+        if unknown:
+            raise ValueError(f"TaggerConfig: unknown keys {unknown}; valid keys are {valid}")
+        return cls(**mapping)
+
+
+class SequenceTagger(nn.Module):
+    """Recurrent tagger: token ids ``(B, T)`` -> tag logits ``(B, T, K)``.
+
+    Args:
+        num_tags: number of tags, K (>= 2).
+        vocab_size: number of token types, V.
+        config: the hyperparameters (see :class:`TaggerConfig`).
+        pad_id: id of the padding token: its embedding is zero and receives no gradient.
+        unk_id: id of ``<unk>``, what word dropout puts in; required when ``config.word_dropout > 0``.
+
+    Call: ``model(ids, lengths=None) -> logits (B, T, K)`` with ``lengths (B,)`` the real lengths (None: all
+    ``T`` steps are real).
+    """
+
+    def __init__(self, num_tags: int, vocab_size: int, config: TaggerConfig, pad_id: int | None = None,
+                 unk_id: int | None = None) -> None:
+        super().__init__()
+        if isinstance(num_tags, bool) or not isinstance(num_tags, int) or num_tags < 2:
+            raise ValueError(f"num_tags: got {num_tags!r}; expected an integer >= 2")
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
+            raise ValueError(f"vocab_size: got {vocab_size!r}; expected a positive integer")
+        if not isinstance(config, TaggerConfig):
+            raise ValueError(f"config: got {type(config).__name__}; expected a TaggerConfig")
+        for name, value in (("pad_id", pad_id), ("unk_id", unk_id)):
+            if value is not None and not 0 <= value < vocab_size:
+                raise ValueError(f"{name}: got {value!r}; expected None or an id in [0, {vocab_size})")
+        if config.word_dropout > 0 and unk_id is None:
+            raise ValueError(f"word_dropout: got {config.word_dropout}; needs unk_id (a vocabulary with <unk>)")
+        self.num_tags, self.vocab_size, self.config = num_tags, vocab_size, config
+        self.pad_id, self.unk_id = pad_id, unk_id
+        self.embedding = nn.Embedding(vocab_size, config.embedding_size, padding_idx=pad_id)
+        self.dropout = nn.Dropout(config.dropout)
+        self.recurrent = build_recurrent(config, config.embedding_size) if config.num_layers else None
+        features = config.hidden_size * (2 if config.bidirectional else 1) if config.num_layers else \
+            config.embedding_size
+        self.output = nn.Linear(features, num_tags)
+
+    def forward(self, ids: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+        """Tag logits ``(B, T, K)``; see the class docstring."""
+        if not isinstance(ids, Tensor) or ids.is_floating_point() or ids.dim() != 2 or ids.numel() == 0:
+            shape = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
+            raise ValueError(f"ids: got {shape}; expected integer token ids (B, T)")
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= self.vocab_size:
+            raise ValueError(f"ids: got token id {low if low < 0 else high}; expected ids in [0, {self.vocab_size})")
+        batch_size, steps = ids.shape
+        if lengths is None:
+            lengths = torch.full((batch_size,), steps, dtype=torch.long)
+        lengths = torch.as_tensor(lengths, dtype=torch.long)
+        if self.training and self.config.word_dropout > 0:
+            dropped = torch.rand(ids.shape, device=ids.device) < self.config.word_dropout
+            if self.pad_id is not None:
+                dropped &= ids != self.pad_id
+            ids = ids.masked_fill(dropped, self.unk_id)
+        x = self.dropout(self.embedding(ids))  # (B, T, E)
+        if self.recurrent is not None:
+            x, _ = self.recurrent(x, lengths=lengths)  # (B, T, D*H), zero past each length
+            x = self.dropout(x)
+        return self.output(x)  # (B, T, K)
+
+
+def padding_mask(lengths: Tensor, steps: int) -> Tensor:
+    """``(B, T)``: True at the real positions ``t < length``."""
+    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def tagging_loss(logits: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
+    """Cross-entropy summed over the real tokens only (see the module docstring).
+
+    Args:
+        logits: ``(B, T, K)``.
+        tags: ``(B, T)`` tag ids; what stands at padding positions does not matter.
+        lengths: ``(B,)`` real lengths.
+    """
+    mask = padding_mask(lengths.to(tags.device), tags.shape[1])  # (B, T)
+    targets = tags.masked_fill(~mask, IGNORE_INDEX)
+    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX,
+                           reduction="sum")
