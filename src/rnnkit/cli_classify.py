@@ -105,7 +105,9 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.run}: a run of task {predictor.task!r}; 'predict' needs a 'classify' run")
     if predictor.task == "tag":
         return predict_tags(predictor, args)
-    if args.input == "-":
+    if predictor.task == "dna" and args.input != "-":
+        records = predictor.read(Path(args.input))
+    elif args.input == "-":
         records = [LabelledText(line, None, f"stdin line {number}")
                    for number, line in enumerate(sys.stdin.read().splitlines(), 1) if line.strip()]
     else:

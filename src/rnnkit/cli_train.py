@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_classify import add_classify_parser
+from .cli_dna import add_dna_parser
 from .cli_forecast import add_forecast_train_parser
 from .cli_seq2seq import add_seq2seq_train_parser
 from .cli_settings import TRAINING_FLAGS, add_setting_flags, destination, run_training
@@ -75,6 +76,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     add_forecast_train_parser(tasks)
     add_classify_parser(tasks)
     add_tag_parser(tasks)
+    add_dna_parser(tasks)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from .classify import train_classifier
 from .classify_predict import ClassifierPredictor
 from .corpus import CorpusConfig
+from .dna import train_dna
+from .dna_predict import SequenceClassifierPredictor
 from .forecast import train_forecaster
 from .forecast_data import SeriesConfig
 from .forecast_predict import ForecastPredictor
@@ -17,9 +19,11 @@ PREDICTORS = {"lm": LanguageModelPredictor, "seq2seq": Seq2SeqPredictor}
 PREDICTORS["forecast"] = ForecastPredictor
 PREDICTORS["classify"] = ClassifierPredictor
 PREDICTORS["tag"] = TaggerPredictor
+PREDICTORS["dna"] = SequenceClassifierPredictor
 
 __all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor", "Seq2SeqTaskConfig",
            "train_language_model", "train_seq2seq"]
 __all__ += ["ForecastPredictor", "SeriesConfig", "train_forecaster"]
 __all__ += ["ClassifierPredictor", "train_classifier"]
 __all__ += ["TaggerPredictor", "train_tagger"]
+__all__ += ["SequenceClassifierPredictor", "train_dna"]

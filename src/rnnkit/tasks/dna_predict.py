@@ -1,0 +1,103 @@
+"""A trained sequence classifier put to use: class probabilities for sequences, metrics on labelled files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..data.readers.labelled import LabelledText
+from ..data.readers.sequences import ALPHABETS, SequenceRecord, check_letters, read_sequences
+from ..models import ClassifierConfig
+from ..models.binding_classifier import BindingSiteClassifier, ConvFrontEndConfig
+from ..text import Vocab
+from ..train.checkpoint import load_model_weights
+from .classify import metrics_of, predict_probabilities
+from .dna import TASK, build_model
+from .dna_data import Paths, SequenceDataConfig, check_labelled, encode_records, read_records
+from .run_dir import read_run_config, run_settings
+
+
+class SequenceClassifierPredictor:
+    """The verbs of a ``dna`` run: :meth:`predict` and :meth:`evaluate`.
+
+    ``labels`` are the class names in id order; for two classes the second (``"1"`` with shuffled negatives) is
+    the positive one of ROC-AUC and PR-AUC.
+    """
+
+    task = TASK
+
+    def __init__(self, model: BindingSiteClassifier, vocab: Vocab | None, labels: list[str],
+                 sequence: SequenceDataConfig) -> None:
+        self.model, self.vocab, self.labels, self.sequence = model.eval(), vocab, labels, sequence
+        self.pad_id = vocab.pad_id if vocab is not None else 0
+        self.minimum_steps = model.frontend_config.shortening
+
+    @classmethod
+    def load(cls, run_dir: Path, device: str = "cpu") -> SequenceClassifierPredictor:
+        """Rebuild the classifier of a run directory from its config, k-mer vocabulary and weights (no pickle)."""
+        config = read_run_config(run_dir, TASK)
+        settings = run_settings(run_dir, config, {"sequence": SequenceDataConfig, "model": ClassifierConfig,
+                                                  "frontend": ConvFrontEndConfig})
+        if not isinstance(config.get("labels"), list):
+            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {TASK!r} run config (no list of labels)")
+        labels = [str(label) for label in config["labels"]]
+        sequence = settings["sequence"]
+        vocab = Vocab.load(Path(run_dir) / "vocab.json") if sequence.inputs == "kmer" else None
+        model = build_model(len(labels), sequence, settings["model"], settings["frontend"], vocab)
+        load_model_weights(Path(run_dir) / "model.safetensors", model)
+        return cls(model.to(device), vocab, labels, sequence)
+
+    def read(self, path: str | os.PathLike[str]) -> list[SequenceRecord]:
+        """The records of a FASTA or TSV file, read as in training (labels not needed)."""
+        config = self.sequence
+        return list(read_sequences(path, config.format, config.alphabet, config.sequence_column, None))
+
+    def predict(self, sequences: Iterable[str | SequenceRecord | LabelledText],
+                batch_size: int = 64) -> list[dict[str, Any]]:
+        """For each sequence: ``{"name", "label", "probabilities": {label: p}}``, in the order given.
+
+        A sequence is a string (named ``sequence N``), a record of :meth:`read`, or a line of text read elsewhere
+        (a :class:`~rnnkit.data.readers.LabelledText`, named by where it came from).
+
+        Raises:
+            ValueError: For a character outside the alphabet or a too-short sequence (naming which sequence).
+        """
+        _check_batch_size(batch_size)
+        alphabet = ALPHABETS[self.sequence.alphabet]
+        records = []
+        for number, item in enumerate(sequences, 1):
+            if not isinstance(item, SequenceRecord):
+                text, where = ((item.text, item.where) if isinstance(item, LabelledText)
+                               else (item, f"sequence {number}"))
+                item = SequenceRecord(check_letters(text.strip(), alphabet, where), None, where, where)
+            records.append(item)
+        if not records:
+            return []
+        records = [SequenceRecord(record.sequence[: self.sequence.max_length], None, record.where, record.name)
+                   for record in records]
+        encoded = encode_records(records, self.sequence, self.vocab, self.labels, self.minimum_steps)
+        probabilities = predict_probabilities(self.model, encoded, self.pad_id, batch_size)
+        return [{"name": record.name, "label": self.labels[int(row.argmax())],
+                 "probabilities": dict(zip(self.labels, row.tolist(), strict=True))}
+                for record, row in zip(records, probabilities, strict=True)]
+
+    def evaluate(self, data: Paths, batch_size: int = 64) -> dict[str, Any]:
+        """accuracy, macro_f1, confusion_matrix, loss and, for two classes, roc_auc and pr_auc of labelled data.
+
+        Raises:
+            ValueError: For malformed data, an unlabelled record, or a label the model was not trained on.
+        """
+        _check_batch_size(batch_size)
+        records = read_records(data, self.sequence, "--data")
+        check_labelled(records, "evaluate")
+        encoded = encode_records(records, self.sequence, self.vocab, self.labels, self.minimum_steps)
+        probabilities = predict_probabilities(self.model, encoded, self.pad_id, batch_size)
+        metrics = metrics_of(probabilities, encoded.labels, "test")
+        return {"labels": self.labels, **{key.removeprefix("test_"): value for key, value in metrics.items()}}
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
