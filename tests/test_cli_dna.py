@@ -79,3 +79,21 @@ def test_other_user_mistakes_are_one_line(tmp_path, files, run):
     unseen = tmp_path / "unseen.tsv"
     unseen.write_text("seq\tBound\nACGTACGTACGT\tmaybe\n")
     assert_user_error(invoke("evaluate", out, "--data", unseen), "unseen.tsv line 2: label 'maybe' was not seen")
+
+
+def test_a_config_file_fills_the_four_sections_and_flags_override_it(tmp_path):
+    from rnnkit.cli import build_parser
+    from rnnkit.cli_dna import settings_from
+
+    config = tmp_path / "dna.toml"
+    config.write_text('negatives = "shuffle"\n[frontend]\nconv_channels = 32\npool_size = 8\n'
+                      '[model]\nhidden_size = 16\n')
+    args = build_parser().parse_args(["train", "dna", "--data", "x.fa", "--out", "r", "--config", str(config),
+                                      "--pool-size", "2", "--inputs", "kmer"])
+    settings = settings_from(args)
+    assert settings["sequence"].negatives == "shuffle" and settings["sequence"].inputs == "kmer"
+    assert (settings["frontend"].conv_channels, settings["frontend"].pool_size) == (32, 2)
+    assert settings["model"].hidden_size == 16
+    config.write_text("[frontend]\nchannels = 3\n")
+    with pytest.raises(ValueError, match="channels"):
+        settings_from(args)
