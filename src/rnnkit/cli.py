@@ -108,7 +108,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if getattr(predictor, "task", None) == "tag":
         _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
         return 0
-    if getattr(predictor, "task", None) in ("classify", "dna"):
+    if getattr(predictor, "task", None) in ("classify", "dna", "audio"):
         _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
         return 0
     batch_size = 1 if args.batch_size is None else args.batch_size

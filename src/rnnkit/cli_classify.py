@@ -105,6 +105,10 @@ def _predict(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.run}: a run of task {predictor.task!r}; 'predict' needs a 'classify' run")
     if predictor.task == "tag":
         return predict_tags(predictor, args)
+    if predictor.task == "audio":
+        from .cli_audio import predict_audio
+
+        return predict_audio(predictor, args)
     if predictor.task == "dna" and args.input != "-":
         records = predictor.read(Path(args.input))
     elif args.input == "-":

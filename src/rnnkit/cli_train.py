@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_audio import add_audio_parser
 from .cli_classify import add_classify_parser
 from .cli_dna import add_dna_parser
 from .cli_forecast import add_forecast_train_parser
@@ -77,6 +78,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     add_classify_parser(tasks)
     add_tag_parser(tasks)
     add_dna_parser(tasks)
+    add_audio_parser(tasks)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Tasks: each knows which reader, model, loss and metrics go together, and how a trained run is used."""
 
+from .audio import train_audio_classifier
+from .audio_predict import AudioClassifierPredictor
 from .classify import train_classifier
 from .classify_predict import ClassifierPredictor
 from .corpus import CorpusConfig
@@ -20,6 +22,7 @@ PREDICTORS["forecast"] = ForecastPredictor
 PREDICTORS["classify"] = ClassifierPredictor
 PREDICTORS["tag"] = TaggerPredictor
 PREDICTORS["dna"] = SequenceClassifierPredictor
+PREDICTORS["audio"] = AudioClassifierPredictor
 
 __all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor", "Seq2SeqTaskConfig",
            "train_language_model", "train_seq2seq"]
@@ -27,3 +30,4 @@ __all__ += ["ForecastPredictor", "SeriesConfig", "train_forecaster"]
 __all__ += ["ClassifierPredictor", "train_classifier"]
 __all__ += ["TaggerPredictor", "train_tagger"]
 __all__ += ["SequenceClassifierPredictor", "train_dna"]
+__all__ += ["AudioClassifierPredictor", "train_audio_classifier"]

@@ -1,0 +1,142 @@
+"""Audio classification data: labelled WAV files -> feature frames -> normalised sequences -> batches.
+
+::
+
+    read_labelled_audio(paths) ─▶ (path, label) ─▶ read_wav ─▶ resample ─▶ log-mel / MFCC frames (T, F)
+                                                   └▶ label id (labels sorted)
+    normalisation: mean and std per feature over the training frames only, saved with the run
+    batches(epoch): BucketBatchSampler (similar lengths together) ─▶ (frames (B, T, F), lengths (B,), labels (B,))
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
+
+from ..data.audio_features import FeatureConfig, FeatureExtractor, apply_normalization
+from ..data.batching import BucketBatchSampler
+from ..data.readers.audio import AUDIO_FORMATS, DEFAULT_LABEL_PATTERN, LabelledAudio, compile_label_pattern, read_wav
+from ..train.config import validate_field_types
+
+Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+@dataclass(frozen=True)
+class AudioDataConfig:
+    """Where the labels of WAV files come from, and the validation share.
+
+    Attributes:
+        format: ``"auto"``, ``"folders"`` (a folder per class) or ``"names"`` (the label in the file name); see
+            :mod:`rnnkit.data.readers.audio`.
+        label_pattern: regular expression with a ``label`` group, matched at the start of a file name (without
+            its suffix) for ``"names"``; the default reads FSDD's ``{digit}_{speaker}_{index}.wav``.
+        valid_fraction: without validation data, hold out this share of each class of the training data.
+    """
+
+    format: str = "auto"
+    label_pattern: str = DEFAULT_LABEL_PATTERN
+    valid_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        validate_field_types(self)
+        if self.format not in AUDIO_FORMATS:
+            raise ValueError(f"format: got {self.format!r}; expected one of {', '.join(map(repr, AUDIO_FORMATS))}")
+        compile_label_pattern(self.label_pattern)
+        if not 0 < self.valid_fraction < 1:
+            raise ValueError(f"valid_fraction: got {self.valid_fraction!r}; expected a fraction in (0, 1)")
+
+
+@dataclass
+class FrameSet:
+    """Examples as frames: ``frames[n]`` a float tensor ``(T_n, F)``, ``labels[n]`` a class id, ``where[n]`` a path."""
+
+    frames: list[Tensor]
+    labels: list[int]
+    where: list[str]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def subset(self, indices: Sequence[int]) -> FrameSet:
+        return FrameSet([self.frames[i] for i in indices], [self.labels[i] for i in indices],
+                        [self.where[i] for i in indices])
+
+    def normalized(self, statistics: dict[str, Any] | None) -> FrameSet:
+        return FrameSet([apply_normalization(frames, statistics) for frames in self.frames], self.labels, self.where)
+
+
+def resolve_sample_rate(config: FeatureConfig, examples: Sequence[LabelledAudio]) -> FeatureConfig:
+    """``config`` with ``sample_rate`` set: as given, or the most common rate of the files (ties: the highest)."""
+    if config.sample_rate is not None:
+        return config
+    rates = Counter(_header_rate(example.path) for example in examples)
+    rate = max(rates, key=lambda value: (rates[value], value))
+    return replace(config, sample_rate=rate)
+
+
+def _header_rate(path: os.PathLike[str]) -> int:
+    return read_wav(path)[1]
+
+
+def check_training_labels(examples: Sequence[LabelledAudio], name: str) -> list[str]:
+    """The sorted class labels of the training files; at least two classes."""
+    if not examples:
+        raise ValueError(f"{name}: holds no WAV files; expected labelled recordings")
+    counts = Counter(example.label for example in examples)
+    if len(counts) < 2:
+        (label,) = counts
+        raise ValueError(f"{name}: every one of the {len(examples)} recordings has the label {label!r}; expected at "
+                         "least 2 classes")
+    return sorted(counts)
+
+
+def extract_frames(examples: Sequence[LabelledAudio], extractor: FeatureExtractor, labels: Sequence[str] | None
+                   ) -> FrameSet:
+    """The frames of every file (not normalised); with ``labels``, a label the model does not know is an error."""
+    label_ids = {label: index for index, label in enumerate(labels or [])}
+    result = FrameSet([], [], [])
+    for example in examples:
+        if labels is not None and example.label not in label_ids:
+            known = ", ".join(map(repr, labels))
+            raise ValueError(f"{example.path}: label {example.label!r} was not seen in the training data; the model "
+                             f"knows {known}")
+        samples, rate = read_wav(example.path)
+        result.frames.append(extractor(samples, rate))
+        result.labels.append(label_ids.get(example.label, 0))
+        result.where.append(str(example.path))
+    return result
+
+
+def collate(data: FrameSet, indices: Sequence[int]) -> tuple[Tensor, Tensor, Tensor]:
+    """``(frames (B, T, F) zero-padded, lengths (B,), labels (B,))`` of the examples ``indices``."""
+    frames = [data.frames[i] for i in indices]
+    lengths = torch.tensor([len(item) for item in frames], dtype=torch.long)
+    labels = torch.tensor([data.labels[i] for i in indices], dtype=torch.long)
+    return pad_sequence(frames, batch_first=True), lengths, labels
+
+
+def training_batches(data: FrameSet, batch_size: int, seed: int):
+    """``batches(epoch)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
+    sampler = BucketBatchSampler([len(frames) for frames in data.frames], batch_size, shuffle=True, seed=seed)
+
+    def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        sampler.set_epoch(epoch)
+        for indices in sampler:
+            yield collate(data, indices)
+
+    return batches, len(sampler)
+
+
+def evaluation_batches(data: FrameSet, batch_size: int) -> Iterator[tuple[list[int], tuple]]:
+    """``(indices, batch)`` in length order (little padding), every example once."""
+    order = sorted(range(len(data)), key=lambda index: len(data.frames[index]))
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        yield indices, collate(data, indices)
