@@ -76,7 +76,8 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
                                                   "(tag), one JSON object per text (JSONL)")
     predict.add_argument("run", type=Path, help="run directory written by 'rnnkit train classify' or 'train tag'")
     predict.add_argument("--input", required=True,
-                         help="one text per line, or a CSV/TSV/JSONL table with a text column; '-' for stdin")
+                         help="one text per line, or a CSV/TSV/JSONL table with a text column; '-' for stdin "
+                              "(audio runs: a WAV file, a directory of them, or '-' for paths on stdin)")
     predict.add_argument("--text-column", default=None, help="the text column of a table (default: the run's)")
     predict.add_argument("--batch-size", type=int, default=64, help="texts per batch (default 64)")
     add_tag_predict_arguments(predict)
