@@ -84,3 +84,18 @@ def test_bad_training_input_is_one_line_exit_2(data, tmp_path):
     assert_user_error(invoke("train", "audio", "--data", data / "train", "--out", tmp_path / "r4", *TINY,
                              "--features", "chroma"), "kind: got 'chroma'")
     assert not any((tmp_path / name).exists() for name in ("r1", "r2", "r3", "r4"))
+
+
+def test_a_config_file_sets_the_feature_sections_and_flags_override_it(data, tmp_path):
+    config = tmp_path / "audio.toml"
+    config.write_text('[features]\nkind = "logmel"\nn_mels = 12\nhop_ms = 20\n\n[model]\ncell = "rnn"\n'
+                      'hidden_size = 4\n\n[train]\nepochs = 1\nmax_steps_per_epoch = 1\nquiet = true\n')
+    code, _, err = invoke("train", "audio", "--data", data / "train", "--out", tmp_path / "run", "--config", config,
+                          "--n-mels", "10")
+    assert code == 0, err
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["features"]["kind"], saved["features"]["n_mels"], saved["features"]["hop_ms"]) == ("logmel", 10, 20.0)
+    assert saved["model"]["cell"] == "rnn" and len(saved["normalization"]["std"]) == 10
+    config.write_text('[features]\nn_bands = 12\n')
+    assert_user_error(invoke("train", "audio", "--data", data / "train", "--out", tmp_path / "other", "--config",
+                             config), "n_bands")

@@ -126,7 +126,7 @@ def test_normalization_uses_the_given_frames_only():
 @pytest.mark.parametrize("settings, needle", [
     ({"kind": "spectrogram"}, "kind: got 'spectrogram'"),
     ({"n_mels": 0}, "n_mels: got 0"),
-    ({"n_mfcc": 41}, "n_mfcc: got 41; expected at most n_mels"),
+    ({"kind": "mfcc", "n_mfcc": 41}, "n_mfcc: got 41; expected at most n_mels"),
     ({"hop_ms": 0.0}, "hop_ms: got 0.0"),
     ({"sample_rate": 8000, "n_fft": 128}, "n_fft: got 128; expected at least the window of 200 samples"),
     ({"sample_rate": 8000, "f_max": 5000.0}, "f_max: got 5000.0; expected at most half the sample rate"),

@@ -49,7 +49,7 @@ class FeatureConfig:
         hop_ms: step between frames in milliseconds.
         n_fft: FFT size in samples; None: the next power of two >= the window length.
         n_mels: mel bands.
-        n_mfcc: cepstral coefficients kept (``kind="mfcc"``), at most ``n_mels``.
+        n_mfcc: cepstral coefficients kept (``kind="mfcc"``; then at most ``n_mels``).
         f_min: lowest frequency of the mel bands (Hz).
         f_max: highest frequency of the mel bands (Hz); None: half the sample rate.
         normalize: scale each feature to zero mean and unit variance with statistics of the training frames.
@@ -77,7 +77,7 @@ class FeatureConfig:
         for name in ("window_ms", "hop_ms"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}: got {getattr(self, name)!r}; expected a positive number of milliseconds")
-        if self.n_mfcc > self.n_mels:
+        if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
             raise ValueError(f"n_mfcc: got {self.n_mfcc}; expected at most n_mels ({self.n_mels})")
         if self.f_min < 0 or (self.f_max is not None and self.f_max <= self.f_min):
             raise ValueError(f"f_min, f_max: got {self.f_min!r}, {self.f_max!r}; expected 0 <= f_min < f_max")
@@ -187,7 +187,8 @@ class FeatureExtractor:
         self.window, self.hop, self.n_fft = config.frame_sizes()
         self.filters = torch.from_numpy(mel_filterbank(config.sample_rate, self.n_fft, config.n_mels, config.f_min,
                                                        config.f_max))  # (M, K) float64
-        self.dct = torch.from_numpy(dct_matrix(config.n_mfcc, config.n_mels))  # (n_mfcc, M) float64
+        self.dct = (torch.from_numpy(dct_matrix(config.n_mfcc, config.n_mels))  # (n_mfcc, M) float64
+                    if config.kind == "mfcc" else None)
         self.hann = torch.hann_window(self.window, periodic=True, dtype=torch.float64)
 
     def __call__(self, samples: np.ndarray, rate: int) -> Tensor:
