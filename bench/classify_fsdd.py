@@ -30,8 +30,8 @@ from data_paths import require
 PUBLISHED = "MFCC + LSTM/CNN ~95-99% on the official split (approximate, non-canonical; SOURCE.md)"
 MODEL = ["--format", "names", "--features", "logmel", "--n-mels", "40", "--window-ms", "25", "--hop-ms", "10",
          "--cell", "lstm", "--hidden-size", "128", "--num-layers", "1", "--bidirectional", "--pooling", "max",
-         "--dropout", "0.3", "--epochs", "30", "--batch-size", "32", "--lr", "0.003", "--schedule", "cosine",
-         "--patience", "8", "--seed", "0", "--max-seconds", "720", "--log-every", "50"]
+         "--dropout", "0.3", "--epochs", "12", "--batch-size", "32", "--lr", "0.003", "--schedule", "cosine",
+         "--patience", "4", "--seed", "0", "--max-seconds", "900", "--log-every", "50"]
 
 
 def main() -> int:
