@@ -7,6 +7,7 @@ learns them in a few epochs; torch runs on one thread so the file stays fast on 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import random
 import subprocess
@@ -206,3 +207,35 @@ def test_config_file_sections_and_flags_on_top(tmp_path, data):
     config.write_text("[model]\npoling = 'mean'\n", encoding="utf-8")
     assert_user_error(invoke("train", "classify", "--data", data / "train.csv", "--config", config,
                               "--out", tmp_path / "run2"), "poling", "pooling")
+
+
+def test_html_stripping_and_head_tail_cut_are_kept_in_the_run_and_used_to_predict(tmp_path):
+    rng = random.Random(2)
+    rows = ["id\tlabel\ttext"]
+    for index in range(60):
+        label = ("pos", "neg")[index % 2]
+        rows.append(f"{index}\t{label}\t{review(label, rng)}.<br /><br />{' '.join(rng.choices(FILLER, k=20))}")
+    data = tmp_path / "reviews.tsv.gz"
+    data.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    out = tmp_path / "run"
+    code, _, err = invoke("train", "classify", "--data", data, "--out", out, "--strip-html", "--max-length", "9",
+                          "--truncate", "head+tail", "--embedding-size", "8", "--hidden-size", "8", "--epochs", "1",
+                          "--batch-size", "16", "--quiet")
+    assert code == 0, err
+    text = json.loads((out / "config.json").read_text(encoding="utf-8"))["text"]
+    assert text["strip_html"] is True and text["truncate"] == "head+tail" and text["max_length"] == 9
+    assert "<" not in json.loads((out / "vocab.json").read_text(encoding="utf-8"))["tokens"]
+    predictor = rk.load(out)
+    with_tags, without = predictor.predict(["a good film<br /><br />the plot", "a good film the plot"])
+    assert with_tags["probabilities"] == without["probabilities"]
+    long_text = "bad " + " ".join(["the"] * 50) + " and the end"  # 54 tokens: the first 5 and the last 4 kept
+    cut = predictor.predict(["bad the the the the the and the end"])[0]
+    assert predictor.predict([long_text])[0]["probabilities"] == cut["probabilities"]
+
+
+@pytest.mark.parametrize(("flags", "needles"), [(["--truncate", "middle"], ("truncate", "'middle'", "'head+tail'")),
+                                                (["--max-length", "0", "--truncate", "tail"], ("max_length", "0"))])
+def test_bad_truncation_settings_are_one_line_errors(tmp_path, data, flags, needles):
+    assert_user_error(invoke("train", "classify", "--data", data / "train.csv", "--text-column", "review",
+                              "--label-column", "sentiment", *flags, "--out", tmp_path / "run"), *needles)
+    assert not (tmp_path / "run").exists()

@@ -32,7 +32,10 @@ CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--lower": ("text", "lower", bool, "lower-case the text (default on)"),
     "--min-freq": ("text", "min_freq", int, "rarer training tokens become <unk>"),
     "--max-vocab": ("text", "max_vocab", int, "vocabulary size limit, specials included"),
-    "--max-length": ("text", "max_length", int, "keep the first N tokens of each text"),
+    "--max-length": ("text", "max_length", int, "keep at most N tokens of each text (which: --truncate)"),
+    "--truncate": ("text", "truncate", str, "head (first N tokens, default), tail (last N) or head+tail "
+                                            "(first N/2 and last N/2)"),
+    "--strip-html": ("text", "strip_html", bool, "replace HTML tags such as <br /> by spaces (default off)"),
     "--valid-fraction": ("text", "valid_fraction", float, "share of each class held out without --valid"),
     "--cell": ("model", "cell", str, "rnn, gru, lstm or lnlstm"),
     "--embedding-size": ("model", "embedding_size", int, "token embedding size"),

@@ -21,6 +21,7 @@ from rnnkit.tasks.classify_data import (
     stratified_split,
     tokens_of,
     training_batches,
+    truncate_tokens,
 )
 from rnnkit.train.config import TrainConfig
 
@@ -65,7 +66,33 @@ def test_tokens_of_levels_lowering_cutting_and_empty_texts():
         tokens_of(LabelledText("  ", "pos", "f line 3"), TextDataConfig())
 
 
-@pytest.mark.parametrize(("options", "words"), [({"level": "byte"}, "level"), ({"valid_fraction": 1.0}, "valid"),
+def test_truncate_keeps_the_head_the_tail_or_both():
+    tokens = list("abcdefgh")
+    assert truncate_tokens(tokens, 5, "head") == list("abcde")
+    assert truncate_tokens(tokens, 5, "tail") == list("defgh")
+    assert truncate_tokens(tokens, 5, "head+tail") == list("abcgh")  # ceil(5/2) first, floor(5/2) last
+    assert truncate_tokens(tokens, 4, "head+tail") == list("abgh")
+    assert truncate_tokens(tokens, 1, "head+tail") == list("a")
+    for mode in ("head", "tail", "head+tail"):
+        assert truncate_tokens(tokens, 8, mode) == tokens and truncate_tokens(tokens, None, mode) == tokens
+    with pytest.raises(ValueError, match="truncate: got 'middle'"):
+        truncate_tokens(tokens, 5, "middle")
+
+
+def test_tokens_of_strips_html_and_truncates_head_and_tail_when_asked():
+    record = LabelledText("Dull start.<br /><br />But a GREAT ending!", "pos", "f line 1")
+    assert tokens_of(record, TextDataConfig())[2:6] == [".", "<", "br", "/"]  # off by default: read as written
+    cleaned = TextDataConfig(strip_html=True)
+    assert tokens_of(record, cleaned) == ["dull", "start", ".", "but", "a", "great", "ending", "!"]
+    assert tokens_of(record, TextDataConfig(strip_html=True, max_length=4, truncate="head+tail")) == [
+        "dull", "start", "ending", "!"]
+    char_record = LabelledText("A<br />b", "pos", "f line 2")
+    assert tokens_of(char_record, TextDataConfig(level="char", strip_html=True)) == ["a", " ", "b"]
+
+
+@pytest.mark.parametrize(("options", "words"), [({"truncate": "middle"}, "truncate: got 'middle'"),
+                                                ({"strip_html": "yes"}, "strip_html"),
+                                                ({"level": "byte"}, "level"), ({"valid_fraction": 1.0}, "valid"),
                                                 ({"max_length": 0}, "max_length"), ({"format": "xml"}, "format"),
                                                 ({"min_freq": "2"}, "min_freq")])
 def test_text_config_errors(options, words):

@@ -22,9 +22,11 @@ from torch import Tensor
 from ..data.batching import BucketBatchSampler
 from ..data.readers.labelled import FORMATS, LabelledText, read_labelled
 from ..text import CharTokenizer, Vocab, WordTokenizer, pad_sequences
+from ..text.clean import strip_html_tags
 from ..train.config import validate_field_types
 
 LEVELS = ("word", "char")
+TRUNCATIONS = ("head", "tail", "head+tail")
 Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
@@ -42,7 +44,13 @@ class TextDataConfig:
         lower: lower-case the text first.
         min_freq: keep tokens seen at least this often in the training data (others become ``<unk>``).
         max_vocab: keep at most this many tokens, specials included; None keeps all.
-        max_length: keep the first this many tokens of each text; None keeps all.
+        max_length: keep at most this many tokens of each text (which ones: ``truncate``); None keeps all.
+        truncate: which tokens a text longer than ``max_length`` keeps: ``"head"`` the first ones, ``"tail"``
+            the last ones, ``"head+tail"`` the first ``ceil(max_length / 2)`` and the last ``floor(max_length /
+            2)`` (long reviews tend to state the verdict at the start and sum it up at the end; Sun et al. 2019
+            found head+tail the best cut of IMDB reviews).
+        strip_html: replace HTML tags (``<br />``) by spaces before tokenizing (see
+            :func:`rnnkit.text.clean.strip_html_tags`).
         valid_fraction: without validation data, hold out this share of each class of the training data.
     """
 
@@ -55,6 +63,8 @@ class TextDataConfig:
     min_freq: int = 1
     max_vocab: int | None = None
     max_length: int | None = None
+    truncate: str = "head"
+    strip_html: bool = False
     valid_fraction: float = 0.1
 
     def __post_init__(self) -> None:
@@ -69,6 +79,8 @@ class TextDataConfig:
             raise ValueError(f"max_vocab: got {self.max_vocab!r}; expected an integer >= 3, or null for all")
         if self.max_length is not None and self.max_length < 1:
             raise ValueError(f"max_length: got {self.max_length!r}; expected a positive integer, or null for all")
+        if self.truncate not in TRUNCATIONS:
+            raise ValueError(f"truncate: got {self.truncate!r}; expected one of {', '.join(map(repr, TRUNCATIONS))}")
         if not 0 < self.valid_fraction < 1:
             raise ValueError(f"valid_fraction: got {self.valid_fraction!r}; expected a fraction in (0, 1)")
 
@@ -93,15 +105,36 @@ def tokenizer_of(config: TextDataConfig) -> CharTokenizer | WordTokenizer:
     return WordTokenizer(lower=config.lower) if config.level == "word" else CharTokenizer()
 
 
+def truncate_tokens(tokens: list[str], max_length: int | None, truncate: str = "head") -> list[str]:
+    """At most ``max_length`` of ``tokens``: the first, the last, or the first half and the last half.
+
+    ::
+
+        head+tail, max_length 5:  a b c d e f g h  ->  a b c . . . g h     (ceil(5/2) = 3 first, 2 last)
+    """
+    if max_length is None or len(tokens) <= max_length:
+        return tokens
+    if truncate == "head":
+        return tokens[:max_length]
+    if truncate == "tail":
+        return tokens[len(tokens) - max_length :]
+    if truncate == "head+tail":
+        tail = max_length // 2
+        return tokens[: max_length - tail] + tokens[len(tokens) - tail :]
+    raise ValueError(f"truncate: got {truncate!r}; expected one of {', '.join(map(repr, TRUNCATIONS))}")
+
+
 def tokens_of(record: LabelledText, config: TextDataConfig) -> list[str]:
-    """The tokens of one record (lower-cased at char level too when asked), cut to ``max_length``."""
-    text = record.text.lower() if config.lower and config.level == "char" else record.text
+    """The tokens of one record (HTML tags stripped and lower-cased at char level too, when asked), cut to
+    ``max_length`` as ``truncate`` says."""
+    text = strip_html_tags(record.text) if config.strip_html else record.text
+    text = text.lower() if config.lower and config.level == "char" else text
     tokens = tokenizer_of(config).tokenize(text)
     if config.level == "char":
         tokens = [token for token in tokens if token not in "\r\n"]
     if not tokens or not "".join(tokens).strip():
         raise ValueError(f"{record.where}: the text {record.text[:40]!r} has no tokens; expected some text")
-    return tokens[: config.max_length]
+    return truncate_tokens(tokens, config.max_length, config.truncate)
 
 
 def read_examples(paths: Paths, config: TextDataConfig, name: str) -> list[tuple[list[str], str, str]]:
