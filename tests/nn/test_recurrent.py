@@ -190,3 +190,13 @@ def test_weight_dropout_drops_recurrent_weights_alike_in_both_backends():
     for layer in (explicit, fused):
         layer.eval()
         torch.testing.assert_close(layer(x)[0], plain(x)[0])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fused_layers_run_under_cpu_bf16_autocast(cell):
+    layer = RK_LAYERS[cell](3, 4, batch_first=True, backend="fused")
+    x = torch.randn(2, 5, 3)
+    reference, _ = layer(x, lengths=torch.tensor([5, 3]))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output, _ = layer(x, lengths=torch.tensor([5, 3]))
+    assert (output.float() - reference).abs().max() < 0.05

@@ -176,6 +176,11 @@ class Recurrent(nn.Module):
         return output, final
 
     def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State | None, steps: int):
+        if x.device.type == "cpu" and _autocast_enabled(x.device) and not _cpu_has_bf16_kernels():
+            # oneDNN has no bfloat16 RNN kernel for this CPU (it fails to create one): run this layer in float32
+            with torch.autocast("cpu", enabled=False):
+                state = None if state is None else _map_state(state, lambda s: s.float())
+                return self._forward_fused(x.float(), lengths, state, steps)
         shell = self._fused
         shell._flat_weights = [self._weight(name) for name in shell._flat_weights_names]
         shell.training = self.training
@@ -284,6 +289,14 @@ def _autocast_enabled(device: torch.device) -> bool:
         return torch.is_autocast_enabled(device.type)
     except TypeError:  # torch < 2.4 takes no device type
         return torch.is_autocast_enabled() if device.type == "cuda" else torch.is_autocast_cpu_enabled()
+
+
+def _cpu_has_bf16_kernels() -> bool:
+    """Whether oneDNN runs bfloat16 kernels on this CPU (AVX-512 BF16 or AMX); False where torch cannot say."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _reverse(sequence: Tensor, reverse_index: Tensor | None) -> Tensor:
