@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from .cli_analysis import add_analysis_parsers
 from .cli_classify import add_predict_parser
+from .cli_condgen import add_condition_arguments, generate_conditioned
 from .cli_forecast import add_forecast_evaluate_arguments, add_forecast_parser, evaluate_forecast
 from .cli_seq2seq import add_seq2seq_evaluate_arguments, add_translate_parser, evaluate_seq2seq
 from .cli_settings import texts_from
@@ -46,21 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=None,
                           help="parallel streams (default 1: the whole text as one stream, as published "
                                "perplexities are measured; more is faster); seq2seq: sentences decoded together "
-                               "(default 64); classify: texts per batch (default 64)")
+                               "(default 64); classify, condgen: texts per batch (default 64)")
     add_seq2seq_evaluate_arguments(evaluate)
     add_forecast_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=_evaluate)
     add_translate_parser(commands)
     add_forecast_parser(commands)
 
-    generate = commands.add_parser("generate", help="sample text from a language model")
+    generate = commands.add_parser("generate", help="sample text from a language model or a conditional generator")
     generate.add_argument("run", type=Path)
     generate.add_argument("--prompt", default="", help="text to continue (default: start of a text)")
-    generate.add_argument("--length", type=int, default=200, help="tokens to generate (default 200)")
+    generate.add_argument("--length", type=int, default=None,
+                          help="tokens to generate (default 200); condgen: at most this many per text")
     generate.add_argument("--temperature", type=float, default=1.0, help="0 is greedy; higher is more random")
     generate.add_argument("--top-k", type=int, default=None, help="sample among the k most likely tokens")
     generate.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with mass p")
     generate.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples")
+    add_condition_arguments(generate)
     generate.set_defaults(handler=_generate)
 
     score = commands.add_parser("score", help="log P(text) and perplexity, one JSON object per text (JSONL)")
@@ -111,15 +114,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     if getattr(predictor, "task", None) in ("classify", "dna", "audio"):
         _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
         return 0
+    if getattr(predictor, "task", None) == "condgen":
+        _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
+        return 0
     batch_size = 1 if args.batch_size is None else args.batch_size
     _print_json(predictor.evaluate(args.data, batch_size=batch_size))
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    text = _predictor_with(args.run, "generate").generate(
-        args.prompt, length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-        seed=args.seed)
+    predictor = _predictor_with(args.run, "generate")
+    if predictor.task == "condgen":
+        return generate_conditioned(predictor, args)
+    for flag, value in (("--condition", args.condition), ("--count", args.count)):
+        if value is not None:
+            raise ValueError(f"{flag}: got {value!r}, but {args.run} is a run of task {predictor.task!r}; expected "
+                             f"{flag} only with a 'condgen' run")
+    text = predictor.generate(
+        args.prompt, length=200 if args.length is None else args.length, temperature=args.temperature,
+        top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     _print_json({"prompt": args.prompt, "text": text})
     return 0
 

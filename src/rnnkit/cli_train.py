@@ -17,6 +17,7 @@ from typing import Any
 
 from .cli_audio import add_audio_parser
 from .cli_classify import add_classify_parser
+from .cli_condgen import add_condgen_parser
 from .cli_dna import add_dna_parser
 from .cli_forecast import add_forecast_train_parser
 from .cli_seq2seq import add_seq2seq_train_parser
@@ -79,6 +80,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     add_tag_parser(tasks)
     add_dna_parser(tasks)
     add_audio_parser(tasks)
+    add_condgen_parser(tasks)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from .audio import train_audio_classifier
 from .audio_predict import AudioClassifierPredictor
 from .classify import train_classifier
 from .classify_predict import ClassifierPredictor
+from .condgen import train_condgen
+from .condgen_predict import ConditionalGeneratorPredictor
 from .corpus import CorpusConfig
 from .dna import train_dna
 from .dna_predict import SequenceClassifierPredictor
@@ -23,6 +25,7 @@ PREDICTORS["classify"] = ClassifierPredictor
 PREDICTORS["tag"] = TaggerPredictor
 PREDICTORS["dna"] = SequenceClassifierPredictor
 PREDICTORS["audio"] = AudioClassifierPredictor
+PREDICTORS["condgen"] = ConditionalGeneratorPredictor
 
 __all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor", "Seq2SeqTaskConfig",
            "train_language_model", "train_seq2seq"]
@@ -31,3 +34,4 @@ __all__ += ["ClassifierPredictor", "train_classifier"]
 __all__ += ["TaggerPredictor", "train_tagger"]
 __all__ += ["SequenceClassifierPredictor", "train_dna"]
 __all__ += ["AudioClassifierPredictor", "train_audio_classifier"]
+__all__ += ["ConditionalGeneratorPredictor", "train_condgen"]

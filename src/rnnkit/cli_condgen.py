@@ -1,0 +1,103 @@
+"""``rnnkit train condgen`` and ``rnnkit generate RUN --condition LABEL``: conditional generation on the CLI.
+
+Every training flag is one field of one settings dataclass (text, model or train); a config file (TOML, YAML or
+JSON) holds the same names, flat or in ``[text]``, ``[model]``, ``[train]`` tables, and flags override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
+from .cli_settings import settings_from as settings_from_flags
+from .models import ConditionalGeneratorConfig
+from .tasks.classify_data import TextDataConfig
+from .train.config import TrainConfig
+
+SECTIONS = {"text": TextDataConfig, "model": ConditionalGeneratorConfig, "train": TrainConfig}
+
+# flag -> (section, field, type, help); bool fields get --flag / --no-flag
+CONDGEN_FLAGS: dict[str, tuple[str, str, Any, str]] = {
+    "--format": ("text", "format", str, "auto, table (CSV/TSV/JSONL), lines (label first), files (one per class) "
+                                        "or folders (one per class, directory or .zip)"),
+    "--text-column": ("text", "text_column", str, "text column or JSON key of a table (default 'text')"),
+    "--label-column": ("text", "label_column", str, "label column or JSON key of a table (default 'label')"),
+    "--encoding": ("text", "encoding", str, "text encoding of the data files (default utf-8)"),
+    "--level": ("text", "level", str, "word (default) or char tokens"),
+    "--lower": ("text", "lower", bool, "lower-case the text (default on)"),
+    "--min-freq": ("text", "min_freq", int, "rarer training tokens become <unk> (never generated)"),
+    "--max-vocab": ("text", "max_vocab", int, "vocabulary size limit, specials included"),
+    "--max-length": ("text", "max_length", int, "keep the first N tokens of each text"),
+    "--valid-fraction": ("text", "valid_fraction", float, "share of each class held out without --valid"),
+    "--cell": ("model", "cell", str, "rnn, gru, lstm or lnlstm"),
+    "--embedding-size": ("model", "embedding_size", int, "token embedding size"),
+    "--hidden-size": ("model", "hidden_size", int, "hidden units per decoder layer"),
+    "--num-layers": ("model", "num_layers", int, "stacked decoder layers"),
+    "--condition-size": ("model", "condition_size", int, "size of the label's embedding"),
+    "--condition-input": ("model", "condition_input", bool,
+                          "also feed the label's embedding at every step (default on; off: initial state only)"),
+    "--dropout": ("model", "dropout", float, "dropout on embeddings, between layers and before the output"),
+    "--backend": ("model", "backend", str, "auto, explicit or fused"),
+    "--epochs": ("train", "epochs", int, "passes over the training data"),
+    "--batch-size": ("train", "batch_size", int, "texts per batch"),
+    "--momentum": ("train", "momentum", float, "SGD momentum"),
+    "--seed": ("train", "seed", int, "random seed (also of the validation split)"),
+    "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
+    **TRAINING_FLAGS,
+}
+
+
+def add_condgen_parser(tasks: argparse._SubParsersAction) -> None:
+    """``rnnkit train condgen ...``, a subcommand of ``rnnkit train``."""
+    parser = tasks.add_parser(
+        "condgen", help="conditional generator (label -> text)",
+        description="Train a recurrent text generator conditioned on a class label (the label sets the decoder's "
+                    "initial state). --data takes labelled text as 'rnnkit train classify' does: a CSV/TSV/JSONL "
+                    "table, a file of 'LABEL TEXT' lines, several files (one per class), or folders per class.")
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="training data (see above)")
+    parser.add_argument("--valid", type=Path, nargs="+", default=None,
+                        help="validation data for choosing the best epoch (default: --valid-fraction of --data)")
+    parser.add_argument("--test", type=Path, nargs="+", default=None, help="test data, evaluated once at the end")
+    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
+    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    add_setting_flags(parser, CONDGEN_FLAGS)
+    parser.set_defaults(handler=_train_condgen)
+
+
+def add_condition_arguments(generate: argparse.ArgumentParser) -> None:
+    """The flags ``rnnkit generate`` has for conditional-generation runs."""
+    generate.add_argument("--condition", default=None,
+                          help="condgen runs: the class label to generate texts of (required for them)")
+    generate.add_argument("--count", type=int, default=None, help="condgen runs: texts to generate (default 1)")
+
+
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The three settings dataclasses from the config file (if any) and the flags given."""
+    return settings_from_flags(args, CONDGEN_FLAGS, SECTIONS)
+
+
+def _train_condgen(args: argparse.Namespace) -> int:
+    from .tasks.condgen import train_condgen
+
+    settings = settings_from(args)
+    return run_training(lambda: train_condgen(args.out, data=args.data, valid=args.valid, test=args.test,
+                                              **settings), args.out)
+
+
+def generate_conditioned(predictor: Any, args: argparse.Namespace) -> int:
+    """``rnnkit generate`` on a condgen run: one JSON object ``{"condition", "text"}`` per text (JSONL)."""
+    if args.condition is None:
+        known = ", ".join(map(repr, predictor.labels))
+        raise ValueError(f"{args.run}: a 'condgen' run needs --condition LABEL; this model knows {known}")
+    if args.prompt:
+        raise ValueError(f"--prompt: got {args.prompt!r}; a 'condgen' run starts every text from its condition "
+                         "alone; expected no --prompt")
+    texts = predictor.generate(args.condition, n=1 if args.count is None else args.count,
+                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                               max_length=args.length, seed=args.seed)
+    for text in texts:
+        print(json.dumps({"condition": args.condition, "text": text}, ensure_ascii=False), flush=True)
+    return 0
