@@ -203,24 +203,29 @@ class ConditionalGenerator(nn.Module):
     @torch.no_grad()
     def generate(self, condition: Tensor, bos_id: int, eos_id: int, max_length: int, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, banned: Sequence[int] = (),
-                 generator: torch.Generator | None = None) -> list[list[int]]:
+                 generator: torch.Generator | None = None, min_length: int = 1) -> list[list[int]]:
         """Sample one sequence per condition (a batch, all decoded together).
 
-        Each sequence starts from ``<bos>`` and ends at ``<eos>`` (not included) or after ``max_length`` tokens.
+        Each sequence starts from ``<bos>`` and ends at ``<eos>`` (not included) or after ``max_length`` tokens;
+        ``<eos>`` cannot come before ``min_length`` tokens (default 1: no empty texts, which training never has).
         ``banned`` ids (``<pad>``, ``<unk>``, ``<bos>``) are never produced. Call in eval mode for no dropout.
         """
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"max_length: got {max_length!r}; expected a positive integer")
+        if isinstance(min_length, bool) or not isinstance(min_length, int) or not 0 <= min_length <= max_length:
+            raise ValueError(f"min_length: got {min_length!r}; expected an integer in [0, max_length={max_length}]")
         q = self.encode_condition(condition)  # (N, C)
         state = self.initial_state(q)
         tokens = torch.full((q.shape[0],), bos_id, dtype=torch.long, device=q.device)  # (N,)
         finished = torch.zeros(q.shape[0], dtype=torch.bool, device=q.device)
         sequences: list[list[int]] = [[] for _ in range(q.shape[0])]
-        for _ in range(max_length):
+        for position in range(max_length):
             logits, state = self.step(tokens, q, state)  # (N, V)
             logits = logits.float()
             if banned:
                 logits[:, list(banned)] = -math.inf
+            if position < min_length:
+                logits[:, eos_id] = -math.inf
             tokens = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
             for index in (~finished & (tokens != eos_id)).nonzero().flatten().tolist():
                 sequences[index].append(int(tokens[index]))

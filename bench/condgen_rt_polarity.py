@@ -1,0 +1,153 @@
+"""Conditional generation on MR / rt-polarity: does a sentence generated "positive" read as positive?
+
+The 10,662 snippets (cp1252) are dealt into 10 stratified folds by a seeded shuffle: fold 0 is the test part,
+fold 1 the validation part, folds 2-9 (80%) the training part. Then:
+
+1. a ``ConditionalGenerator`` (the label sets the LSTM decoder's initial state and is fed at every step) is
+   trained on the training part, the best epoch chosen on the validation part's perplexity;
+2. a ``SequenceClassifier`` (BiLSTM, max pooling, as ``classify_rt_polarity.py``) is trained on the REAL
+   sentences of the same training part (best epoch on validation) and its accuracy measured on the test part,
+   which neither model ever saw;
+3. the sampling temperature is chosen on a validation draw (seed 1, ``--choice-count`` sentences per class and
+   temperature): the highest temperature whose agreement with the classifier is >= ``--choice-margin``
+   (default 0.85: the 0.80 target plus a margin); if none reaches it, the most agreeing one;
+4. a fresh draw (seed 2, ``--count`` sentences per class, default 500) at that temperature is labelled by the
+   classifier: the share labelled with the condition it was generated for is the benchmark's figure
+   (target >= 0.80). Also printed: samples per class, the share copied verbatim from the training part, the
+   distinct bigrams, the generator's validation and test perplexity, and the wall time.
+
+No pretrained embeddings; the test part is used only for the two reported test figures, never for a choice::
+
+    python bench/condgen_rt_polarity.py                       # the benchmark (~15-20 min on 2 shared cores)
+    python bench/condgen_rt_polarity.py --smoke               # tiny budgets: the pipeline works (~1-2 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from classify_common import stratified_folds, write_jsonl
+from data_paths import require
+
+import rnnkit as rk
+from rnnkit.data.readers import read_labelled
+from rnnkit.models import ClassifierConfig, ConditionalGeneratorConfig
+from rnnkit.tasks import train_classifier, train_condgen
+from rnnkit.tasks.classify_data import TextDataConfig
+from rnnkit.train.config import TrainConfig
+
+TEMPERATURES = (0.5, 0.7, 0.85, 1.0)
+
+
+def agreement(classifier, generated: dict[str, list[str]]) -> dict[str, float]:
+    """Share of each class's generated texts that the classifier labels with that class, and overall."""
+    shares, total, agreeing = {}, 0, 0
+    for label, texts in generated.items():
+        predicted = [record["label"] for record in classifier.predict(texts)]
+        hits = sum(prediction == label for prediction in predicted)
+        shares[label] = hits / len(texts)
+        total, agreeing = total + len(texts), agreeing + hits
+    return {"overall": agreeing / total, **shares}
+
+
+def diversity(texts: list[str], training: set[str]) -> dict[str, float]:
+    """Share copied verbatim from the training texts, and distinct bigrams / all bigrams (distinct-2)."""
+    bigrams = [tuple(words[i : i + 2]) for words in (text.split() for text in texts) for i in range(len(words) - 1)]
+    return {"copied": sum(text in training for text in texts) / len(texts),
+            "distinct_2": len(set(bigrams)) / max(len(bigrams), 1),
+            "mean_words": sum(len(text.split()) for text in texts) / len(texts)}
+
+
+def generate_all(generator, count: int, temperature: float, seed: int) -> dict[str, list[str]]:
+    return {label: generator.generate(label, n=count, temperature=temperature, seed=seed + index)
+            for index, label in enumerate(generator.labels)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench-condgen-rt-polarity"), help="folder for runs")
+    parser.add_argument("--generator-seconds", type=float, default=660.0, help="generator training budget (s)")
+    parser.add_argument("--classifier-seconds", type=float, default=180.0, help="classifier training budget (s)")
+    parser.add_argument("--count", type=int, default=500, help="generated sentences per class (final draw)")
+    parser.add_argument("--choice-count", type=int, default=200, help="per class and temperature (validation)")
+    parser.add_argument("--choice-margin", type=float, default=0.85, help="validation agreement to reach")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--smoke", action="store_true", help="tiny budgets and counts: the pipeline works")
+    args = parser.parse_args()
+    if args.smoke:
+        args.generator_seconds, args.classifier_seconds, args.count, args.choice_count = 20.0, 20.0, 20, 10
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    folder = require("rt_polarity")
+    records = list(read_labelled([folder / "rt-polarity.pos", folder / "rt-polarity.neg"], encoding="cp1252"))
+    fold_of = stratified_folds([record.label for record in records], 10, seed=0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    paths = {name: args.out / f"{name}.jsonl" for name in ("train", "valid", "test")}
+    parts = {"test": [r for r, k in zip(records, fold_of, strict=True) if k == 0],
+             "valid": [r for r, k in zip(records, fold_of, strict=True) if k == 1],
+             "train": [r for r, k in zip(records, fold_of, strict=True) if k >= 2]}
+    for name, part in parts.items():
+        write_jsonl(paths[name], part)
+    training_texts = {" ".join(record.text.split()) for record in parts["train"]}
+    quiet = {"quiet": True} if args.smoke else {"log_every": 100}
+
+    generator_run = args.out / f"generator-{stamp}"
+    generator_model = ConditionalGeneratorConfig(cell="lstm", embedding_size=128, hidden_size=256, num_layers=1,
+                                                 condition_size=32, condition_input=True, dropout=0.3)
+    generator_results = train_condgen(
+        generator_run, data=paths["train"], valid=paths["valid"], test=paths["test"], text=TextDataConfig(min_freq=2, max_vocab=5000),
+        model=generator_model,
+        train=TrainConfig(epochs=30, batch_size=64, lr=3e-3, clip_norm=1.0, early_stopping_patience=2,
+                          max_seconds=args.generator_seconds, seed=0, **quiet))
+    print(f"generator: valid ppl {generator_results['valid_ppl']:.1f}, test ppl {generator_results['test_ppl']:.1f}, "
+          f"{generator_results['epoch']} epochs, {generator_results['train_seconds']:.0f} s", file=sys.stderr)
+
+    classifier_run = args.out / f"classifier-{stamp}"
+    classifier_results = train_classifier(
+        classifier_run, data=paths["train"], valid=paths["valid"], test=paths["test"], text=TextDataConfig(),
+        model=ClassifierConfig(cell="lstm", embedding_size=128, hidden_size=128, bidirectional=True, pooling="max",
+                               input_dropout=0.25, dropout=0.5),
+        train=TrainConfig(epochs=6, batch_size=50, lr=0.005, early_stopping_patience=2,
+                          max_seconds=args.classifier_seconds, seed=0, **quiet))
+    print(f"classifier: test accuracy {classifier_results['test_accuracy']:.4f} (real sentences)", file=sys.stderr)
+
+    generator, classifier = rk.load(generator_run), rk.load(classifier_run)
+    choice = {}
+    for temperature in TEMPERATURES:  # the validation draw: seed 1
+        drawn = generate_all(generator, args.choice_count, temperature, seed=1000)
+        choice[temperature] = {"agreement": agreement(classifier, drawn)["overall"],
+                               **diversity([text for texts in drawn.values() for text in texts], training_texts)}
+        print(f"validation draw, temperature {temperature}: {json.dumps(choice[temperature])}", file=sys.stderr)
+    reaching = [t for t in TEMPERATURES if choice[t]["agreement"] >= args.choice_margin]
+    chosen = max(reaching) if reaching else max(TEMPERATURES, key=lambda t: choice[t]["agreement"])
+
+    final = generate_all(generator, args.count, chosen, seed=2000)  # the reported draw: seed 2
+    shares = agreement(classifier, final)
+    for label, texts in final.items():
+        print(f"--- samples, condition {label!r}, temperature {chosen} ---", file=sys.stderr)
+        for text in texts[:5]:
+            print("  " + text, file=sys.stderr)
+    print(json.dumps({
+        "benchmark": "condgen_rt_polarity", "agreement": shares, "target": ">= 0.80",
+        "temperature": chosen, "count_per_class": args.count,
+        "final_diversity": diversity([text for texts in final.values() for text in texts], training_texts),
+        "validation_choice": {str(t): value for t, value in choice.items()},
+        "generator_valid_ppl": generator_results["valid_ppl"], "generator_test_ppl": generator_results["test_ppl"],
+        "generator_epochs": generator_results["epoch"], "generator_train_seconds": generator_results["train_seconds"],
+        "classifier_test_accuracy": classifier_results["test_accuracy"],
+        "classifier_best_epoch": classifier_results["best_epoch"],
+        "samples": {label: texts[:5] for label, texts in final.items()},
+        "runs": [str(generator_run), str(classifier_run)], "wall_seconds": time.perf_counter() - started,
+        "command": "python " + " ".join(sys.argv),
+    }, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
