@@ -101,8 +101,8 @@ def main() -> int:
     generator_model = ConditionalGeneratorConfig(cell="lstm", embedding_size=128, hidden_size=256, num_layers=1,
                                                  condition_size=32, condition_input=True, dropout=0.3)
     generator_results = train_condgen(
-        generator_run, data=paths["train"], valid=paths["valid"], test=paths["test"], text=TextDataConfig(min_freq=2, max_vocab=5000),
-        model=generator_model,
+        generator_run, data=paths["train"], valid=paths["valid"], test=paths["test"],
+        text=TextDataConfig(min_freq=2, max_vocab=5000), model=generator_model,
         train=TrainConfig(epochs=30, batch_size=64, lr=3e-3, clip_norm=1.0, early_stopping_patience=2,
                           max_seconds=args.generator_seconds, seed=0, **quiet))
     print(f"generator: valid ppl {generator_results['valid_ppl']:.1f}, test ppl {generator_results['test_ppl']:.1f}, "
