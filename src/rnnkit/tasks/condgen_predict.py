@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,16 +101,24 @@ class ConditionalGeneratorPredictor:
         return texts
 
     @torch.no_grad()
-    def evaluate(self, data: Paths, batch_size: int = EVAL_BATCH_SIZE) -> dict[str, Any]:
+    def evaluate(self, data: Paths, batch_size: int = EVAL_BATCH_SIZE, format: str | None = None) -> dict[str, Any]:
         """Loss (nats per token, ``<eos>`` included), perplexity, and perplexity per label of labelled data read
-        as in training, each text conditioned on its own label.
+        as in training (columns, encoding, tokens), each text conditioned on its own label.
+
+        ``format`` None reads the data in the training data's format, except that one path given to a run trained
+        on one file per class (``"files"``, which needs a file per class) is detected (``"auto"``: a table, or
+        label-first lines), so ``rnnkit evaluate RUN --data test.tsv`` works for such runs too.
 
         Raises:
             ValueError: For malformed data, or a label that the model was not trained on (naming file and line).
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
-        encoded = encode_examples(read_examples(data, self.text, "--data"), self.vocab, self.labels)
+        if format is None:
+            single = isinstance(data, str | os.PathLike) or len(data) == 1
+            format = "auto" if self.text.format == "files" and single else self.text.format
+        text = replace(self.text, format=format)
+        encoded = encode_examples(read_examples(data, text, "--data"), self.vocab, self.labels)
         metrics = corpus_loss(self.model, evaluation_batches(encoded, batch_size, self.vocab), self.vocab.pad_id,
                               len(self.labels))
         metrics["ppl_by_label"] = dict(zip(self.labels, metrics["ppl_by_label"], strict=True))
