@@ -120,6 +120,8 @@ def test_condition_on_a_language_model_run(tmp_path):
     assert_user_error(invoke("generate", tmp_path / "lm", "--count", 3), "--count", "'lm'")
     code, stdout, _ = invoke("generate", tmp_path / "lm", "--length", 5, "--seed", 0)
     assert code == 0 and len(json.loads(stdout)["text"]) == 5
+    code, stdout, _ = invoke("generate", tmp_path / "lm", "--seed", 0)  # a language model's default: 200 tokens
+    assert code == 0 and len(json.loads(stdout)["text"]) == 200
 
 
 def test_bad_training_data(tmp_path, data):
