@@ -40,6 +40,7 @@ CONDGEN_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--condition-input": ("model", "condition_input", bool,
                           "also feed the label's embedding at every step (default on; off: initial state only)"),
     "--dropout": ("model", "dropout", float, "dropout on embeddings, between layers and before the output"),
+    "--tie-weights": ("model", "tie_weights", bool, "share the embedding and output matrices (default off)"),
     "--backend": ("model", "backend", str, "auto, explicit or fused"),
     "--epochs": ("train", "epochs", int, "passes over the training data"),
     "--batch-size": ("train", "batch_size", int, "texts per batch"),

@@ -46,7 +46,7 @@ def test_forward_starts_from_the_initial_state():
     with torch.no_grad():
         q = model.encode_condition(condition)
         outputs, _ = model.decoder(model.embedding(ids), state=model.initial_state(q))
-        torch.testing.assert_close(model(condition, ids), model.output(outputs))
+        torch.testing.assert_close(model(condition, ids), model.logits(outputs))
 
 
 def test_feature_conditions_go_through_a_linear_layer():
@@ -79,9 +79,11 @@ def test_padding_does_not_enter_the_loss():
     torch.testing.assert_close(batched_other, alone)
 
 
-def test_overfits_a_tiny_batch():
+@pytest.mark.parametrize("tie_weights", [False, True])
+def test_overfits_a_tiny_batch(tie_weights):
     torch.manual_seed(4)
-    model = ConditionalGenerator(12, tiny(num_layers=1, hidden_size=24), num_classes=4, pad_id=0)
+    model = ConditionalGenerator(12, tiny(num_layers=1, hidden_size=24, tie_weights=tie_weights), num_classes=4,
+                                 pad_id=0)
     inputs, _ = pad_sequences([[1, 4, 5, 6], [1, 7, 8], [1, 9, 10, 11, 4], [1, 5, 5]], pad_id=0)
     targets, lengths = pad_sequences([[4, 5, 6, 2], [7, 8, 2], [9, 10, 11, 4, 2], [5, 5, 2]], pad_id=0)
     condition = torch.tensor([0, 1, 2, 3])  # one condition per sequence: each is fully predictable
@@ -140,3 +142,10 @@ def test_bad_arguments_are_value_errors():
     model = ConditionalGenerator(10, tiny(), num_classes=2)
     with pytest.raises(ValueError, match=r"expected ids in \[0, 2\)"):
         model(torch.tensor([2]), torch.tensor([[1, 2]]))
+
+
+def test_tied_weights_share_one_matrix():
+    model = ConditionalGenerator(10, tiny(tie_weights=True), num_classes=2, pad_id=0)
+    assert model.output.weight is model.embedding.weight
+    assert sum(parameter.numel() for parameter in model.parameters()) == sum(
+        parameter.numel() for parameter in set(model.parameters()))  # listed once

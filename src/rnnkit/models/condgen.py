@@ -55,6 +55,9 @@ class ConditionalGeneratorConfig:
         condition_size: size of the condition vector q, C (a label's embedding, or the features' projection).
         condition_input: also concatenate q to every input step (see the module docstring for why it is on).
         dropout: dropout on the embeddings, between stacked layers and before the output layer.
+        tie_weights: share the embedding matrix with the output layer (Press & Wolf 2017; Inan et al. 2017):
+            ``logits = E proj(s_t) + b`` with ``proj`` a linear map from H to E units. Fewer parameters, and
+            cheaper when the vocabulary is large and E < H (the output product is E x V, not H x V).
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the decoder layers.
     """
 
@@ -65,6 +68,7 @@ class ConditionalGeneratorConfig:
     condition_size: int = 32
     condition_input: bool = True
     dropout: float = 0.3
+    tie_weights: bool = False
     backend: str = "auto"
 
     def __post_init__(self) -> None:
@@ -74,8 +78,9 @@ class ConditionalGeneratorConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: got {value!r}; expected a positive integer")
-        if not isinstance(self.condition_input, bool):
-            raise ValueError(f"condition_input: got {self.condition_input!r}; expected True or False")
+        for name in ("condition_input", "tie_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}: got {getattr(self, name)!r}; expected True or False")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout: got {self.dropout!r}; expected a probability in [0, 1)")
         if self.backend not in BACKENDS:
@@ -150,7 +155,10 @@ class ConditionalGenerator(nn.Module):
         self.embedding = nn.Embedding(vocab_size, E, padding_idx=pad_id)
         self.decoder = _build_decoder(config, E + C if config.condition_input else E)
         self.dropout = nn.Dropout(config.dropout)
-        self.output = nn.Linear(H, vocab_size)
+        self.projection = nn.Linear(H, E) if config.tie_weights else None  # H -> E before the tied output
+        self.output = nn.Linear(E if config.tie_weights else H, vocab_size)
+        if config.tie_weights:
+            self.output.weight = self.embedding.weight  # one Parameter (V, E)
 
     def encode_condition(self, condition: Tensor) -> Tensor:
         """The condition vector ``q (B, C)`` of label ids ``(B,)`` or features ``(B, F)``."""
@@ -193,12 +201,18 @@ class ConditionalGenerator(nn.Module):
                              "(B, T)")
         q = self.encode_condition(condition)  # (B, C)
         outputs, _ = self.decoder(self._inputs(inputs, q), lengths=lengths, state=self.initial_state(q))  # (B, T, H)
-        return self.output(self.dropout(outputs))  # (B, T, V)
+        return self.logits(outputs)  # (B, T, V)
+
+    def logits(self, outputs: Tensor) -> Tensor:
+        """Next-token logits ``(..., V)`` from the top layer's outputs ``(..., H)``."""
+        if self.projection is not None:
+            outputs = self.projection(outputs)  # (..., E)
+        return self.output(self.dropout(outputs))
 
     def step(self, tokens: Tensor, q: Tensor, state: State) -> tuple[Tensor, State]:
         """One decoding step: the previous tokens ``(N,)`` -> next-token logits ``(N, V)`` and the new state."""
         outputs, state = self.decoder(self._inputs(tokens.unsqueeze(1), q), state=state)  # (N, 1, H)
-        return self.output(self.dropout(outputs[:, 0])), state
+        return self.logits(outputs[:, 0]), state
 
     @torch.no_grad()
     def generate(self, condition: Tensor, bos_id: int, eos_id: int, max_length: int, temperature: float = 1.0,
