@@ -3,8 +3,9 @@
 The 10,662 snippets (cp1252) are dealt into 10 stratified folds by a seeded shuffle: fold 0 is the test part,
 fold 1 the validation part, folds 2-9 (80%) the training part. Then:
 
-1. a ``ConditionalGenerator`` (the label sets the LSTM decoder's initial state and is fed at every step) is
-   trained on the training part, the best epoch chosen on the validation part's perplexity;
+1. a ``ConditionalGenerator`` (the label sets the LSTM decoder's initial state and is fed at every step; tied
+   embedding and output weights; 5,000 words) is trained on the training part, the best epoch chosen on the
+   validation part's perplexity;
 2. a ``SequenceClassifier`` (BiLSTM, max pooling, as ``classify_rt_polarity.py``) is trained on the REAL
    sentences of the same training part (best epoch on validation) and its accuracy measured on the test part,
    which neither model ever saw;
@@ -18,7 +19,7 @@ fold 1 the validation part, folds 2-9 (80%) the training part. Then:
 
 No pretrained embeddings; the test part is used only for the two reported test figures, never for a choice::
 
-    python bench/condgen_rt_polarity.py                       # the benchmark (~15-20 min on 2 shared cores)
+    python bench/condgen_rt_polarity.py                       # the benchmark (~25 min on 2 busy shared cores)
     python bench/condgen_rt_polarity.py --smoke               # tiny budgets: the pipeline works (~1-2 min)
 """
 
@@ -71,8 +72,8 @@ def generate_all(generator, count: int, temperature: float, seed: int) -> dict[s
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/bench-condgen-rt-polarity"), help="folder for runs")
-    parser.add_argument("--generator-seconds", type=float, default=660.0, help="generator training budget (s)")
-    parser.add_argument("--classifier-seconds", type=float, default=180.0, help="classifier training budget (s)")
+    parser.add_argument("--generator-seconds", type=float, default=900.0, help="generator training budget (s)")
+    parser.add_argument("--classifier-seconds", type=float, default=300.0, help="classifier training budget (s)")
     parser.add_argument("--count", type=int, default=500, help="generated sentences per class (final draw)")
     parser.add_argument("--choice-count", type=int, default=200, help="per class and temperature (validation)")
     parser.add_argument("--choice-margin", type=float, default=0.85, help="validation agreement to reach")
@@ -99,7 +100,8 @@ def main() -> int:
 
     generator_run = args.out / f"generator-{stamp}"
     generator_model = ConditionalGeneratorConfig(cell="lstm", embedding_size=128, hidden_size=256, num_layers=1,
-                                                 condition_size=32, condition_input=True, dropout=0.3)
+                                                 condition_size=32, condition_input=True, dropout=0.3,
+                                                 tie_weights=True)
     generator_results = train_condgen(
         generator_run, data=paths["train"], valid=paths["valid"], test=paths["test"],
         text=TextDataConfig(min_freq=2, max_vocab=5000), model=generator_model,
