@@ -116,6 +116,27 @@ def test_generates_the_sequence_of_each_condition(condition_input):
     sampled = model.generate(torch.tensor([1, 0]), bos_id=1, eos_id=2, max_length=10, temperature=1.0,
                              generator=torch.Generator().manual_seed(0))
     assert sampled == [[4, 4, 4], [3, 3, 3]]
+    guided = model.generate(torch.tensor([1, 0, 1]), bos_id=1, eos_id=2, max_length=10, temperature=1.0,
+                            generator=torch.Generator().manual_seed(0), guidance=2.0)
+    assert guided == [[4, 4, 4], [3, 3, 3], [4, 4, 4]]
+
+
+def test_guidance_pushes_towards_the_condition():
+    """With w > 0 the next-token scores are log p(y|c) + w [log p(y|c) - log mean_k p(y|k)]: checked by hand."""
+    torch.manual_seed(7)
+    model = ConditionalGenerator(6, tiny(), num_classes=3, pad_id=0).eval()
+    bos = torch.tensor([1, 1, 1])
+    with torch.no_grad():
+        q = model.encode_condition(torch.tensor([0, 1, 2]))
+        log_probs = torch.log_softmax(model.step(bos, q, model.initial_state(q))[0], dim=1)  # (K, V)
+    marginal = torch.logsumexp(log_probs, dim=0) - torch.log(torch.tensor(3.0))
+    expected = (log_probs[2] + 1.5 * (log_probs[2] - marginal)).argmax().item()
+    first = model.generate(torch.tensor([2]), bos_id=1, eos_id=5, max_length=1, temperature=0, guidance=1.5,
+                           min_length=0)
+    assert first == [[expected]] or (expected == 5 and first == [[]])
+    features = ConditionalGenerator(6, tiny(), condition_features=2).eval()
+    with pytest.raises(ValueError, match="guidance"):
+        features.generate(torch.zeros(1, 2), bos_id=1, eos_id=2, max_length=3, guidance=1.0)
 
 
 def test_generate_respects_banned_tokens_and_lengths():

@@ -66,7 +66,7 @@ class ConditionalGeneratorPredictor:
     @torch.no_grad()
     def generate(self, condition: str, n: int = 1, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, max_length: int | None = None, seed: int | None = None,
-                 batch_size: int = 256) -> list[str]:
+                 batch_size: int = 256, guidance: float = 0.0) -> list[str]:
         """``n`` texts sampled for the class ``condition`` (each up to ``<eos>``, at most ``max_length`` tokens).
 
         Args:
@@ -76,6 +76,8 @@ class ConditionalGeneratorPredictor:
             max_length: token limit per text (default: the run's, the longest training text + 10).
             seed: seed of the sampling (None: fresh randomness); the same seed gives the same texts.
             batch_size: texts decoded together.
+            guidance: w of classifier-free guidance (0: plain sampling); see
+                :meth:`~rnnkit.models.ConditionalGenerator.generate`.
 
         Raises:
             ValueError: For an unknown condition (listing the known ones) or settings out of range.
@@ -96,7 +98,7 @@ class ConditionalGeneratorPredictor:
             count = min(batch_size, n - start)
             conditions = torch.full((count,), label, dtype=torch.long, device=self.device)
             sequences = self.model.generate(conditions, stoi["<bos>"], stoi["<eos>"], max_length or self.max_length,
-                                            temperature, top_k, top_p, banned, generator)
+                                            temperature, top_k, top_p, banned, generator, guidance=guidance)
             texts += [self.join(self.vocab.decode(ids)) for ids in sequences]
         return texts
 
