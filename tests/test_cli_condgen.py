@@ -63,6 +63,9 @@ def test_generate_writes_the_text_of_the_condition(run):
     code, stdout, err = invoke("generate", out, "--condition", "neg", "--seed", 4)
     assert code == 0, err
     assert records(stdout) == [{"condition": "neg", "text": "y y y"}]
+    code, stdout, err = invoke("generate", out, "--condition", "pos", "--seed", 4, "--guidance", 2)
+    assert code == 0, err
+    assert records(stdout) == [{"condition": "pos", "text": "x x x"}]
 
 
 def test_generate_is_reproducible_with_a_seed_and_matches_the_api(run):
@@ -107,6 +110,7 @@ def test_unknown_or_missing_condition(run):
     assert_user_error(invoke("generate", out, "--condition", "pos", "--count", 0), "n: got 0")
     assert_user_error(invoke("generate", out, "--condition", "pos", "--prompt", "x"), "--prompt")
     assert_user_error(invoke("generate", out, "--condition", "pos", "--temperature", -1), "temperature")
+    assert_user_error(invoke("generate", out, "--condition", "pos", "--guidance", -1), "guidance")
 
 
 def test_condition_on_a_language_model_run(tmp_path):
@@ -118,6 +122,7 @@ def test_condition_on_a_language_model_run(tmp_path):
     assert code == 0, err
     assert_user_error(invoke("generate", tmp_path / "lm", "--condition", "pos"), "--condition", "'lm'", "'condgen'")
     assert_user_error(invoke("generate", tmp_path / "lm", "--count", 3), "--count", "'lm'")
+    assert_user_error(invoke("generate", tmp_path / "lm", "--guidance", 1), "--guidance", "'lm'")
     code, stdout, _ = invoke("generate", tmp_path / "lm", "--length", 5, "--seed", 0)
     assert code == 0 and len(json.loads(stdout)["text"]) == 5
     code, stdout, _ = invoke("generate", tmp_path / "lm", "--seed", 0)  # a language model's default: 200 tokens

@@ -126,7 +126,7 @@ def _generate(args: argparse.Namespace) -> int:
     predictor = _predictor_with(args.run, "generate")
     if predictor.task == "condgen":
         return generate_conditioned(predictor, args)
-    for flag, value in (("--condition", args.condition), ("--count", args.count)):
+    for flag, value in (("--condition", args.condition), ("--count", args.count), ("--guidance", args.guidance)):
         if value is not None:
             raise ValueError(f"{flag}: got {value!r}, but {args.run} is a run of task {predictor.task!r}; expected "
                              f"{flag} only with a 'condgen' run")

@@ -73,6 +73,9 @@ def add_condition_arguments(generate: argparse.ArgumentParser) -> None:
     generate.add_argument("--condition", default=None,
                           help="condgen runs: the class label to generate texts of (required for them)")
     generate.add_argument("--count", type=int, default=None, help="condgen runs: texts to generate (default 1)")
+    generate.add_argument("--guidance", type=float, default=None,
+                          help="condgen runs: classifier-free guidance weight w >= 0 (default 0: plain sampling; "
+                               "higher keeps closer to the condition)")
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,7 +101,8 @@ def generate_conditioned(predictor: Any, args: argparse.Namespace) -> int:
                          "alone; expected no --prompt")
     texts = predictor.generate(args.condition, n=1 if args.count is None else args.count,
                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                               max_length=args.length, seed=args.seed)
+                               max_length=args.length, seed=args.seed,
+                               guidance=0.0 if args.guidance is None else args.guidance)
     for text in texts:
         print(json.dumps({"condition": args.condition, "text": text}, ensure_ascii=False), flush=True)
     return 0
