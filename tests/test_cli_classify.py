@@ -239,3 +239,20 @@ def test_bad_truncation_settings_are_one_line_errors(tmp_path, data, flags, need
     assert_user_error(invoke("train", "classify", "--data", data / "train.csv", "--text-column", "review",
                               "--label-column", "sentiment", *flags, "--out", tmp_path / "run"), *needles)
     assert not (tmp_path / "run").exists()
+
+
+def test_ensemble_and_word_dropout_flags_train_save_and_load_back(tmp_path, data):
+    out = tmp_path / "ensemble"
+    code, stdout, err = invoke("train", "classify", "--data", data / "train.csv", "--test", data / "test.csv",
+                               "--text-column", "review", "--label-column", "sentiment", "--out", out, *TINY,
+                               "--ensemble", "2", "--word-dropout", "0.1")
+    assert code == 0, err
+    result = json.loads(stdout)
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["ensemble"] == 2 and config["model"]["word_dropout"] == 0.1
+    assert result["test_accuracy"] >= 0.9, result
+    predictor = rk.load(out)
+    assert len(predictor.model.members) == 2
+    assert predictor.evaluate(data / "test.csv")["accuracy"] == pytest.approx(result["test_accuracy"])
+    assert_user_error(invoke("train", "classify", "--data", data / "train.csv", "--ensemble", "0",
+                             "--out", tmp_path / "bad"), "ensemble", "0")

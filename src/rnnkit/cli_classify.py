@@ -47,6 +47,8 @@ CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--mlp-size": ("model", "mlp_size", int, "hidden units of the output MLP (0: linear)"),
     "--dropout": ("model", "dropout", float, "dropout between layers and in the head"),
     "--input-dropout": ("model", "input_dropout", float, "dropout on the embeddings"),
+    "--word-dropout": ("model", "word_dropout", float, "zero a whole token's embedding with this probability"),
+    "--ensemble": ("model", "ensemble", int, "train K models side by side; predict their mean probability"),
     "--backend": ("model", "backend", str, "auto, explicit or fused"),
     "--epochs": ("train", "epochs", int, "passes over the training data"),
     "--batch-size": ("train", "batch_size", int, "examples per batch"),

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..analysis.confusion_plot import plot_confusion_matrix
 from ..analysis.metrics import classification_report
-from ..models import ClassifierConfig, SequenceClassifier
+from ..models import ClassifierConfig, ClassifierEnsemble, build_classifier
 from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
@@ -46,10 +46,19 @@ EVAL_BATCH_SIZE = 64
 
 
 def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
-    """Summed cross-entropy of one batch ``(ids, lengths, labels)``; no state is carried between batches."""
+    """Summed cross-entropy of one batch ``(ids, lengths, labels)``; no state is carried between batches.
+
+    An ensemble's loss is the mean over its K members of each member's own summed cross-entropy (so each member
+    learns as if alone), not the loss of the averaged probabilities.
+    """
     ids, lengths, labels = (part.to(_device(model)) for part in batch)
-    logits = model(ids, lengths)  # (B, C)
-    loss = F.cross_entropy(logits.float(), labels, reduction="sum")
+    if isinstance(model, ClassifierEnsemble):
+        logits = model.member_logits(ids, lengths)  # (K, B, C)
+        losses = [F.cross_entropy(member.float(), labels, reduction="sum") for member in logits]
+        loss = torch.stack(losses).mean()
+    else:
+        logits = model(ids, lengths)  # (B, C)
+        loss = F.cross_entropy(logits.float(), labels, reduction="sum")
     return StepResult(loss, labels.numel(), None, tokens=int(lengths.sum()))
 
 
@@ -124,7 +133,7 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
 
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
-    network = SequenceClassifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(device)
+    network = build_classifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(device)
     create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
     vocab.save(out / "vocab.json")
     write_run_config(out, TASK, {

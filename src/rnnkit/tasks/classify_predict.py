@@ -11,7 +11,7 @@ import torch
 
 from ..analysis.confusion_plot import plot_confusion_matrix
 from ..data.readers.labelled import LabelledText
-from ..models import ClassifierConfig, SequenceClassifier
+from ..models import ClassifierConfig, build_classifier
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
 from .classify import TASK, metrics_of, predict_probabilities
@@ -28,7 +28,7 @@ class ClassifierPredictor:
 
     task = TASK
 
-    def __init__(self, model: SequenceClassifier, vocab: Vocab, labels: list[str], text: TextDataConfig) -> None:
+    def __init__(self, model: torch.nn.Module, vocab: Vocab, labels: list[str], text: TextDataConfig) -> None:
         self.model, self.vocab, self.labels, self.text = model.eval(), vocab, labels, text
 
     @classmethod
@@ -41,7 +41,7 @@ class ClassifierPredictor:
             raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {TASK!r} run config (no list of labels)")
         labels = [str(label) for label in config["labels"]]
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
-        model = SequenceClassifier(len(labels), model_config, vocab_size=len(vocab), pad_id=vocab.pad_id)
+        model = build_classifier(len(labels), model_config, vocab_size=len(vocab), pad_id=vocab.pad_id)
         load_model_weights(Path(run_dir) / "model.safetensors", model)
         return cls(model.to(device), vocab, labels, text)
 
