@@ -30,9 +30,9 @@ from data_paths import require
 from rnnkit.data.readers import read_labelled
 
 PUBLISHED = "Kim 2014 CNN-rand 76.1, CNN-non-static 81.5; NBSVM 79.4 (10-fold CV accuracy)"
-MODEL = ["--cell", "lstm", "--embedding-size", "128", "--hidden-size", "128", "--bidirectional", "--pooling", "max",
-         "--input-dropout", "0.25", "--dropout", "0.5", "--epochs", "6", "--batch-size", "50", "--lr", "0.005",
-         "--patience", "2", "--seed", "0", "--log-every", "100"]
+MODEL = ["--cell", "lstm", "--embedding-size", "64", "--hidden-size", "64", "--bidirectional", "--pooling", "max",
+         "--input-dropout", "0.25", "--word-dropout", "0.3", "--dropout", "0.5", "--ensemble", "3", "--epochs", "6",
+         "--batch-size", "50", "--lr", "0.005", "--patience", "2", "--seed", "0", "--log-every", "100"]
 
 
 def main() -> int:
