@@ -25,8 +25,10 @@ from data_paths import require
 
 PUBLISHED = "Kim 2014 CNN-non-static 87.2; Tai et al. 2015 LSTM 84.9, BiLSTM 87.5 (test accuracy, with phrases)"
 MODEL = ["--cell", "lstm", "--embedding-size", "64", "--hidden-size", "64", "--bidirectional", "--pooling", "max",
-         "--input-dropout", "0.25", "--word-dropout", "0.3", "--dropout", "0.5", "--ensemble", "3", "--epochs", "6",
-         "--batch-size", "50", "--lr", "0.005", "--patience", "2", "--seed", "0", "--log-every", "100"]
+         "--input-dropout", "0.25", "--word-dropout", "0.3", "--dropout", "0.5", "--ensemble", "3", "--epochs", "12",
+         "--batch-size", "50", "--lr", "0.005", "--patience", "3", "--seed", "0", "--log-every", "100"]
+# rt_polarity's flags but 12 epochs (patience 3): with 6, SST-2's best dev epoch was the last one; with 12 the dev
+# accuracy of the best epoch rose from 77.8% (epoch 6) to 80.5% (epoch 10), so 12 was kept (the dev file chose it)
 
 
 def main() -> int:
