@@ -114,6 +114,23 @@ def test_predict_reads_the_text_column_of_a_table(run, data):
     assert len(stdout.splitlines()) == 40
 
 
+def test_predict_writes_a_csv_table_with_one_probability_column_per_class(run, tmp_path):
+    out, _ = run
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text('the film was great, "really"\nawful story and music\n', encoding="utf-8")
+    code, stdout, err = invoke("predict", out, "--input", inputs, "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(__import__("io").StringIO(stdout)))
+    assert list(rows[0]) == ["text", "label", "p_neg", "p_pos"]
+    assert [row["text"] for row in rows] == ['the film was great, "really"', "awful story and music"]
+    assert [row["label"] for row in rows] == ["pos", "neg"]
+    as_json = rk.load(out).predict(['the film was great, "really"', "awful story and music"])
+    for row, record in zip(rows, as_json, strict=True):
+        assert float(row["p_pos"]) + float(row["p_neg"]) == pytest.approx(1.0, abs=1e-5)
+        assert float(row["p_pos"]) == pytest.approx(record["probabilities"]["pos"], rel=1e-5)
+    assert_user_error(invoke("predict", out, "--input", inputs, "--format", "xml"), "--format")
+
+
 def test_train_on_a_zip_of_class_folders(tmp_path):
     rng = random.Random(3)
     archive = tmp_path / "corpus.zip"

@@ -8,7 +8,6 @@ override it. The model and training flags are the text classifier's.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from .cli_classify import CLASSIFY_FLAGS
 from .cli_settings import add_setting_flags, run_training, settings_from
 from .data.audio_features import FeatureConfig
 from .models import ClassifierConfig
+from .prediction_output import write_predictions
 from .tasks.audio_data import AudioDataConfig
 from .train.config import TrainConfig
 
@@ -80,6 +80,5 @@ def predict_audio(predictor: Any, args: argparse.Namespace) -> int:
             raise ValueError("--input -: stdin holds no paths; expected one WAV file path per line")
     else:
         files = [args.input]
-    for record in predictor.predict(files, batch_size=args.batch_size):  # all computed before any is printed
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+    write_predictions(predictor.predict(files, batch_size=args.batch_size), args.format, sys.stdout)
     return 0

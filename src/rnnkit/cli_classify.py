@@ -7,7 +7,6 @@ holds the same names, flat or in ``[text]``, ``[model]``, ``[train]`` tables, an
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .cli_tag import add_tag_predict_arguments, predict_tags
 from .models import ClassifierConfig
+from .prediction_output import FORMATS, write_predictions
 from .tasks.classify_data import TextDataConfig
 from .train.config import TrainConfig
 
@@ -76,15 +76,19 @@ def add_classify_parser(tasks: argparse._SubParsersAction) -> None:
 
 
 def add_predict_parser(commands: argparse._SubParsersAction) -> None:
-    """``rnnkit predict RUN --input FILE|-``: one JSON object per text, with the class probabilities."""
+    """``rnnkit predict RUN --input FILE|- [--format jsonl|csv]``: one record per text, with the class
+    probabilities."""
     predict = commands.add_parser("predict", help="class probabilities for texts (classify) or tags for sentences "
-                                                  "(tag), one JSON object per text (JSONL)")
+                                                  "(tag), one JSON object per text (JSONL) or one CSV row")
     predict.add_argument("run", type=Path, help="run directory written by 'rnnkit train classify' or 'train tag'")
     predict.add_argument("--input", required=True,
                          help="one text per line, or a CSV/TSV/JSONL table with a text column; '-' for stdin "
                               "(audio runs: a WAV file, a directory of them, or '-' for paths on stdin)")
     predict.add_argument("--text-column", default=None, help="the text column of a table (default: the run's)")
     predict.add_argument("--batch-size", type=int, default=64, help="texts per batch (default 64)")
+    predict.add_argument("--format", choices=FORMATS, default="jsonl",
+                         help="jsonl (default): one JSON object per line; csv: a header, then one row per input "
+                              "with a p_<label> column per class (tags: space-joined)")
     add_tag_predict_arguments(predict)
     predict.set_defaults(handler=_predict)
 
@@ -123,6 +127,5 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         column = args.text_column or predictor.text.text_column
         records = list(read_texts(Path(args.input), column, predictor.text.encoding))
-    for record in predictor.predict(records, batch_size=args.batch_size):  # all computed before any is printed
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+    write_predictions(predictor.predict(records, batch_size=args.batch_size), args.format, sys.stdout)
     return 0

@@ -7,7 +7,6 @@ holds the same names, flat or in ``[text]``, ``[model]``, ``[train]`` tables, an
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .models import TaggerConfig
+from .prediction_output import write_predictions
 from .tasks.tag_data import TagDataConfig
 from .train.config import TrainConfig
 
@@ -101,6 +101,5 @@ def predict_tags(predictor: Any, args: argparse.Namespace) -> int:
             name, lines = str(args.input), numbered_lines(Path(args.input), predictor.text.encoding)
         sentences = [TaggedSentence(tuple(line.split()), None, name, (number,) * len(line.split()))
                      for number, line in lines if line.strip()]
-    for record in predictor.predict(sentences, batch_size=args.batch_size):  # all computed before any is printed
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+    write_predictions(predictor.predict(sentences, batch_size=args.batch_size), args.format, sys.stdout)
     return 0
