@@ -24,23 +24,32 @@ Additive attention pooling (Bahdanau et al. 2015, with a learned query as in Yan
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..nn import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent
-from ..nn.recurrent import BACKENDS
+from ..nn import Recurrent
+from .config_fields import (
+    CELLS,
+    DictConfig,
+    check_cell_and_backend,
+    check_choice,
+    check_flag,
+    check_integer,
+    check_probability,
+    recurrent_layer,
+)
 
-CELLS = ("rnn", "gru", "lstm", "lnlstm")
+__all__ = ["CELLS", "POOLINGS", "ClassifierConfig", "SequenceClassifier", "build_recurrent"]
 POOLINGS = ("last", "mean", "max", "attention")
 _SIZES = ("embedding_size", "hidden_size", "num_layers")
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(DictConfig):
     """Hyperparameters of :class:`SequenceClassifier`.
 
     Attributes:
@@ -78,55 +87,21 @@ class ClassifierConfig:
     backend: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell: got {self.cell!r}; expected one of {', '.join(map(repr, CELLS))}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling: got {self.pooling!r}; expected one of {', '.join(map(repr, POOLINGS))}")
+        check_cell_and_backend(self.cell, self.backend)
+        check_choice("pooling", self.pooling, POOLINGS)
         for name in (*_SIZES, "attention_size", "ensemble"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: got {value!r}; expected a positive integer")
+            check_integer(name, getattr(self, name))
         if isinstance(self.mlp_size, bool) or not isinstance(self.mlp_size, int) or self.mlp_size < 0:
             raise ValueError(f"mlp_size: got {self.mlp_size!r}; expected an integer >= 0 (0: a linear head)")
         for name in ("dropout", "input_dropout", "word_dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-                raise ValueError(f"{name}: got {value!r}; expected a probability in [0, 1)")
-        if not isinstance(self.bidirectional, bool):
-            raise ValueError(f"bidirectional: got {self.bidirectional!r}; expected True or False")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend: got {self.backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
-        if self.backend == "fused" and self.cell == "lnlstm":
-            raise ValueError("backend: got 'fused' with cell 'lnlstm', which has no fused kernel; "
-                             "expected 'auto' or 'explicit'")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (JSON-ready)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> ClassifierConfig:
-        """Build from a dict; an unknown key is a ValueError listing the valid ones."""
-        valid = [field.name for field in fields(cls)]
-        unknown = sorted(set(mapping) - set(valid))
-        if unknown:
-            raise ValueError(f"ClassifierConfig: unknown keys {unknown}; valid keys are {valid}")
-        return cls(**mapping)
-
+            check_probability(name, getattr(self, name))
+        check_flag("bidirectional", self.bidirectional)
 
 def build_recurrent(config: ClassifierConfig, input_size: int) -> Recurrent:
     """The stacked (bi)directional batch-first layer of the configured cell."""
-    options = dict(num_layers=config.num_layers, bidirectional=config.bidirectional,
-                   dropout=config.dropout if config.num_layers > 1 else 0.0, batch_first=True,
-                   backend=config.backend)
-    if config.cell == "rnn":
-        return RNN(input_size, config.hidden_size, **options)
-    if config.cell == "gru":
-        return GRU(input_size, config.hidden_size, **options)
-    if config.cell == "lstm":
-        return LSTM(input_size, config.hidden_size, **options)
-    return Recurrent(LayerNormLSTMCell, input_size, config.hidden_size, **options)
-
+    return recurrent_layer(config.cell, input_size, config.hidden_size, num_layers=config.num_layers,
+                           bidirectional=config.bidirectional, batch_first=True, backend=config.backend,
+                           dropout=config.dropout if config.num_layers > 1 else 0.0)
 
 class AdditiveAttentionPooling(nn.Module):
     """``pooled = sum_t a_t h_t`` with ``a = softmax_t(v^T tanh(W h_t + b))`` over the real steps only."""

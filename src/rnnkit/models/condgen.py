@@ -26,25 +26,32 @@ with :func:`rnnkit.decode.sampling.sample_next` (temperature, top-k, top-p).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..decode.sampling import sample_next
-from ..nn import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent
-from ..nn.recurrent import BACKENDS
+from ..nn import Recurrent
+from .config_fields import (
+    CELLS,
+    DictConfig,
+    check_cell_and_backend,
+    check_flag,
+    check_integer,
+    check_probability,
+    recurrent_layer,
+)
 
-CELLS = ("rnn", "gru", "lstm", "lnlstm")
+__all__ = ["CELLS", "ConditionalGenerator", "ConditionalGeneratorConfig"]
 State = Tensor | tuple[Tensor, Tensor]  # h (L, B, H), or (h, c) for LSTM cells
 _SIZES = ("embedding_size", "hidden_size", "num_layers", "condition_size")
 
 
 @dataclass(frozen=True)
-class ConditionalGeneratorConfig:
+class ConditionalGeneratorConfig(DictConfig):
     """Hyperparameters of :class:`ConditionalGenerator`.
 
     Attributes:
@@ -72,47 +79,17 @@ class ConditionalGeneratorConfig:
     backend: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell: got {self.cell!r}; expected one of {', '.join(map(repr, CELLS))}")
+        check_cell_and_backend(self.cell, self.backend)
         for name in _SIZES:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: got {value!r}; expected a positive integer")
+            check_integer(name, getattr(self, name))
         for name in ("condition_input", "tie_weights"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}: got {getattr(self, name)!r}; expected True or False")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: got {self.dropout!r}; expected a probability in [0, 1)")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend: got {self.backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
-        if self.backend == "fused" and self.cell == "lnlstm":
-            raise ValueError("backend: got 'fused' with cell 'lnlstm', which has no fused kernel; "
-                             "expected 'auto' or 'explicit'")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (JSON-ready)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> ConditionalGeneratorConfig:
-        """Build from a dict; an unknown key is a ValueError listing the valid ones."""
-        valid = [field.name for field in fields(cls)]
-        unknown = sorted(set(mapping) - set(valid))
-        if unknown:
-            raise ValueError(f"ConditionalGeneratorConfig: unknown keys {unknown}; valid keys are {valid}")
-        return cls(**mapping)
-
+            check_flag(name, getattr(self, name))
+        check_probability("dropout", self.dropout)
 
 def _build_decoder(config: ConditionalGeneratorConfig, input_size: int) -> Recurrent:
-    options = dict(num_layers=config.num_layers, dropout=config.dropout if config.num_layers > 1 else 0.0,
-                   batch_first=True, backend=config.backend)
-    if config.cell == "rnn":
-        return RNN(input_size, config.hidden_size, **options)
-    if config.cell == "gru":
-        return GRU(input_size, config.hidden_size, **options)
-    if config.cell == "lstm":
-        return LSTM(input_size, config.hidden_size, **options)
-    return Recurrent(LayerNormLSTMCell, input_size, config.hidden_size, **options)
+    return recurrent_layer(config.cell, input_size, config.hidden_size, num_layers=config.num_layers,
+                           dropout=config.dropout if config.num_layers > 1 else 0.0, batch_first=True,
+                           backend=config.backend)
 
 
 class ConditionalGenerator(nn.Module):

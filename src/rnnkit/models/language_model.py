@@ -12,24 +12,31 @@ Merity et al. (2018), "Regularizing and Optimizing LSTM Language Models".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from ..nn import GRU, LSTM, RNN, LayerNormLSTMCell, LockedDropout, Recurrent, embedding_dropout
-from ..nn.recurrent import BACKENDS
+from ..nn import LockedDropout, Recurrent, embedding_dropout
+from .config_fields import (
+    CELLS,
+    DictConfig,
+    check_cell_and_backend,
+    check_flag,
+    check_integer,
+    check_probability,
+    recurrent_layer,
+)
 
-CELLS = ("rnn", "gru", "lstm", "lnlstm")
+__all__ = ["CELLS", "LanguageModel", "LanguageModelConfig"]
 LayerState = Tensor | tuple[Tensor, Tensor]  # h (1, B, H), or (h, c) for LSTM cells
 _SIZES = ("embedding_size", "hidden_size", "num_layers")
 _PROBABILITIES = ("dropout", "embedding_dropout", "input_dropout", "hidden_dropout", "weight_dropout")
 
 
 @dataclass(frozen=True)
-class LanguageModelConfig:
+class LanguageModelConfig(DictConfig):
     """Hyperparameters of :class:`LanguageModel`.
 
     Attributes:
@@ -63,23 +70,12 @@ class LanguageModelConfig:
     backend: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell: got {self.cell!r}; expected one of {', '.join(map(repr, CELLS))}")
+        check_cell_and_backend(self.cell, self.backend)
         for name in _SIZES:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: got {value!r}; expected a positive integer")
+            check_integer(name, getattr(self, name))
         for name in _PROBABILITIES:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-                raise ValueError(f"{name}: got {value!r}; expected a probability in [0, 1)")
-        if not isinstance(self.tie_weights, bool):
-            raise ValueError(f"tie_weights: got {self.tie_weights!r}; expected True or False")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend: got {self.backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
-        if self.backend == "fused" and self.cell == "lnlstm":
-            raise ValueError("backend: got 'fused' with cell 'lnlstm', which has no fused kernel; "
-                             "expected 'auto' or 'explicit'")
+            check_probability(name, getattr(self, name))
+        check_flag("tie_weights", self.tie_weights)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -89,30 +85,11 @@ class LanguageModelConfig:
             sizes[-1] = self.embedding_size
         return sizes
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (JSON-ready)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> LanguageModelConfig:
-        """Build from a dict; an unknown key is a ValueError listing the valid ones."""
-        valid = [field.name for field in fields(cls)]
-        unknown = sorted(set(mapping) - set(valid))
-        if unknown:
-            raise ValueError(f"LanguageModelConfig: unknown keys {unknown}; valid keys are {valid}")
-        return cls(**mapping)
-
 
 def _build_layer(config: LanguageModelConfig, input_size: int, hidden_size: int) -> Recurrent:
     """One single-layer, batch-first recurrent layer of the configured cell."""
-    options = dict(batch_first=True, backend=config.backend, weight_dropout=config.weight_dropout)
-    if config.cell == "rnn":
-        return RNN(input_size, hidden_size, **options)
-    if config.cell == "gru":
-        return GRU(input_size, hidden_size, **options)
-    if config.cell == "lstm":
-        return LSTM(input_size, hidden_size, **options)
-    return Recurrent(LayerNormLSTMCell, input_size, hidden_size, **options)
+    return recurrent_layer(config.cell, input_size, hidden_size, batch_first=True, backend=config.backend,
+                           weight_dropout=config.weight_dropout)
 
 
 class LanguageModel(nn.Module):

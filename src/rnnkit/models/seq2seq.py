@@ -26,8 +26,8 @@ with ``backend="explicit"``. The output layer is applied to all steps at once af
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from ..nn import GRU, LSTM, RNN, Recurrent
 from ..nn.attention import ATTENTION_MODES, Attention, Memory, check_attention_mode
 from ..nn.recurrent import BACKENDS
+from .config_fields import DictConfig, check_choice, check_integer, check_probability
 
 CELLS = ("rnn", "gru", "lstm")
 State = Tensor | tuple[Tensor, Tensor]  # (L, B, H), or (h, c) for LSTM
@@ -46,7 +47,7 @@ _FUSED_STEPS: dict[str, Callable[..., Any]] = {"rnn": torch.rnn_tanh_cell, "gru"
 
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
+class Seq2SeqConfig(DictConfig):
     """Hyperparameters of :class:`Seq2Seq`.
 
     Attributes:
@@ -74,19 +75,14 @@ class Seq2SeqConfig:
     backend: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell: got {self.cell!r}; expected one of {', '.join(map(repr, CELLS))}")
+        check_choice("cell", self.cell, CELLS)
         for name in ("embedding_size", "hidden_size", "num_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: got {value!r}; expected a positive integer")
+            check_integer(name, getattr(self, name))
         if self.attention_size is not None and (not isinstance(self.attention_size, int) or self.attention_size < 1):
             raise ValueError(f"attention_size: got {self.attention_size!r}; expected a positive integer or none")
         check_attention_mode(self.attention)
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: got {self.dropout!r}; expected a probability in [0, 1)")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend: got {self.backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
+        check_probability("dropout", self.dropout)
+        check_choice("backend", self.backend, BACKENDS)
         if self.attention == "dot" and self.bidirectional:
             raise ValueError("attention 'dot' scores s^T k, which needs encoder states (2H with bidirectional) of "
                              "the decoder's size H; expected bidirectional false, or attention 'general'")
@@ -95,18 +91,6 @@ class Seq2SeqConfig:
     def context_size(self) -> int:
         """Units of an encoder state, and so of the context vector: D*H."""
         return self.hidden_size * (2 if self.bidirectional else 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> Seq2SeqConfig:
-        """Build from a dict; an unknown key is a ValueError listing the valid ones."""
-        valid = [field.name for field in fields(cls)]
-        unknown = sorted(set(mapping) - set(valid))
-        if unknown:
-            raise ValueError(f"Seq2SeqConfig: unknown keys {unknown}; valid keys are {valid}")
-        return cls(**mapping)
 
 
 @dataclass

@@ -14,22 +14,21 @@ positions mean nothing and :func:`tagging_loss` never counts them::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nn.recurrent import BACKENDS
-from .classifier import CELLS, build_recurrent
+from .classifier import build_recurrent
+from .config_fields import DictConfig, check_cell_and_backend, check_flag, check_integer, check_probability
 
 IGNORE_INDEX = -100  # the tag of a padding position: cross-entropy skips it
 
 
 @dataclass(frozen=True)
-class TaggerConfig:
+class TaggerConfig(DictConfig):
     """Hyperparameters of :class:`SequenceTagger`.
 
     Attributes:
@@ -54,37 +53,12 @@ class TaggerConfig:
     backend: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell: got {self.cell!r}; expected one of {', '.join(map(repr, CELLS))}")
+        check_cell_and_backend(self.cell, self.backend)
         for name, minimum in (("embedding_size", 1), ("hidden_size", 1), ("num_layers", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name}: got {value!r}; expected an integer >= {minimum}")
+            check_integer(name, getattr(self, name), minimum)
         for name in ("dropout", "word_dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-                raise ValueError(f"{name}: got {value!r}; expected a probability in [0, 1)")
-        if not isinstance(self.bidirectional, bool):
-            raise ValueError(f"bidirectional: got {self.bidirectional!r}; expected True or False")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend: got {self.backend!r}; expected one of {', '.join(map(repr, BACKENDS))}")
-        if self.backend == "fused" and self.cell == "lnlstm":
-            raise ValueError("backend: got 'fused' with cell 'lnlstm', which has no fused kernel; "
-                             "expected 'auto' or 'explicit'")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (JSON-ready)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> TaggerConfig:
-        """Build from a dict; an unknown key is a ValueError listing the valid ones."""
-        valid = [field.name for field in fields(cls)]
-        unknown = sorted(set(mapping) - set(valid))
-        if unknown:
-            raise ValueError(f"TaggerConfig: unknown keys {unknown}; valid keys are {valid}")
-        return cls(**mapping)
-
+            check_probability(name, getattr(self, name))
+        check_flag("bidirectional", self.bidirectional)
 
 class SequenceTagger(nn.Module):
     """Recurrent tagger: token ids ``(B, T)`` -> tag logits ``(B, T, K)``.
