@@ -1,10 +1,12 @@
-"""Run-directory settings: one dataclass per config section, and a one-line error for a broken config.json."""
+"""Run directories: settings per config section, a one-line error for a broken config.json, recorded data paths
+and the kept epoch."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from rnnkit.tasks.run_dir import run_settings
+from rnnkit.tasks.run_dir import absolute_paths, best_epoch, run_settings
 
 
 @dataclass
@@ -31,3 +33,18 @@ def test_run_settings_builds_each_section():
 def test_run_settings_names_the_file_for_a_broken_config(config, detail):
     with pytest.raises(ValueError, match=rf"run/config\.json: not a valid 'lm' run config \({detail}"):
         run_settings("run", config, {"model": Model, "corpus": Corpus})
+
+
+def test_absolute_paths_keep_the_shape_they_were_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert absolute_paths(None) is None
+    assert absolute_paths("a.csv") == str(tmp_path / "a.csv")
+    assert absolute_paths([Path("a.csv"), "sub/b.csv"]) == [str(tmp_path / "a.csv"), str(tmp_path / "sub" / "b.csv")]
+
+
+def test_best_epoch_is_the_first_with_the_lowest_monitored_error():
+    history = [{"epoch": 1, "valid_error": 0.3}, {"epoch": 2, "valid_error": 0.2}, {"epoch": 3, "valid_error": 0.2},
+               {"epoch": 4, "valid_error": 0.25, "span_error": 0.1}]
+    assert best_epoch(history) == 2
+    assert best_epoch(history, "span_error") == 4
+    assert best_epoch([]) is None

@@ -37,10 +37,10 @@ from .audio_data import (
     resolve_sample_rate,
     training_batches,
 )
-from .classify import _absolute, _best_epoch, batch_loss, metrics_of
+from .classify import batch_loss, metrics_of
 from .classify_data import stratified_split
 from .lm import check_device, seed_everything
-from .run_dir import create_run_dir, write_run_config
+from .run_dir import absolute_paths, best_epoch, create_run_dir, write_run_config
 
 TASK = "audio"
 EVAL_BATCH_SIZE = 64
@@ -105,7 +105,7 @@ def train_audio_classifier(out: Path, *, data: Paths, valid: Paths | None = None
     write_run_config(out, TASK, {
         "audio": asdict(audio), "features": asdict(features), "normalization": statistics, "model": asdict(model),
         "train": asdict(train), "labels": labels,
-        "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test),
+        "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
                  "examples": {"train": len(train_data), "valid": len(valid_data),
                               "test": None if test_data is None else len(test_data)}},
     })
@@ -120,7 +120,7 @@ def train_audio_classifier(out: Path, *, data: Paths, valid: Paths | None = None
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
     trainer.fit()
     results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    results["best_epoch"] = _best_epoch(trainer.state.history)
+    results["best_epoch"] = best_epoch(trainer.state.history)
     load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:

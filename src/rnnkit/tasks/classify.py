@@ -10,7 +10,6 @@ macro-F1, the confusion matrix (also as a PNG), and ROC-AUC and PR-AUC for two c
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from .classify_data import (
     training_batches,
 )
 from .lm import check_device, seed_everything
-from .run_dir import create_run_dir, write_run_config
+from .run_dir import absolute_paths, best_epoch, create_run_dir, write_run_config
 
 TASK = "classify"
 EVAL_BATCH_SIZE = 64
@@ -92,13 +91,6 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def _absolute(paths: Paths | None) -> list[str] | None:
-    if paths is None:
-        return None
-    paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    return [str(Path(path).resolve()) for path in paths]
-
-
 def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
                      text: TextDataConfig | None = None, model: ClassifierConfig | None = None,
                      train: TrainConfig | None = None) -> dict[str, Any]:
@@ -138,7 +130,7 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
     vocab.save(out / "vocab.json")
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train), "labels": labels,
-        "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test),
+        "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
                  "examples": {"train": len(train_data), "valid": len(valid_data),
                               "test": None if test_data is None else len(test_data)}},
     })
@@ -154,7 +146,7 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
     trainer.fit()
     results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    results["best_epoch"] = _best_epoch(trainer.state.history)
+    results["best_epoch"] = best_epoch(trainer.state.history)
     load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:
@@ -163,13 +155,3 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
                                   title=f"{prefix}: accuracy {results[f'{prefix}_accuracy']:.3f}")
     plot_learning_curves(out / "metrics.jsonl", out / "curves.png", title=f"{model.cell} classifier")
     return results
-
-
-def _best_epoch(history: list[dict[str, Any]]) -> int | None:
-    """The first epoch with the lowest validation error (the one whose weights were kept)."""
-    best, epoch = math.inf, None
-    for record in history:
-        if record.get("valid_error", math.inf) < best:
-            best, epoch = record["valid_error"], record["epoch"]
-    return epoch
-

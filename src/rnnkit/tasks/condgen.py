@@ -42,7 +42,7 @@ from .classify_data import (
     stratified_split,
 )
 from .lm import check_device, seed_everything
-from .run_dir import create_run_dir, write_run_config
+from .run_dir import absolute_paths, create_run_dir, write_run_config
 
 TASK = "condgen"
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -119,13 +119,6 @@ def corpus_loss(model: nn.Module, batches: list[Batch], pad_id: int, num_classes
                              for total, count in zip(totals, counts, strict=True)]}
 
 
-def _absolute(paths: Paths | None) -> list[str] | None:
-    if paths is None:
-        return None
-    paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    return [str(Path(path).resolve()) for path in paths]
-
-
 def train_condgen(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
                   text: TextDataConfig | None = None, model: ConditionalGeneratorConfig | None = None,
                   train: TrainConfig | None = None) -> dict[str, Any]:
@@ -166,7 +159,7 @@ def train_condgen(out: Path, *, data: Paths, valid: Paths | None = None, test: P
         "text": asdict(text), "model": asdict(model), "train": asdict(train), "labels": labels,
         # generation stops after this many tokens without <eos>: the longest training text, plus a margin
         "generation": {"max_length": max(len(ids) for ids in train_data.ids) + 10},
-        "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test),
+        "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
                  "examples": {"train": len(train_data), "valid": len(valid_data),
                               "test": None if test_data is None else len(test_data)}},
     })

@@ -27,7 +27,7 @@ from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import Trainer
-from .classify import _absolute, _best_epoch, batch_loss, metrics_of, predict_probabilities
+from .classify import batch_loss, metrics_of, predict_probabilities
 from .classify_data import Encoded, stratified_split, training_batches
 from .dna_data import (
     NEGATIVE,
@@ -42,7 +42,7 @@ from .dna_data import (
     with_shuffled_negatives,
 )
 from .lm import check_device, seed_everything
-from .run_dir import create_run_dir, write_run_config
+from .run_dir import absolute_paths, best_epoch, create_run_dir, write_run_config
 
 TASK = "dna"
 
@@ -114,8 +114,8 @@ def train_dna(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths
     write_run_config(out, TASK, {
         "sequence": asdict(sequence), "model": asdict(model), "frontend": asdict(frontend), "train": asdict(train),
         "labels": labels,
-        "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test),
-                 "labels_file": _absolute(labels_file) if labels_file is not None else None,
+        "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
+                 "labels_file": absolute_paths(labels_file) if labels_file is not None else None,
                  "examples": {"train": len(train_data), "valid": len(valid_data),
                               "test": None if test_data is None else len(test_data)}},
     })
@@ -132,7 +132,7 @@ def train_dna(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
     trainer.fit()
     results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    results["best_epoch"] = _best_epoch(trainer.state.history)
+    results["best_epoch"] = best_epoch(trainer.state.history)
     load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
     results.update(split_metrics(network, valid_data, pad_id, "valid"))
     if test_data is not None:

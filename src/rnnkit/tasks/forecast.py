@@ -25,7 +25,7 @@ from ..train.trainer import StepResult, Trainer
 from .forecast_data import SeriesConfig, Split, direct_windows, load_series, origins_in
 from .forecast_predict import TASK, ForecastPredictor
 from .lm import check_device, seed_everything
-from .run_dir import create_run_dir, write_run_config
+from .run_dir import absolute_paths, create_run_dir, write_run_config
 
 __all__ = ["fit_scaler_on_training_part", "train_forecaster"]
 
@@ -33,10 +33,6 @@ __all__ = ["fit_scaler_on_training_part", "train_forecaster"]
 def fit_scaler_on_training_part(model: Forecaster, split: Split) -> None:
     """The scaler sees rows [0, train_end) and nothing after them."""
     model.fit_scaler(split.series.values[: split.train_end])
-
-
-def _absolute(path: Path | None) -> str | None:
-    return str(Path(path).resolve()) if path is not None else None
 
 
 def train_forecaster(out: Path, *, data: Path, valid: Path | None = None, test: Path | None = None,
@@ -82,8 +78,8 @@ def train_forecaster(out: Path, *, data: Path, valid: Path | None = None, test: 
     network = network.to(device)
     create_run_dir(out)
     write_run_config(out, TASK, {"series": series.to_dict(), "model": model_config.to_dict(), "train": asdict(train),
-                                 "data": {"train": _absolute(data), "valid": _absolute(valid),
-                                          "test": _absolute(test)},
+                                 "data": {"train": absolute_paths(data), "valid": absolute_paths(valid),
+                                          "test": absolute_paths(test)},
                                  "split": {"train_end": split.train_end, "valid_end": split.valid_end, "rows": n}})
     K = model_config.num_targets
 

@@ -36,7 +36,7 @@ from ..train.distributed import (
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .corpus import CorpusConfig, build_vocab, encode_text
-from .run_dir import create_run_dir, read_run_config, write_run_config
+from .run_dir import absolute_paths, create_run_dir, read_run_config, write_run_config
 
 TASK = "lm"
 EVAL_BATCH_SIZE = 10
@@ -115,10 +115,6 @@ def check_device(device: str) -> None:
         raise ValueError(f"--device {device}: this torch has no CUDA device available; expected --device cpu")
 
 
-def _absolute(path: Path | None) -> str | None:
-    return str(Path(path).resolve()) if path is not None else None
-
-
 def train_language_model(out: Path, *, data: Path | None = None, valid: Path | None = None,
                          test: Path | None = None, corpus: CorpusConfig | None = None,
                          model: LanguageModelConfig | None = None, train: TrainConfig | None = None,
@@ -163,7 +159,7 @@ def train_language_model(out: Path, *, data: Path | None = None, valid: Path | N
         vocab.save(out / "vocab.json")
         write_run_config(out, TASK, {
             "corpus": asdict(corpus), "model": asdict(model), "train": asdict(train),
-            "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test),
+            "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
                      "source": source},
             "demo": demo,
         })

@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +71,22 @@ def run_settings(run_dir: Path, config: Mapping[str, Any], sections: Mapping[str
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {config.get('task')!r} run config "
                          f"({type(error).__name__}: {error})") from None
+
+
+def absolute_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None) -> str | list[str] | None:
+    """The data paths as the run's config.json records them: resolved, one string for one path, a list for
+    several, None for none."""
+    if paths is None:
+        return None
+    if isinstance(paths, str | os.PathLike):
+        return str(Path(paths).resolve())
+    return [str(Path(path).resolve()) for path in paths]
+
+
+def best_epoch(history: list[dict[str, Any]], monitor: str = "valid_error") -> int | None:
+    """The first epoch with the lowest monitored error: the one whose weights the trainer kept."""
+    best, epoch = math.inf, None
+    for record in history:
+        if record.get(monitor, math.inf) < best:
+            best, epoch = record[monitor], record["epoch"]
+    return epoch

@@ -24,7 +24,7 @@ from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import create_run_dir, write_run_config
+from .run_dir import absolute_paths, create_run_dir, write_run_config
 from .translation_data import (
     Batch,
     TranslationCorpusConfig,
@@ -135,10 +135,6 @@ def prepare_data(data: Path, valid: Path | None, corpus: TranslationCorpusConfig
     return train_data, valid_data, source_vocab, target_vocab
 
 
-def _absolute(path: Path | None) -> str | None:
-    return str(Path(path).resolve()) if path is not None else None
-
-
 def train_seq2seq(out: Path, *, data: Path, valid: Path | None = None, test: Path | None = None,
                   corpus: TranslationCorpusConfig | None = None, model: Seq2SeqConfig | None = None,
                   train: TrainConfig | None = None, task: Seq2SeqTaskConfig | None = None) -> dict[str, Any]:
@@ -170,7 +166,7 @@ def train_seq2seq(out: Path, *, data: Path, valid: Path | None = None, test: Pat
     target_vocab.save(out / "target_vocab.json")
     write_run_config(out, TASK, {
         "corpus": asdict(corpus), "model": asdict(model_config), "train": asdict(train), "seq2seq": asdict(task),
-        "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test)},
+        "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test)},
     })
     pad_id = target_vocab.pad_id
     valid_batches = epoch_batches(valid_data, train.batch_size, source_vocab, target_vocab, 0, 0, shuffle=False)

@@ -17,7 +17,6 @@ Selection monitors the validation span F1 for chunk tag sets, else the validatio
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import create_run_dir, write_run_config
+from .run_dir import absolute_paths, best_epoch, create_run_dir, write_run_config
 from .tag_data import (
     EncodedTags,
     Paths,
@@ -95,13 +94,6 @@ def metrics_of(predicted: list[list[int]], loss: float, data: EncodedTags, tag_n
     return {f"{prefix}_{key}": value for key, value in metrics.items()}
 
 
-def _absolute(paths: Paths | None) -> list[str] | None:
-    if paths is None:
-        return None
-    paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    return [str(Path(path).resolve()) for path in paths]
-
-
 def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
                  text: TagDataConfig | None = None, model: TaggerConfig | None = None,
                  train: TrainConfig | None = None) -> dict[str, Any]:
@@ -142,7 +134,7 @@ def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Pa
     tag_vocab.save(out / "tags.json")
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train),
-        "data": {"train": _absolute(data), "valid": _absolute(valid), "test": _absolute(test),
+        "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
                  "sentences": {"train": len(train_data), "valid": len(valid_data),
                                "test": None if test_data is None else len(test_data)}},
     })
@@ -162,7 +154,7 @@ def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Pa
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
     trainer.fit()
     results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    results["best_epoch"] = _best_epoch(trainer.state.history, monitor)
+    results["best_epoch"] = best_epoch(trainer.state.history, monitor)
     load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:
@@ -170,12 +162,3 @@ def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Pa
             results.update(metrics_of(predicted, loss, split, tag_names, prefix))
     plot_learning_curves(out / "metrics.jsonl", out / "curves.png", title=f"{model.cell} tagger")
     return results
-
-
-def _best_epoch(history: list[dict[str, Any]], monitor: str) -> int | None:
-    """The first epoch with the lowest monitored error (the one whose weights were kept)."""
-    best, epoch = math.inf, None
-    for record in history:
-        if record.get(monitor, math.inf) < best:
-            best, epoch = record[monitor], record["epoch"]
-    return epoch
