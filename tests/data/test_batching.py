@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.data import BucketBatchSampler, padding_fraction
+from rnnkit.data.batching import bucketed_epochs, length_ordered_batches
 
 
 def skewed_lengths(count=2000, seed=0):
@@ -121,3 +122,18 @@ def test_partition_property(lengths, batch_size, multiplier, shuffle, drop_last,
     expected = len(lengths) - (len(lengths) % batch_size if drop_last else 0)
     assert len(seen) == expected
     assert all(1 <= len(batch) <= batch_size for batch in batches)
+
+
+def test_bucketed_epochs_cover_every_index_once_and_repeat_for_the_same_epoch():
+    lengths = [5, 1, 9, 3, 3, 7, 2, 8, 4, 6]
+    batches, steps = bucketed_epochs(lengths, 3, seed=1, make_batch=list)
+    first = list(batches(0))
+    assert len(first) == steps == 4
+    assert sorted(index for batch in first for index in batch) == list(range(10))
+    assert list(batches(0)) == first and list(batches(1)) != first
+
+
+def test_length_ordered_batches_go_shortest_first_and_say_which_rows_they_hold():
+    lengths = [5, 1, 9, 3]
+    got = list(length_ordered_batches(lengths, 3, make_batch=lambda indices: [lengths[i] for i in indices]))
+    assert got == [([1, 3, 0], [1, 3, 5]), ([2], [9])]

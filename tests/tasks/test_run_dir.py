@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.tasks.run_dir import absolute_paths, best_epoch, run_settings
+from rnnkit.tasks.run_dir import absolute_paths, best_epoch, describe_paths, run_settings
 
 
 @dataclass
@@ -48,3 +48,8 @@ def test_best_epoch_is_the_first_with_the_lowest_monitored_error():
     assert best_epoch(history) == 2
     assert best_epoch(history, "span_error") == 4
     assert best_epoch([]) is None
+
+
+def test_describe_paths_joins_several_with_spaces():
+    assert describe_paths("a.csv") == "a.csv"
+    assert describe_paths([Path("a.csv"), "b.csv"]) == "a.csv b.csv"

@@ -15,12 +15,15 @@ The order depends only on ``seed`` and the epoch set by :meth:`BucketBatchSample
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import torch
 from torch.utils.data import Sampler
 
-__all__ = ["BucketBatchSampler", "padding_fraction"]
+__all__ = ["BucketBatchSampler", "bucketed_epochs", "length_ordered_batches", "padding_fraction"]
+
+BatchType = TypeVar("BatchType")
 
 _INTEGER_DTYPES = frozenset({torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64})
 
@@ -154,3 +157,28 @@ def padding_fraction(lengths: Sequence[int] | torch.Tensor, batches: Iterable[Se
     if batch_count == 0:
         raise ValueError(f"{owner}: batches is empty; expected at least one batch")
     return 1.0 - real / slots if slots else 0.0
+
+
+def bucketed_epochs(lengths: Sequence[int], batch_size: int, seed: int,
+                    make_batch: Callable[[list[int]], BatchType]
+                    ) -> tuple[Callable[[int], Iterator[BatchType]], int]:
+    """``(batches, steps)``: ``batches(epoch)`` yields ``make_batch(indices)`` for shuffled batches of similar
+    lengths (:class:`BucketBatchSampler`), the same for the same ``(seed, epoch)``; ``steps`` batches per epoch."""
+    sampler = BucketBatchSampler(lengths, batch_size, shuffle=True, seed=seed)
+
+    def batches(epoch: int) -> Iterator[BatchType]:
+        sampler.set_epoch(epoch)
+        for indices in sampler:
+            yield make_batch(indices)
+
+    return batches, len(sampler)
+
+
+def length_ordered_batches(lengths: Sequence[int], batch_size: int,
+                           make_batch: Callable[[list[int]], BatchType]) -> Iterator[tuple[list[int], BatchType]]:
+    """``(indices, make_batch(indices))`` for every example once, shortest first (little padding), for
+    evaluation; ``indices`` say where each row's result belongs."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        yield indices, make_batch(indices)

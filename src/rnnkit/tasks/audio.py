@@ -30,7 +30,6 @@ from ..train.trainer import Trainer
 from .audio_data import (
     AudioDataConfig,
     FrameSet,
-    Paths,
     check_training_labels,
     evaluation_batches,
     extract_frames,
@@ -40,7 +39,7 @@ from .audio_data import (
 from .classify import batch_loss, metrics_of
 from .classify_data import stratified_split
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, best_epoch, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, best_epoch, create_run_dir, write_run_config
 
 TASK = "audio"
 EVAL_BATCH_SIZE = 64

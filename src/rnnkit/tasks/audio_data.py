@@ -21,11 +21,9 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from ..data.audio_features import FeatureConfig, FeatureExtractor, apply_normalization
-from ..data.batching import BucketBatchSampler
+from ..data.batching import bucketed_epochs, length_ordered_batches
 from ..data.readers.audio import AUDIO_FORMATS, DEFAULT_LABEL_PATTERN, LabelledAudio, compile_label_pattern, read_wav
 from ..train.config import validate_field_types
-
-Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
 @dataclass(frozen=True)
@@ -123,20 +121,12 @@ def collate(data: FrameSet, indices: Sequence[int]) -> tuple[Tensor, Tensor, Ten
 
 
 def training_batches(data: FrameSet, batch_size: int, seed: int):
-    """``batches(epoch)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
-    sampler = BucketBatchSampler([len(frames) for frames in data.frames], batch_size, shuffle=True, seed=seed)
-
-    def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        sampler.set_epoch(epoch)
-        for indices in sampler:
-            yield collate(data, indices)
-
-    return batches, len(sampler)
+    """``(batches(epoch), steps)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
+    return bucketed_epochs([len(frames) for frames in data.frames], batch_size, seed,
+                           lambda indices: collate(data, indices))
 
 
 def evaluation_batches(data: FrameSet, batch_size: int) -> Iterator[tuple[list[int], tuple]]:
     """``(indices, batch)`` in length order (little padding), every example once."""
-    order = sorted(range(len(data)), key=lambda index: len(data.frames[index]))
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
-        yield indices, collate(data, indices)
+    return length_ordered_batches([len(frames) for frames in data.frames], batch_size,
+                                  lambda indices: collate(data, indices))

@@ -13,9 +13,9 @@ from ..data.readers.audio import LabelledAudio, audio_paths, read_labelled_audio
 from ..models import ClassifierConfig, SequenceClassifier
 from ..train.checkpoint import load_model_weights
 from .audio import TASK, predict_probabilities
-from .audio_data import AudioDataConfig, Paths, extract_frames
+from .audio_data import AudioDataConfig, extract_frames
 from .classify import metrics_of
-from .run_dir import read_run_config, run_settings
+from .run_dir import Paths, read_run_config, run_settings
 
 
 class AudioClassifierPredictor:

@@ -27,7 +27,6 @@ from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .classify_data import (
     Encoded,
-    Paths,
     TextDataConfig,
     build_vocab,
     check_training_labels,
@@ -38,7 +37,7 @@ from .classify_data import (
     training_batches,
 )
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, best_epoch, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, best_epoch, create_run_dir, write_run_config
 
 TASK = "classify"
 EVAL_BATCH_SIZE = 64

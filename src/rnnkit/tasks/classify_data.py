@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,15 +18,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..data.batching import BucketBatchSampler
+from ..data.batching import bucketed_epochs, length_ordered_batches
 from ..data.readers.labelled import FORMATS, LabelledText, read_labelled
 from ..text import CharTokenizer, Vocab, WordTokenizer, pad_sequences
 from ..text.clean import strip_html_tags
 from ..train.config import validate_field_types
+from .run_dir import Paths, describe_paths
 
 LEVELS = ("word", "char")
 TRUNCATIONS = ("head", "tail", "head+tail")
-Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ def read_examples(paths: Paths, config: TextDataConfig, name: str) -> list[tuple
                 for record in read_labelled(paths, config.format, config.text_column, config.label_column,
                                             config.encoding)]
     if not examples:
-        raise ValueError(f"{name} {_describe(paths)}: holds no examples; expected labelled texts")
+        raise ValueError(f"{name} {describe_paths(paths)}: holds no examples; expected labelled texts")
     return examples
 
 
@@ -152,7 +151,7 @@ def check_training_labels(examples: Sequence[tuple[list[str], str, str]], paths:
     counts = Counter(label for _, label, _ in examples)
     if len(counts) < 2:
         (label,) = counts
-        raise ValueError(f"--data {_describe(paths)}: every one of the {len(examples)} examples has the label "
+        raise ValueError(f"--data {describe_paths(paths)}: every one of the {len(examples)} examples has the label "
                          f"{label!r}; expected at least 2 classes")
     return sorted(counts)
 
@@ -199,26 +198,12 @@ def collate(data: Encoded, indices: Sequence[int], pad_id: int) -> tuple[Tensor,
 
 
 def training_batches(data: Encoded, batch_size: int, seed: int, pad_id: int):
-    """``batches(epoch)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
-    sampler = BucketBatchSampler([len(ids) for ids in data.ids], batch_size, shuffle=True, seed=seed)
-
-    def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        sampler.set_epoch(epoch)
-        for indices in sampler:
-            yield collate(data, indices, pad_id)
-
-    return batches, len(sampler)
+    """``(batches(epoch), steps)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
+    return bucketed_epochs([len(ids) for ids in data.ids], batch_size, seed,
+                           lambda indices: collate(data, indices, pad_id))
 
 
 def evaluation_batches(data: Encoded, batch_size: int, pad_id: int) -> Iterator[tuple[list[int], tuple]]:
     """``(indices, batch)`` in length order (little padding), every example once."""
-    order = sorted(range(len(data)), key=lambda index: len(data.ids[index]))
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
-        yield indices, collate(data, indices, pad_id)
-
-
-def _describe(paths: Paths) -> str:
-    if isinstance(paths, str | os.PathLike):
-        return str(paths)
-    return " ".join(str(path) for path in paths)
+    return length_ordered_batches([len(ids) for ids in data.ids], batch_size,
+                                  lambda indices: collate(data, indices, pad_id))

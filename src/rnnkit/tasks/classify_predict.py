@@ -15,8 +15,8 @@ from ..models import ClassifierConfig, build_classifier
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
 from .classify import TASK, metrics_of, predict_probabilities
-from .classify_data import Encoded, Paths, TextDataConfig, encode_examples, read_examples, tokens_of
-from .run_dir import read_run_config, run_settings
+from .classify_data import Encoded, TextDataConfig, encode_examples, read_examples, tokens_of
+from .run_dir import Paths, read_run_config, run_settings
 
 
 class ClassifierPredictor:

@@ -17,7 +17,7 @@ evaluated once at the end. Metrics: loss (nats per token) and perplexity, condit
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..data.batching import BucketBatchSampler
+from ..data.batching import bucketed_epochs, length_ordered_batches
 from ..models.condgen import ConditionalGenerator, ConditionalGeneratorConfig, sequence_loss
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
@@ -34,7 +34,6 @@ from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .classify_data import (
     Encoded,
-    Paths,
     TextDataConfig,
     check_training_labels,
     encode_examples,
@@ -42,7 +41,7 @@ from .classify_data import (
     stratified_split,
 )
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, create_run_dir, write_run_config
 
 TASK = "condgen"
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -72,21 +71,15 @@ def collate(data: Encoded, indices: Sequence[int], vocab: Vocab) -> Batch:
 
 
 def training_batches(data: Encoded, batch_size: int, seed: int, vocab: Vocab):
-    """``batches(epoch)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
-    sampler = BucketBatchSampler([len(ids) for ids in data.ids], batch_size, shuffle=True, seed=seed)
-
-    def batches(epoch: int) -> Iterator[Batch]:
-        sampler.set_epoch(epoch)
-        for indices in sampler:
-            yield collate(data, indices, vocab)
-
-    return batches, len(sampler)
+    """``(batches(epoch), steps)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
+    return bucketed_epochs([len(ids) for ids in data.ids], batch_size, seed,
+                           lambda indices: collate(data, indices, vocab))
 
 
 def evaluation_batches(data: Encoded, batch_size: int, vocab: Vocab) -> list[Batch]:
     """Every example once, in length order (little padding)."""
-    order = sorted(range(len(data)), key=lambda index: len(data.ids[index]))
-    return [collate(data, order[start : start + batch_size], vocab) for start in range(0, len(order), batch_size)]
+    return [batch for _, batch in length_ordered_batches([len(ids) for ids in data.ids], batch_size,
+                                                         lambda indices: collate(data, indices, vocab))]
 
 
 def batch_loss(model: nn.Module, batch: Batch, pad_id: int) -> StepResult:

@@ -15,9 +15,9 @@ import torch
 from ..models.condgen import ConditionalGenerator, ConditionalGeneratorConfig
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
-from .classify_data import Paths, TextDataConfig, encode_examples, read_examples
+from .classify_data import TextDataConfig, encode_examples, read_examples
 from .condgen import EVAL_BATCH_SIZE, SPECIALS, TASK, corpus_loss, evaluation_batches
-from .run_dir import read_run_config, run_settings
+from .run_dir import Paths, read_run_config, run_settings
 
 
 class ConditionalGeneratorPredictor:

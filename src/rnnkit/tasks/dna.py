@@ -32,7 +32,6 @@ from .classify_data import Encoded, stratified_split, training_batches
 from .dna_data import (
     NEGATIVE,
     POSITIVE,
-    Paths,
     SequenceDataConfig,
     build_kmer_vocab,
     check_labelled,
@@ -42,7 +41,7 @@ from .dna_data import (
     with_shuffled_negatives,
 )
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, best_epoch, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, best_epoch, create_run_dir, write_run_config
 
 TASK = "dna"
 

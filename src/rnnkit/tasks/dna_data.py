@@ -26,10 +26,10 @@ from ..models.binding_classifier import INPUTS
 from ..text import Vocab
 from ..train.config import validate_field_types
 from .classify_data import Encoded
+from .run_dir import Paths
 
 NEGATIVES = ("none", "shuffle")
 POSITIVE, NEGATIVE = "1", "0"
-Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
 @dataclass(frozen=True)

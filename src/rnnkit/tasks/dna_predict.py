@@ -15,8 +15,8 @@ from ..text import Vocab
 from ..train.checkpoint import load_model_weights
 from .classify import metrics_of, predict_probabilities
 from .dna import TASK, build_model
-from .dna_data import Paths, SequenceDataConfig, check_labelled, encode_records, read_records
-from .run_dir import read_run_config, run_settings
+from .dna_data import SequenceDataConfig, check_labelled, encode_records, read_records
+from .run_dir import Paths, read_run_config, run_settings
 
 
 class SequenceClassifierPredictor:

@@ -23,6 +23,7 @@ from ..train.atomic import atomic_write_json
 from ..train.config import environment_versions
 
 RUN_FORMAT = "rnnkit.run"
+Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]  # one data file, or several
 
 
 def create_run_dir(path: Path) -> Path:
@@ -73,7 +74,7 @@ def run_settings(run_dir: Path, config: Mapping[str, Any], sections: Mapping[str
                          f"({type(error).__name__}: {error})") from None
 
 
-def absolute_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None) -> str | list[str] | None:
+def absolute_paths(paths: Paths | None) -> str | list[str] | None:
     """The data paths as the run's config.json records them: resolved, one string for one path, a list for
     several, None for none."""
     if paths is None:
@@ -90,3 +91,10 @@ def best_epoch(history: list[dict[str, Any]], monitor: str = "valid_error") -> i
         if record.get(monitor, math.inf) < best:
             best, epoch = record[monitor], record["epoch"]
     return epoch
+
+
+def describe_paths(paths: Paths) -> str:
+    """The data paths for an error message: space-separated, as they were given."""
+    if isinstance(paths, str | os.PathLike):
+        return str(paths)
+    return " ".join(str(path) for path in paths)

@@ -31,10 +31,9 @@ from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, best_epoch, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, best_epoch, create_run_dir, write_run_config
 from .tag_data import (
     EncodedTags,
-    Paths,
     TagDataConfig,
     build_tag_vocab,
     build_vocab,

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,13 +17,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..data.batching import BucketBatchSampler
+from ..data.batching import bucketed_epochs, length_ordered_batches
 from ..data.readers.conll import SEPARATORS, TaggedSentence, read_conll
 from ..models.tagger import IGNORE_INDEX
 from ..text import Vocab, pad_sequences
 from ..train.config import validate_field_types
-
-Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+from .run_dir import Paths, describe_paths
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def read_sentences(paths: Paths, config: TagDataConfig, name: str, tags: bool = 
     sentences = list(read_conll(paths, config.token_column, config.tag_column if tags else None, config.separator,
                                 config.encoding))
     if not sentences:
-        raise ValueError(f"{name} {describe(paths)}: holds no sentences; expected token lines with a blank line "
+        raise ValueError(f"{name} {describe_paths(paths)}: holds no sentences; expected token lines with a blank line "
                          "between sentences")
     return sentences
 
@@ -101,7 +99,8 @@ def build_tag_vocab(sentences: Sequence[TaggedSentence], paths: Paths) -> Vocab:
     """The training data's tags, sorted, ids from 0 (no specials); at least two tags."""
     tags = sorted({tag for sentence in sentences for tag in sentence.tags})
     if len(tags) < 2:
-        raise ValueError(f"--data {describe(paths)}: every token has the tag {tags[0]!r}; expected at least 2 tags")
+        raise ValueError(f"--data {describe_paths(paths)}: every token has the tag {tags[0]!r}; "
+                         "expected at least 2 tags")
     return Vocab(tags, specials=())
 
 
@@ -149,26 +148,12 @@ def collate(data: EncodedTags, indices: Sequence[int], pad_id: int) -> tuple[Ten
 
 
 def training_batches(data: EncodedTags, batch_size: int, seed: int, pad_id: int):
-    """``batches(epoch)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
-    sampler = BucketBatchSampler([len(ids) for ids in data.ids], batch_size, shuffle=True, seed=seed)
-
-    def batches(epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        sampler.set_epoch(epoch)
-        for indices in sampler:
-            yield collate(data, indices, pad_id)
-
-    return batches, len(sampler)
+    """``(batches(epoch), steps)``: shuffled batches of similar lengths, the same for the same (seed, epoch)."""
+    return bucketed_epochs([len(ids) for ids in data.ids], batch_size, seed,
+                           lambda indices: collate(data, indices, pad_id))
 
 
 def evaluation_batches(data: EncodedTags, batch_size: int, pad_id: int) -> Iterator[tuple[list[int], tuple]]:
     """``(indices, batch)`` in length order (little padding), every sentence once."""
-    order = sorted(range(len(data)), key=lambda index: len(data.ids[index]))
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
-        yield indices, collate(data, indices, pad_id)
-
-
-def describe(paths: Paths) -> str:
-    if isinstance(paths, str | os.PathLike):
-        return str(paths)
-    return " ".join(str(path) for path in paths)
+    return length_ordered_batches([len(ids) for ids in data.ids], batch_size,
+                                  lambda indices: collate(data, indices, pad_id))

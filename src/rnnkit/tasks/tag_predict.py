@@ -12,9 +12,9 @@ from ..data.readers.conll import TaggedSentence
 from ..models.tagger import SequenceTagger, TaggerConfig
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
-from .run_dir import read_run_config, run_settings
+from .run_dir import Paths, read_run_config, run_settings
 from .tag import TASK, metrics_of, predict_tags
-from .tag_data import Paths, TagDataConfig, encode_sentences, read_sentences
+from .tag_data import TagDataConfig, encode_sentences, read_sentences
 
 
 class TaggerPredictor:
