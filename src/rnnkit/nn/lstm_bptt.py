@@ -9,7 +9,7 @@ Forward: the input side for all T steps in one matrix product, then for t = 1..T
 
     a   = W_ih x + b_ih + b_hh                           (T, B, 4H): one matrix product for all steps
     a_t += W_hh h_{t-1}                                  (B, 4H): one matrix product per step, in place
-    i, f, o = sigma(a_i), sigma(a_f), sigma(a_o)       g = tanh(a_g)
+    i, f, o = sigma(a_i), sigma(a_f), sigma(a_o)       g = tanh(a_g) = 2 sigma(2 a_g) - 1
     c_t = f * c_{t-1} + i * g                            h_t = o * tanh(c_t)
 
 Backward, for t = T..1, with ``dh_t`` the gradient reaching ``h_t`` (from the output at t and from step t+1)
@@ -47,34 +47,37 @@ class LSTMUnroll(torch.autograd.Function):
                 mask: Tensor | None, ragged_from: int) -> tuple[Tensor, Tensor, Tensor]:
         steps, batch_size, input_size = x.shape
         H = weight_hh.shape[1]
+        # tanh(z) = 2 sigma(2z) - 1: with the g rows doubled, one sigmoid over the whole (B, 4H) row gives i, f,
+        # o and s = sigma(2 a_g), and g = 2s - 1 (a strided tanh on the g columns costs more than the sigmoid)
+        scale = weight_hh.new_ones(4 * H, 1)
+        scale[2 * H : 3 * H] = 2.0
         flat_x = x.reshape(steps * batch_size, input_size)  # (T*B, I)
         if bias is None:
-            gates = flat_x @ weight_ih.t()
+            gates = flat_x @ (weight_ih * scale).t()
         else:
-            gates = torch.addmm(bias, flat_x, weight_ih.t())
-        gates = gates.view(steps, batch_size, 4 * H)  # (T, B, 4H): W_ih x + b, then i, f, g, o in place
+            gates = torch.addmm(bias * scale[:, 0], flat_x, (weight_ih * scale).t())
+        gates = gates.view(steps, batch_size, 4 * H)  # (T, B, 4H): W_ih x + b, then i, f, s, o in place
         cells = x.new_empty(steps + 1, batch_size, H)  # (T+1, B, H): c_0 .. c_T
         states = x.new_empty(steps, batch_size, H)  # (T, B, H): h_1 .. h_T
         tanh_cells = x.new_empty(steps, batch_size, H)  # (T, B, H): tanh of the new cell state
         cells[0] = c0
-        weight_t = weight_hh.t()  # (H, 4H)
+        weight_t = (weight_hh * scale).t()  # (H, 4H)
         h = h0
         for t in range(steps):
             a = gates[t]
-            a.addmm_(h, weight_t)  # a_t = W_ih x_t + b + W_hh h_{t-1}
-            a[:, : 2 * H].sigmoid_()  # i, f
-            a[:, 2 * H : 3 * H].tanh_()  # g
-            a[:, 3 * H :].sigmoid_()  # o
-            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            a.addmm_(h, weight_t)  # a_t = W_ih x_t + b + W_hh h_{t-1} (g rows doubled)
+            a.sigmoid_()  # i, f, s, o
+            i, f, s, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             c = cells[t + 1]
             torch.mul(f, cells[t], out=c)
-            c.addcmul_(i, g)  # c_t = f * c_{t-1} + i * g
+            c.addcmul_(i, s, value=2.0).sub_(i)  # c_t = f * c_{t-1} + i * g, with i * g = 2 i s - i
             torch.tanh(c, out=tanh_cells[t])
             torch.mul(o, tanh_cells[t], out=states[t])  # h_t = o * tanh(c_t)
             if mask is not None and t >= ragged_from:  # ended sequences keep their state
                 torch.where(mask[t], states[t], h, out=states[t])
                 torch.where(mask[t], c, cells[t], out=c)
             h = states[t]
+        gates[:, :, 2 * H : 3 * H].mul_(2.0).sub_(1.0)  # g = 2s - 1, for the backward pass
         outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
         ctx.save_for_backward(x, weight_ih, weight_hh, gates, cells, states, tanh_cells, h0, mask)
         ctx.ragged_from = ragged_from
