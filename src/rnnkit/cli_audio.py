@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from .cli_classify import CLASSIFY_FLAGS
-from .cli_settings import add_setting_flags, run_training, settings_from
+from .cli_settings import add_data_arguments, add_setting_flags, run_training, settings_from
 from .data.audio_features import FeatureConfig
 from .models import ClassifierConfig
 from .prediction_output import write_predictions
@@ -51,12 +50,9 @@ def add_audio_parser(tasks: argparse._SubParsersAction) -> None:
         "audio", help="audio classifier (WAV recording -> label, e.g. spoken digits)",
         description="Train a recurrent classifier of WAV recordings on log-mel or MFCC frames. --data takes "
                     "directories (a folder per class, or files named LABEL_...wav), WAV files or quoted glob patterns.")
-    parser.add_argument("--data", nargs="+", required=True, help="training recordings (see above)")
-    parser.add_argument("--valid", nargs="+", default=None,
-                        help="validation recordings for choosing the best epoch (default: --valid-fraction of --data)")
-    parser.add_argument("--test", nargs="+", default=None, help="test recordings, evaluated once at the end")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    add_data_arguments(parser, "training recordings (see above)",
+                       "validation recordings for choosing the best epoch (default: --valid-fraction of --data)",
+                       "test recordings, evaluated once at the end", path_type=str)
     add_setting_flags(parser, AUDIO_FLAGS)
     parser.set_defaults(handler=_train_audio)
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
+from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, run_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .cli_tag import add_tag_predict_arguments, predict_tags
 from .models import ClassifierConfig
@@ -20,9 +20,11 @@ from .tasks.classify_data import TextDataConfig
 from .train.config import TrainConfig
 
 SECTIONS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig}
+VALID_DATA_HELP = "validation data for choosing the best epoch (default: --valid-fraction of --data)"
 
 # flag -> (section, field, type, help); bool fields get --flag / --no-flag
-CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
+# how labelled text is read (TextDataConfig): shared with 'rnnkit train condgen'
+LABELLED_TEXT_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--format": ("text", "format", str, "auto, table (CSV/TSV/JSONL), lines (label first), files (one per class) "
                                         "or folders (one per class, directory or .zip)"),
     "--text-column": ("text", "text_column", str, "text column or JSON key of a table (default 'text')"),
@@ -37,6 +39,10 @@ CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
                                             "(first N/2 and last N/2)"),
     "--strip-html": ("text", "strip_html", bool, "replace HTML tags such as <br /> by spaces (default off)"),
     "--valid-fraction": ("text", "valid_fraction", float, "share of each class held out without --valid"),
+}
+
+CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
+    **LABELLED_TEXT_FLAGS,
     "--cell": ("model", "cell", str, "rnn, gru, lstm or lnlstm"),
     "--embedding-size": ("model", "embedding_size", int, "token embedding size"),
     "--hidden-size": ("model", "hidden_size", int, "hidden units per direction"),
@@ -50,11 +56,7 @@ CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--word-dropout": ("model", "word_dropout", float, "zero a whole token's embedding with this probability"),
     "--ensemble": ("model", "ensemble", int, "train K models side by side; predict their mean probability"),
     "--backend": ("model", "backend", str, "auto, explicit or fused"),
-    "--epochs": ("train", "epochs", int, "passes over the training data"),
-    "--batch-size": ("train", "batch_size", int, "examples per batch"),
-    "--momentum": ("train", "momentum", float, "SGD momentum"),
-    "--seed": ("train", "seed", int, "random seed (also of the validation split)"),
-    "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
+    **run_flags("examples"),
     **TRAINING_FLAGS,
 }
 
@@ -65,12 +67,7 @@ def add_classify_parser(tasks: argparse._SubParsersAction) -> None:
         "classify", help="sequence classifier (text -> label)",
         description="Train a recurrent text classifier. --data takes a CSV/TSV/JSONL table, a file of 'LABEL TEXT' "
                     "lines, several files (one per class), or a directory or .zip with a folder per class.")
-    parser.add_argument("--data", type=Path, nargs="+", required=True, help="training data (see above)")
-    parser.add_argument("--valid", type=Path, nargs="+", default=None,
-                        help="validation data for choosing the best epoch (default: --valid-fraction of --data)")
-    parser.add_argument("--test", type=Path, nargs="+", default=None, help="test data, evaluated once at the end")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    add_data_arguments(parser, "training data (see above)", VALID_DATA_HELP, "test data, evaluated once at the end")
     add_setting_flags(parser, CLASSIFY_FLAGS)
     parser.set_defaults(handler=_train_classify)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
+from .cli_classify import LABELLED_TEXT_FLAGS, VALID_DATA_HELP
+from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, run_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .models import ConditionalGeneratorConfig
 from .tasks.classify_data import TextDataConfig
@@ -21,17 +21,9 @@ SECTIONS = {"text": TextDataConfig, "model": ConditionalGeneratorConfig, "train"
 
 # flag -> (section, field, type, help); bool fields get --flag / --no-flag
 CONDGEN_FLAGS: dict[str, tuple[str, str, Any, str]] = {
-    "--format": ("text", "format", str, "auto, table (CSV/TSV/JSONL), lines (label first), files (one per class) "
-                                        "or folders (one per class, directory or .zip)"),
-    "--text-column": ("text", "text_column", str, "text column or JSON key of a table (default 'text')"),
-    "--label-column": ("text", "label_column", str, "label column or JSON key of a table (default 'label')"),
-    "--encoding": ("text", "encoding", str, "text encoding of the data files (default utf-8)"),
-    "--level": ("text", "level", str, "word (default) or char tokens"),
-    "--lower": ("text", "lower", bool, "lower-case the text (default on)"),
+    **{flag: entry for flag, entry in LABELLED_TEXT_FLAGS.items() if flag not in ("--truncate", "--strip-html")},
     "--min-freq": ("text", "min_freq", int, "rarer training tokens become <unk> (never generated)"),
-    "--max-vocab": ("text", "max_vocab", int, "vocabulary size limit, specials included"),
     "--max-length": ("text", "max_length", int, "keep the first N tokens of each text"),
-    "--valid-fraction": ("text", "valid_fraction", float, "share of each class held out without --valid"),
     "--cell": ("model", "cell", str, "rnn, gru, lstm or lnlstm"),
     "--embedding-size": ("model", "embedding_size", int, "token embedding size"),
     "--hidden-size": ("model", "hidden_size", int, "hidden units per decoder layer"),
@@ -42,11 +34,7 @@ CONDGEN_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--dropout": ("model", "dropout", float, "dropout on embeddings, between layers and before the output"),
     "--tie-weights": ("model", "tie_weights", bool, "share the embedding and output matrices (default off)"),
     "--backend": ("model", "backend", str, "auto, explicit or fused"),
-    "--epochs": ("train", "epochs", int, "passes over the training data"),
-    "--batch-size": ("train", "batch_size", int, "texts per batch"),
-    "--momentum": ("train", "momentum", float, "SGD momentum"),
-    "--seed": ("train", "seed", int, "random seed (also of the validation split)"),
-    "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
+    **run_flags("texts"),
     **TRAINING_FLAGS,
 }
 
@@ -58,12 +46,7 @@ def add_condgen_parser(tasks: argparse._SubParsersAction) -> None:
         description="Train a recurrent text generator conditioned on a class label (the label sets the decoder's "
                     "initial state). --data takes labelled text as 'rnnkit train classify' does: a CSV/TSV/JSONL "
                     "table, a file of 'LABEL TEXT' lines, several files (one per class), or folders per class.")
-    parser.add_argument("--data", type=Path, nargs="+", required=True, help="training data (see above)")
-    parser.add_argument("--valid", type=Path, nargs="+", default=None,
-                        help="validation data for choosing the best epoch (default: --valid-fraction of --data)")
-    parser.add_argument("--test", type=Path, nargs="+", default=None, help="test data, evaluated once at the end")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    add_data_arguments(parser, "training data (see above)", VALID_DATA_HELP, "test data, evaluated once at the end")
     add_setting_flags(parser, CONDGEN_FLAGS)
     parser.set_defaults(handler=_train_condgen)
 

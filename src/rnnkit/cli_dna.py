@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_classify import CLASSIFY_FLAGS
-from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
+from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .models import ClassifierConfig
 from .models.binding_classifier import ConvFrontEndConfig
@@ -54,15 +54,10 @@ def add_dna_parser(tasks: argparse._SubParsersAction) -> None:
                     "'label=VALUE' in the headers or from --labels FILE) or a TSV with a header (DeepBind's "
                     "'FoldID EventID seq Bound'), plain or .gz. With --negatives shuffle the training file holds "
                     "positives only and their dinucleotide-shuffled copies are the negatives.")
-    parser.add_argument("--data", type=Path, nargs="+", required=True, help="training sequences")
-    parser.add_argument("--valid", type=Path, nargs="+", default=None,
-                        help="labelled validation sequences for choosing the best epoch (default: --valid-fraction "
-                             "of --data)")
-    parser.add_argument("--test", type=Path, nargs="+", default=None,
-                        help="labelled test sequences, evaluated once at the end")
+    add_data_arguments(parser, "training sequences",
+                       "labelled validation sequences for choosing the best epoch (default: --valid-fraction of "
+                       "--data)", "labelled test sequences, evaluated once at the end")
     parser.add_argument("--labels", type=Path, default=None, help="FASTA labels: a file of 'NAME LABEL' lines")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
     add_setting_flags(parser, DNA_FLAGS)
     parser.set_defaults(handler=_train_dna)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_seq2seq import SEQ2SEQ_FLAGS
-from .cli_settings import SWITCH, add_setting_flags, run_training
+from .cli_settings import SWITCH, add_data_arguments, add_setting_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .models.forecaster import ForecasterConfig
 from .tasks.forecast_data import SeriesConfig
@@ -64,11 +64,9 @@ def add_forecast_train_parser(tasks: argparse._SubParsersAction) -> None:
     parser = tasks.add_parser("forecast", help="forecast a numeric time series (CSV)",
                               description="Train a recurrent forecaster on a CSV time series: a window of W rows "
                                           "-> the next H values of the target column(s).")
-    parser.add_argument("--data", type=Path, required=True, help="the series: CSV with a header (.csv.gz too)")
-    parser.add_argument("--valid", type=Path, default=None, help="validation rows that continue --data in time")
-    parser.add_argument("--test", type=Path, default=None, help="test rows that continue the series in time")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    add_data_arguments(parser, "the series: CSV with a header (.csv.gz too)",
+                       "validation rows that continue --data in time", "test rows that continue the series in time",
+                       several=False)
     add_setting_flags(parser, FORECAST_FLAGS)
     parser.set_defaults(handler=_train_forecast)
 

@@ -12,7 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .cli_settings import SWITCH, TRAINING_FLAGS, add_setting_flags, run_training, texts_from
+from .cli_settings import (
+    SWITCH,
+    TRAINING_FLAGS,
+    add_data_arguments,
+    add_setting_flags,
+    run_flags,
+    run_training,
+    texts_from,
+)
 from .cli_settings import settings_from as settings_from_flags
 from .models.seq2seq import Seq2SeqConfig
 from .tasks.seq2seq import Seq2SeqTaskConfig
@@ -54,9 +62,7 @@ SEQ2SEQ_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--length-penalty": ("seq2seq", "length_penalty", float, "alpha of log P / length^alpha in beam search"),
     "--max-length-ratio": ("seq2seq", "max_length_ratio", float, "translations have at most ratio * source length"),
     "--max-length-offset": ("seq2seq", "max_length_offset", int, "... + this many tokens"),
-    "--epochs": ("train", "epochs", int, "passes over the training pairs"),
-    "--batch-size": ("train", "batch_size", int, "sentence pairs per batch"),
-    "--seed": ("train", "seed", int, "random seed"),
+    **run_flags("sentence pairs", "random seed", momentum=False, bf16=False),
     **TRAINING_FLAGS,
 }
 
@@ -67,11 +73,9 @@ def add_seq2seq_train_parser(tasks: argparse._SubParsersAction) -> None:
                               description="Train an encoder-decoder on sentence pairs: a TSV (source<TAB>target"
                                           "[<TAB>...]) or parallel files PREFIX.SRC/PREFIX.TGT (--source-lang, "
                                           "--target-lang).")
-    parser.add_argument("--data", type=Path, required=True, help="training pairs: a TSV, or a parallel-file prefix")
-    parser.add_argument("--valid", type=Path, default=None, help="validation pairs (default: hold out a share)")
-    parser.add_argument("--test", type=Path, default=None, help="test pairs: BLEU and chrF at the end")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    add_data_arguments(parser, "training pairs: a TSV, or a parallel-file prefix",
+                       "validation pairs (default: hold out a share)", "test pairs: BLEU and chrF at the end",
+                       several=False)
     add_setting_flags(parser, SEQ2SEQ_FLAGS)
     parser.set_defaults(handler=_train_seq2seq)
 

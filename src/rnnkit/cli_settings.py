@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .train.config import config_from_mapping, load_config_file
@@ -39,6 +40,39 @@ TRAINING_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--log-every": ("train", "log_every", int, "steps between progress lines when not on a terminal"),
     "--max-seconds": ("train", "max_seconds", float, "training time budget in seconds"),
 }
+
+
+def run_flags(unit: str, seed: str = "random seed (also of the validation split)", *, momentum: bool = True,
+              bf16: bool = True) -> dict[str, tuple[str, str, Any, str]]:
+    """``--epochs``, ``--batch-size`` (``unit`` per batch), ``--momentum``, ``--seed`` and ``--bf16``: the
+    TrainConfig flags that every task names the same way but explains in its own words."""
+    flags: dict[str, tuple[str, str, Any, str]] = {
+        "--epochs": ("train", "epochs", int, "passes over the training data"),
+        "--batch-size": ("train", "batch_size", int, f"{unit} per batch"),
+    }
+    if momentum:
+        flags["--momentum"] = ("train", "momentum", float, "SGD momentum")
+    flags["--seed"] = ("train", "seed", int, seed)
+    if bf16:
+        flags["--bf16"] = ("train", "bf16", bool, "bfloat16 autocast")
+    return flags
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, data: str, valid: str, test: str, *, several: bool = True,
+                       required: bool = True, path_type: Callable[[str], Any] = Path) -> None:
+    """``--data``, ``--valid``, ``--test`` (one path each, or several with ``several``), then ``--out`` (the new
+    run directory) and ``--config`` (a settings file): the arguments of every ``rnnkit train TASK``."""
+    nargs = "+" if several else None
+    parser.add_argument("--data", type=path_type, nargs=nargs, required=required, default=None, help=data)
+    parser.add_argument("--valid", type=path_type, nargs=nargs, default=None, help=valid)
+    parser.add_argument("--test", type=path_type, nargs=nargs, default=None, help=test)
+    add_out_and_config(parser)
+
+
+def add_out_and_config(parser: argparse.ArgumentParser) -> None:
+    """``--out`` (the run directory to create) and ``--config`` (a TOML, YAML or JSON settings file)."""
+    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
+    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
 
 
 def destination(flag: str) -> str:

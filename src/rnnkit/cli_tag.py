@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_settings import TRAINING_FLAGS, add_setting_flags, run_training
+from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, run_flags, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .models import TaggerConfig
 from .prediction_output import write_predictions
@@ -38,11 +38,7 @@ TAG_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--dropout": ("model", "dropout", float, "dropout on embeddings, between layers and before the output"),
     "--word-dropout": ("model", "word_dropout", float, "in training, replace tokens by <unk> with this probability"),
     "--backend": ("model", "backend", str, "auto, explicit or fused"),
-    "--epochs": ("train", "epochs", int, "passes over the training data"),
-    "--batch-size": ("train", "batch_size", int, "sentences per batch"),
-    "--momentum": ("train", "momentum", float, "SGD momentum"),
-    "--seed": ("train", "seed", int, "random seed (also of the validation split)"),
-    "--bf16": ("train", "bf16", bool, "bfloat16 autocast"),
+    **run_flags("sentences"),
     **TRAINING_FLAGS,
 }
 
@@ -53,12 +49,9 @@ def add_tag_parser(tasks: argparse._SubParsersAction) -> None:
         "tag", help="sequence tagger (a tag per token: NER, POS, chunking)",
         description="Train a recurrent tagger on CoNLL-style files: one token per line with its tag in another "
                     "column, a blank line between sentences, -DOCSTART- lines skipped; plain or .gz.")
-    parser.add_argument("--data", type=Path, nargs="+", required=True, help="training file(s)")
-    parser.add_argument("--valid", type=Path, nargs="+", default=None,
-                        help="validation file(s) for choosing the best epoch (default: --valid-fraction of --data)")
-    parser.add_argument("--test", type=Path, nargs="+", default=None, help="test file(s), evaluated once at the end")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    add_data_arguments(parser, "training file(s)",
+                       "validation file(s) for choosing the best epoch (default: --valid-fraction of --data)",
+                       "test file(s), evaluated once at the end")
     add_setting_flags(parser, TAG_FLAGS)
     parser.set_defaults(handler=_train_tag)
 

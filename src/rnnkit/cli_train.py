@@ -21,7 +21,7 @@ from .cli_condgen import add_condgen_parser
 from .cli_dna import add_dna_parser
 from .cli_forecast import add_forecast_train_parser
 from .cli_seq2seq import add_seq2seq_train_parser
-from .cli_settings import TRAINING_FLAGS, add_setting_flags, destination, run_training
+from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, destination, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .cli_tag import add_tag_parser
 from .models import LanguageModelConfig
@@ -66,11 +66,8 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
     lm = tasks.add_parser("lm", help="language model (char or word level)",
                           description="Train a language model. Without --data: the built-in CPython corpus.")
-    lm.add_argument("--data", type=Path, default=None, help="training text file")
-    lm.add_argument("--valid", type=Path, default=None, help="validation text (default: last 10%% of --data)")
-    lm.add_argument("--test", type=Path, default=None, help="test text, evaluated once at the end")
-    lm.add_argument("--out", type=Path, required=True, help="run directory to create")
-    lm.add_argument("--config", type=Path, default=None, help="settings file: TOML, YAML or JSON")
+    add_data_arguments(lm, "training text file", "validation text (default: last 10%% of --data)",
+                       "test text, evaluated once at the end", several=False, required=False)
     lm.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     add_setting_flags(lm, LM_FLAGS)
     lm.set_defaults(handler=_train_lm)
