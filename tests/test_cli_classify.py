@@ -154,6 +154,11 @@ def test_one_file_per_class(tmp_path):
                                 "--out", tmp_path / "run", "--pooling", "last", *TINY[:-3], "--epochs", "1", "--quiet")
     assert code == 0, err
     assert json.loads(stdout)["valid_examples"] == 2
+    for label in ("pos", "neg"):  # evaluation data in the training layout: one file per class
+        (tmp_path / f"held.{label}").write_text("\n".join(review(label, rng) for _ in range(3)) + "\n")
+    code, stdout, err = invoke("evaluate", tmp_path / "run", "--data", tmp_path / "held.pos", tmp_path / "held.neg")
+    assert code == 0, err
+    assert sum(map(sum, json.loads(stdout)["confusion_matrix"])) == 6
 
 
 # --- user mistakes: one line, naming file and line, exit code 2 -----------------------------------------------

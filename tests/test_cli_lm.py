@@ -275,6 +275,11 @@ def test_evaluate_a_directory_that_is_not_a_run(cli, tmp_path, texts):
     assert_user_error(cli("evaluate", tmp_path / "absent", "--data", texts / "chars.txt"), "absent")
 
 
+def test_evaluate_takes_one_file_for_a_language_model(cli, char_run, texts):
+    assert_user_error(cli("evaluate", char_run[0], "--data", texts / "chars.txt", texts / "chars.txt"),
+                      "--data: got 2 paths", "'lm' run evaluates one file")
+
+
 def test_run_of_another_task(cli, tmp_path, texts):
     run = tmp_path / "classifier"
     run.mkdir()

@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="metrics of a trained run on a data file (one JSON object)")
     evaluate.add_argument("run", type=Path, help="run directory written by 'rnnkit train'")
-    evaluate.add_argument("--data", type=Path, required=True, help="text file to evaluate on")
+    evaluate.add_argument("--data", type=Path, nargs="+", required=True,
+                          help="data to evaluate on, read as in training (classify, tag, dna, audio, condgen: "
+                               "several files too, e.g. one per class)")
     evaluate.add_argument("--batch-size", type=int, default=None,
                           help="parallel streams (default 1: the whole text as one stream, as published "
                                "perplexities are measured; more is faster); seq2seq: sentences decoded together "
@@ -98,27 +100,26 @@ def _predictor_with(run: Path, verb: str):
     return predictor
 
 
+SEVERAL_FILE_TASKS = ("classify", "tag", "dna", "audio", "condgen")  # their evaluate() reads data as training did
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .api import load
 
     predictor = load(args.run)
-    if getattr(predictor, "task", None) == "seq2seq":
+    task = getattr(predictor, "task", None)
+    if task in SEVERAL_FILE_TASKS:
+        _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
+        return 0
+    if len(args.data) > 1:
+        raise ValueError(f"--data: got {len(args.data)} paths; a {task!r} run evaluates one file")
+    args.data = args.data[0]
+    if task == "seq2seq":
         _print_json(evaluate_seq2seq(predictor, args))
-        return 0
-    if getattr(predictor, "task", None) == "forecast":
+    elif task == "forecast":
         _print_json(evaluate_forecast(predictor, args))
-        return 0
-    if getattr(predictor, "task", None) == "tag":
-        _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
-        return 0
-    if getattr(predictor, "task", None) in ("classify", "dna", "audio"):
-        _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
-        return 0
-    if getattr(predictor, "task", None) == "condgen":
-        _print_json(predictor.evaluate(args.data, batch_size=args.batch_size or 64))
-        return 0
-    batch_size = 1 if args.batch_size is None else args.batch_size
-    _print_json(predictor.evaluate(args.data, batch_size=batch_size))
+    else:
+        _print_json(predictor.evaluate(args.data, batch_size=1 if args.batch_size is None else args.batch_size))
     return 0
 
 
