@@ -23,7 +23,6 @@ from ..analysis.confusion_plot import plot_confusion_matrix
 from ..data.audio_features import FeatureConfig, FeatureExtractor, fit_normalization
 from ..data.readers.audio import read_labelled_audio
 from ..models import ClassifierConfig, SequenceClassifier
-from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import Trainer
@@ -39,7 +38,7 @@ from .audio_data import (
 from .classify import batch_loss, metrics_of
 from .classify_data import stratified_split
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, best_epoch, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
 
 TASK = "audio"
 EVAL_BATCH_SIZE = 64
@@ -117,10 +116,7 @@ def train_audio_classifier(out: Path, *, data: Paths, valid: Paths | None = None
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor="valid_error", run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
-    trainer.fit()
-    results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    results["best_epoch"] = best_epoch(trainer.state.history)
-    load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
+    results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:
             results.update(metrics_of(predict_probabilities(network, split), split.labels, prefix))

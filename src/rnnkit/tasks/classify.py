@@ -21,7 +21,6 @@ from torch import nn
 from ..analysis.confusion_plot import plot_confusion_matrix
 from ..analysis.metrics import classification_report
 from ..models import ClassifierConfig, ClassifierEnsemble, build_classifier
-from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
@@ -29,15 +28,13 @@ from .classify_data import (
     Encoded,
     TextDataConfig,
     build_vocab,
-    check_training_labels,
     encode_examples,
     evaluation_batches,
-    read_examples,
-    stratified_split,
+    read_splits,
     training_batches,
 )
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, best_epoch, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
 
 TASK = "classify"
 EVAL_BATCH_SIZE = 64
@@ -106,17 +103,7 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
     out = Path(out)
     text, model, train = text or TextDataConfig(), model or ClassifierConfig(), train or TrainConfig()
     check_device(train.device)
-    train_examples = read_examples(data, text, "--data")
-    labels = check_training_labels(train_examples, data)
-    valid_examples = read_examples(valid, text, "--valid") if valid is not None else None
-    test_examples = read_examples(test, text, "--test") if test is not None else None
-    if valid_examples is None:
-        kept, held_out = stratified_split([label for _, label, _ in train_examples], text.valid_fraction,
-                                          train.seed)
-        if not held_out:
-            raise ValueError(f"--data: {len(train_examples)} examples are too few to hold out a validation share; "
-                             "pass --valid")
-        train_examples, valid_examples = [train_examples[i] for i in kept], [train_examples[i] for i in held_out]
+    labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, train.seed)
     vocab = build_vocab(train_examples, text)
     train_data = encode_examples(train_examples, vocab, labels)
     valid_data = encode_examples(valid_examples, vocab, labels)
@@ -143,10 +130,7 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor="valid_error", run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
-    trainer.fit()
-    results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    results["best_epoch"] = best_epoch(trainer.state.history)
-    load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
+    results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:
             results.update(metrics_of(predict_probabilities(network, split, vocab.pad_id), split.labels, prefix))

@@ -25,6 +25,8 @@ from ..text.clean import strip_html_tags
 from ..train.config import validate_field_types
 from .run_dir import Paths, describe_paths
 
+Example = tuple[list[str], str, str]  # (tokens, label, where: file and line)
+
 LEVELS = ("word", "char")
 TRUNCATIONS = ("head", "tail", "head+tail")
 
@@ -189,6 +191,30 @@ def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> tuple
         held_out.update(members[:count])
     kept = [index for index in range(len(labels)) if index not in held_out]
     return kept, sorted(held_out)
+
+
+def read_splits(data: Paths, valid: Paths | None, test: Paths | None, text: TextDataConfig,
+                seed: int) -> tuple[list[str], list[Example], list[Example], list[Example] | None]:
+    """``(labels, train, valid, test)``: every file read and checked before any training starts.
+
+    Without ``valid``, ``text.valid_fraction`` of each class of ``data`` is held out (seeded by ``seed``).
+    ``test`` is None when not given.
+
+    Raises:
+        ValueError: For malformed data (naming file and line), a single class, a label in ``valid`` or ``test``
+            that ``data`` does not have, or too few examples to hold out a validation share.
+    """
+    train_examples = read_examples(data, text, "--data")
+    labels = check_training_labels(train_examples, data)
+    valid_examples = read_examples(valid, text, "--valid") if valid is not None else None
+    test_examples = read_examples(test, text, "--test") if test is not None else None
+    if valid_examples is None:
+        kept, held_out = stratified_split([label for _, label, _ in train_examples], text.valid_fraction, seed)
+        if not held_out:
+            raise ValueError(f"--data: {len(train_examples)} examples are too few to hold out a validation share; "
+                             "pass --valid")
+        train_examples, valid_examples = [train_examples[i] for i in kept], [train_examples[i] for i in held_out]
+    return labels, train_examples, valid_examples, test_examples
 
 
 def collate(data: Encoded, indices: Sequence[int], pad_id: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -28,20 +28,17 @@ from torch import Tensor, nn
 from ..data.batching import bucketed_epochs, length_ordered_batches
 from ..models.condgen import ConditionalGenerator, ConditionalGeneratorConfig, sequence_loss
 from ..text import Vocab
-from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .classify_data import (
     Encoded,
     TextDataConfig,
-    check_training_labels,
     encode_examples,
-    read_examples,
-    stratified_split,
+    read_splits,
 )
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
 
 TASK = "condgen"
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -127,17 +124,7 @@ def train_condgen(out: Path, *, data: Paths, valid: Paths | None = None, test: P
     out = Path(out)
     text, model, train = text or TextDataConfig(), model or ConditionalGeneratorConfig(), train or TrainConfig()
     check_device(train.device)
-    train_examples = read_examples(data, text, "--data")
-    labels = check_training_labels(train_examples, data)
-    valid_examples = read_examples(valid, text, "--valid") if valid is not None else None
-    test_examples = read_examples(test, text, "--test") if test is not None else None
-    if valid_examples is None:
-        kept, held_out = stratified_split([label for _, label, _ in train_examples], text.valid_fraction,
-                                          train.seed)
-        if not held_out:
-            raise ValueError(f"--data: {len(train_examples)} examples are too few to hold out a validation share; "
-                             "pass --valid")
-        train_examples, valid_examples = [train_examples[i] for i in kept], [train_examples[i] for i in held_out]
+    labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, train.seed)
     vocab = build_vocab(train_examples, text)
     train_data = encode_examples(train_examples, vocab, labels)
     valid_data = encode_examples(valid_examples, vocab, labels)
@@ -166,10 +153,7 @@ def train_condgen(out: Path, *, data: Paths, valid: Paths | None = None, test: P
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab)
     trainer = Trainer(network, train, lambda net, batch, state: batch_loss(net, batch, pad_id), batches,
                       evaluate=evaluate, monitor="valid_loss", run_dir=out, steps_per_epoch=steps_per_epoch)
-    trainer.fit()
-    results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
-    results["train_seconds"] = trainer.state.seconds
+    results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:
             metrics = corpus_loss(network, evaluation_batches(split, EVAL_BATCH_SIZE, vocab), pad_id, len(labels))

@@ -23,7 +23,6 @@ from ..data.readers.sequences import ALPHABETS, read_label_file
 from ..models import ClassifierConfig
 from ..models.binding_classifier import BindingSiteClassifier, ConvFrontEndConfig
 from ..text import Vocab
-from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import Trainer
@@ -41,7 +40,7 @@ from .dna_data import (
     with_shuffled_negatives,
 )
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, best_epoch, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
 
 TASK = "dna"
 
@@ -129,10 +128,7 @@ def train_dna(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, pad_id)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor="valid_error", run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
-    trainer.fit()
-    results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    results["best_epoch"] = best_epoch(trainer.state.history)
-    load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
+    results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     results.update(split_metrics(network, valid_data, pad_id, "valid"))
     if test_data is not None:
         results.update(split_metrics(network, test_data, pad_id, "test"))

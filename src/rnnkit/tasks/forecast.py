@@ -18,14 +18,13 @@ from typing import Any
 import torch
 
 from ..models.forecaster import Forecaster, ForecasterConfig, forecast_loss
-from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .forecast_data import SeriesConfig, Split, direct_windows, load_series, origins_in
 from .forecast_predict import TASK, ForecastPredictor
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, create_run_dir, write_run_config
+from .run_dir import absolute_paths, create_run_dir, fit_keeping_best, write_run_config
 
 __all__ = ["fit_scaler_on_training_part", "train_forecaster"]
 
@@ -111,10 +110,7 @@ def train_forecaster(out: Path, *, data: Path, valid: Path | None = None, test: 
     trainer = Trainer(network, train, lambda net, batch, state: loss_on(net, batch, last_only=False), batches,
                       evaluate=evaluate if has_valid else None, monitor="valid_loss", run_dir=out,
                       steps_per_epoch=math.ceil(len(train_origins) / train.batch_size), show_perplexity=False)
-    trainer.fit()
-    results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
-    results["train_seconds"] = trainer.state.seconds
+    results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     predictor = ForecastPredictor(network, series)
     parts = [("valid", split.train_end, split.valid_end), ("test", split.valid_end, n)]
     plotted = None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..train.atomic import atomic_write_json
+from ..train.checkpoint import load_model_weights
 from ..train.config import environment_versions
 
 RUN_FORMAT = "rnnkit.run"
@@ -98,3 +99,19 @@ def describe_paths(paths: Paths) -> str:
     if isinstance(paths, str | os.PathLike):
         return str(paths)
     return " ".join(str(path) for path in paths)
+
+
+def fit_keeping_best(trainer: Any, network: Any, out: Path) -> dict[str, Any]:
+    """Run ``trainer.fit()``, then load the weights it kept (the best epoch on its monitored metric, saved as
+    ``out/model.safetensors``) into ``network``.
+
+    Returns:
+        The last epoch's record plus ``best_epoch`` (where the loaded weights come from) and ``train_seconds``.
+    """
+    trainer.fit()
+    history = trainer.state.history
+    results: dict[str, Any] = dict(history[-1]) if history else {}
+    results["best_epoch"] = best_epoch(history, trainer.monitor)
+    results["train_seconds"] = trainer.state.seconds
+    load_model_weights(Path(out) / "model.safetensors", network)
+    return results

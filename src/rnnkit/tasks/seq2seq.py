@@ -19,12 +19,11 @@ import torch
 from torch import nn
 
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig, sequence_loss
-from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, create_run_dir, write_run_config
+from .run_dir import absolute_paths, create_run_dir, fit_keeping_best, write_run_config
 from .translation_data import (
     Batch,
     TranslationCorpusConfig,
@@ -188,12 +187,9 @@ def train_seq2seq(out: Path, *, data: Path, valid: Path | None = None, test: Pat
 
     trainer = Trainer(network, train, loss_fn, batches, evaluate=evaluate, monitor="valid_loss", run_dir=out,
                       steps_per_epoch=steps_per_epoch)
-    trainer.fit()
-    results = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
+    results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     network.eval()
     results.update(evaluate(network))
-    results["train_seconds"] = trainer.state.seconds
     if test is not None:
         predictor = Seq2SeqPredictor(network, source_vocab, target_vocab, corpus, task)
         scores = predictor.evaluate(test, beam_size=task.beam_size, truncate=True)

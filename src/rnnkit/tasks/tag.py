@@ -26,12 +26,11 @@ from torch import nn
 
 from ..analysis.spans import is_chunk_tagset, span_scores
 from ..models.tagger import SequenceTagger, TaggerConfig, tagging_loss
-from ..train.checkpoint import load_model_weights
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, best_epoch, create_run_dir, write_run_config
+from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
 from .tag_data import (
     EncodedTags,
     TagDataConfig,
@@ -151,10 +150,7 @@ def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Pa
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor=monitor, run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
-    trainer.fit()
-    results: dict[str, Any] = dict(trainer.state.history[-1]) if trainer.state.history else {}
-    results["best_epoch"] = best_epoch(trainer.state.history, monitor)
-    load_model_weights(out / "model.safetensors", network)  # the best epoch on validation
+    results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:
             predicted, loss = predict_tags(network, split, vocab.pad_id)
