@@ -7,14 +7,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..analysis.confusion_plot import plot_confusion_matrix
 from ..data.audio_features import FeatureConfig, FeatureExtractor
 from ..data.readers.audio import LabelledAudio, audio_paths, read_labelled_audio
 from ..models import ClassifierConfig, SequenceClassifier
 from ..train.checkpoint import load_model_weights
 from .audio import TASK, predict_probabilities
 from .audio_data import AudioDataConfig, extract_frames
-from .classify import metrics_of
+from .classify import check_batch_size, evaluation_report
 from .run_dir import Paths, read_run_config, run_settings
 
 
@@ -62,7 +61,7 @@ class AudioClassifierPredictor:
             FileNotFoundError: For a missing file.
             ValueError: For a file that is not a readable PCM WAV file (naming it).
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         paths = audio_paths(files if not isinstance(files, str | os.PathLike) else [files])
         if not paths:
             return []
@@ -80,18 +79,8 @@ class AudioClassifierPredictor:
         Raises:
             ValueError: For an unreadable file, or a label that the model was not trained on (naming the file).
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         files = read_labelled_audio(data, self.audio.format, self.audio.label_pattern)
         frames = extract_frames(files, self.extractor, self.labels).normalized(self.normalization)
         probabilities = predict_probabilities(self.model, frames, batch_size)
-        metrics = {key.removeprefix("test_"): value
-                   for key, value in metrics_of(probabilities, frames.labels, "test").items()}
-        if confusion_png is not None:
-            plot_confusion_matrix(metrics["confusion_matrix"], self.labels, confusion_png,
-                                  title=f"accuracy {metrics['accuracy']:.3f}")
-        return {"labels": self.labels, **metrics}
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
+        return evaluation_report(probabilities, frames.labels, self.labels, confusion_png)

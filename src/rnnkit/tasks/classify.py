@@ -10,6 +10,7 @@ macro-F1, the confusion matrix (also as a PNG), and ROC-AUC and PR-AUC for two c
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,23 @@ def metrics_of(probabilities: torch.Tensor, labels: list[int], prefix: str) -> d
                                    probabilities[:, 1].tolist() if num_classes == 2 else None)
     return {f"{prefix}_loss": loss, **{f"{prefix}_{key}": value for key, value in report.items()},
             f"{prefix}_examples": len(labels)}
+
+
+def evaluation_report(probabilities: torch.Tensor, truth: list[int], label_names: list[str],
+                      confusion_png: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """What ``evaluate`` of a classifier run returns: ``labels`` and the :func:`metrics_of` figures without a
+    prefix; the confusion matrix is also drawn to ``confusion_png`` when given."""
+    metrics = {key.removeprefix("test_"): value for key, value in metrics_of(probabilities, truth, "test").items()}
+    if confusion_png is not None:
+        plot_confusion_matrix(metrics["confusion_matrix"], label_names, confusion_png,
+                              title=f"accuracy {metrics['accuracy']:.3f}")
+    return {"labels": label_names, **metrics}
+
+
+def check_batch_size(batch_size: Any) -> None:
+    """A ValueError unless ``batch_size`` is a positive int (the ``batch_size`` of predict and evaluate)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
 
 
 def _device(model: nn.Module) -> torch.device:

@@ -9,12 +9,11 @@ from typing import Any
 
 import torch
 
-from ..analysis.confusion_plot import plot_confusion_matrix
 from ..data.readers.labelled import LabelledText
 from ..models import ClassifierConfig, build_classifier
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
-from .classify import TASK, metrics_of, predict_probabilities
+from .classify import TASK, check_batch_size, evaluation_report, predict_probabilities
 from .classify_data import Encoded, TextDataConfig, encode_examples, read_examples, tokens_of
 from .run_dir import Paths, read_run_config, run_settings
 
@@ -56,7 +55,7 @@ class ClassifierPredictor:
         Raises:
             ValueError: If a text has no tokens (naming where it came from: ``text N`` or the file and line).
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         records = [text if isinstance(text, LabelledText) else LabelledText(text, None, f"text {number}")
                    for number, text in enumerate(texts, 1)]
         if not records:
@@ -75,17 +74,7 @@ class ClassifierPredictor:
         Raises:
             ValueError: For malformed data, or a label that the model was not trained on (naming file and line).
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         encoded = encode_examples(read_examples(data, self.text, "--data"), self.vocab, self.labels)
         probabilities = predict_probabilities(self.model, encoded, self.vocab.pad_id, batch_size)
-        metrics = {key.removeprefix("test_"): value
-                   for key, value in metrics_of(probabilities, encoded.labels, "test").items()}
-        if confusion_png is not None:
-            plot_confusion_matrix(metrics["confusion_matrix"], self.labels, confusion_png,
-                                  title=f"accuracy {metrics['accuracy']:.3f}")
-        return {"labels": self.labels, **metrics}
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
+        return evaluation_report(probabilities, encoded.labels, self.labels, confusion_png)

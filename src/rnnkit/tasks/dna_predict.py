@@ -13,7 +13,7 @@ from ..models import ClassifierConfig
 from ..models.binding_classifier import BindingSiteClassifier, ConvFrontEndConfig
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
-from .classify import metrics_of, predict_probabilities
+from .classify import check_batch_size, evaluation_report, predict_probabilities
 from .dna import TASK, build_model
 from .dna_data import SequenceDataConfig, check_labelled, encode_records, read_records
 from .run_dir import Paths, read_run_config, run_settings
@@ -64,7 +64,7 @@ class SequenceClassifierPredictor:
         Raises:
             ValueError: For a character outside the alphabet or a too-short sequence (naming which sequence).
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         alphabet = ALPHABETS[self.sequence.alphabet]
         records = []
         for number, item in enumerate(sequences, 1):
@@ -89,15 +89,9 @@ class SequenceClassifierPredictor:
         Raises:
             ValueError: For malformed data, an unlabelled record, or a label the model was not trained on.
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         records = read_records(data, self.sequence, "--data")
         check_labelled(records, "evaluate")
         encoded = encode_records(records, self.sequence, self.vocab, self.labels, self.minimum_steps)
         probabilities = predict_probabilities(self.model, encoded, self.pad_id, batch_size)
-        metrics = metrics_of(probabilities, encoded.labels, "test")
-        return {"labels": self.labels, **{key.removeprefix("test_"): value for key, value in metrics.items()}}
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
+        return evaluation_report(probabilities, encoded.labels, self.labels)

@@ -12,6 +12,7 @@ from ..data.readers.conll import TaggedSentence
 from ..models.tagger import SequenceTagger, TaggerConfig
 from ..text import Vocab
 from ..train.checkpoint import load_model_weights
+from .classify import check_batch_size
 from .run_dir import Paths, read_run_config, run_settings
 from .tag import TASK, metrics_of, predict_tags
 from .tag_data import TagDataConfig, encode_sentences, read_sentences
@@ -48,7 +49,7 @@ class TaggerPredictor:
         Raises:
             ValueError: If a sentence has no tokens (naming it: ``sentence N``, or its file and line).
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         records = []
         for number, sentence in enumerate(sentences, 1):
             if isinstance(sentence, TaggedSentence):
@@ -73,13 +74,8 @@ class TaggerPredictor:
         Raises:
             ValueError: For a malformed file, or a tag that the model was not trained on (naming file and line).
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         encoded = encode_sentences(read_sentences(data, self.text, "--data"), self.vocab, self.tag_vocab, self.text)
         predicted, loss = predict_tags(self.model, encoded, self.vocab.pad_id, batch_size)
         metrics = metrics_of(predicted, loss, encoded, self.tags, "test")
         return {"tags": self.tags, **{key.removeprefix("test_"): value for key, value in metrics.items()}}
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
