@@ -31,8 +31,10 @@ from rnnkit.data.readers import read_labelled
 
 PUBLISHED = "Kim 2014 CNN-rand 76.1, CNN-non-static 81.5; NBSVM 79.4 (10-fold CV accuracy)"
 MODEL = ["--cell", "lstm", "--embedding-size", "64", "--hidden-size", "64", "--bidirectional", "--pooling", "max",
-         "--input-dropout", "0.25", "--word-dropout", "0.3", "--dropout", "0.5", "--ensemble", "3", "--epochs", "6",
+         "--input-dropout", "0.25", "--word-dropout", "0.3", "--dropout", "0.5", "--ensemble", "5", "--epochs", "6",
          "--batch-size", "50", "--lr", "0.005", "--patience", "2", "--seed", "0", "--log-every", "100"]
+# ensemble 5 (was 3): SST-2's dev-only pilots (classify_pilot_sst2.py) preferred it (81.4% vs 80.5%); SST's sentences
+# come from the same Rotten Tomatoes snippets, so that choice saw some of these folds' texts (not their test use)
 
 
 def main() -> int:
