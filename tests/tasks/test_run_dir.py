@@ -3,10 +3,13 @@ and the kept epoch."""
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 
-from rnnkit.tasks.run_dir import absolute_paths, best_epoch, describe_paths, run_settings
+from rnnkit.tasks.run_dir import absolute_paths, best_epoch, describe_paths, fit_keeping_best, run_settings
+from rnnkit.train.checkpoint import save_model_weights
 
 
 @dataclass
@@ -53,3 +56,22 @@ def test_best_epoch_is_the_first_with_the_lowest_monitored_error():
 def test_describe_paths_joins_several_with_spaces():
     assert describe_paths("a.csv") == "a.csv"
     assert describe_paths([Path("a.csv"), "b.csv"]) == "a.csv b.csv"
+
+
+def test_fit_keeping_best_reloads_the_kept_weights_and_reports_their_epoch(tmp_path):
+    network = torch.nn.Linear(3, 2)
+
+    class Trainer:  # stands in for rnnkit's: fit() saves the best epoch, then trains on past it
+        monitor = "valid_loss"
+        state = SimpleNamespace(history=[{"epoch": 1, "valid_loss": 0.9}, {"epoch": 2, "valid_loss": 0.4},
+                                         {"epoch": 3, "valid_loss": 0.6}], seconds=12.5)
+
+        def fit(self):
+            save_model_weights(tmp_path / "model.safetensors", network)
+            with torch.no_grad():
+                network.weight.add_(1.0)
+
+    kept = network.weight.detach().clone()
+    results = fit_keeping_best(Trainer(), network, tmp_path)
+    assert results == {"epoch": 3, "valid_loss": 0.6, "best_epoch": 2, "train_seconds": 12.5}
+    assert torch.equal(network.weight, kept)
