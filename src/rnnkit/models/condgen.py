@@ -86,6 +86,7 @@ class ConditionalGeneratorConfig(DictConfig):
             check_flag(name, getattr(self, name))
         check_probability("dropout", self.dropout)
 
+
 def _build_decoder(config: ConditionalGeneratorConfig, input_size: int) -> Recurrent:
     return recurrent_layer(config.cell, input_size, config.hidden_size, num_layers=config.num_layers,
                            dropout=config.dropout if config.num_layers > 1 else 0.0, batch_first=True,

@@ -29,7 +29,7 @@ from .classify_data import (
     Encoded,
     TextDataConfig,
     build_vocab,
-    encode_examples,
+    encode_splits,
     evaluation_batches,
     read_splits,
     training_batches,
@@ -123,9 +123,7 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
     check_device(train.device)
     labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, train.seed)
     vocab = build_vocab(train_examples, text)
-    train_data = encode_examples(train_examples, vocab, labels)
-    valid_data = encode_examples(valid_examples, vocab, labels)
-    test_data = encode_examples(test_examples, vocab, labels) if test_examples is not None else None
+    train_data, valid_data, test_data = encode_splits(vocab, labels, train_examples, valid_examples, test_examples)
 
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)

@@ -217,6 +217,13 @@ def read_splits(data: Paths, valid: Paths | None, test: Paths | None, text: Text
     return labels, train_examples, valid_examples, test_examples
 
 
+def encode_splits(vocab: Vocab, labels: list[str], train: list[Example], valid: list[Example],
+                  test: list[Example] | None) -> tuple[Encoded, Encoded, Encoded | None]:
+    """The three splits of :func:`read_splits` as ids and label indices (test None when there is none)."""
+    encoded_test = encode_examples(test, vocab, labels) if test is not None else None
+    return encode_examples(train, vocab, labels), encode_examples(valid, vocab, labels), encoded_test
+
+
 def collate(data: Encoded, indices: Sequence[int], pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
     """``(ids (B, T), lengths (B,), labels (B,))`` of the examples ``indices``."""
     ids, lengths = pad_sequences([data.ids[i] for i in indices], pad_id)
