@@ -17,9 +17,10 @@ from .cli_tag import add_tag_predict_arguments, predict_tags
 from .models import ClassifierConfig
 from .prediction_output import FORMATS, write_predictions
 from .tasks.classify_data import TextDataConfig
+from .tasks.classify_pretrain import PretrainConfig
 from .train.config import TrainConfig
 
-SECTIONS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig}
+SECTIONS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig, "pretrain": PretrainConfig}
 VALID_DATA_HELP = "validation data for choosing the best epoch (default: --valid-fraction of --data)"
 
 # flag -> (section, field, type, help); bool fields get --flag / --no-flag
@@ -56,6 +57,12 @@ CLASSIFY_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--word-dropout": ("model", "word_dropout", float, "zero a whole token's embedding with this probability"),
     "--ensemble": ("model", "ensemble", int, "train K models side by side; predict their mean probability"),
     "--backend": ("model", "backend", str, "auto, explicit or fused"),
+    "--pretrain-epochs": ("pretrain", "pretrain_epochs", int, "first train the embedding and recurrent layer "
+                                                              "as a language model on the training texts for N "
+                                                              "epochs (default 0: off)"),
+    "--pretrain-words": ("pretrain", "pretrain_words", int, "words the pretraining language model predicts (the "
+                                                            "most frequent; the rest as <unk>; default 10000)"),
+    "--pretrain-lr": ("pretrain", "pretrain_lr", float, "learning rate of the pretraining (default: --lr)"),
     **run_flags("examples"),
     **TRAINING_FLAGS,
 }

@@ -168,13 +168,19 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, inputs: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
         """Class logits ``(B, C)``; see the class docstring."""
+        outputs, state, lengths = self.encode(inputs, lengths)  # (B, T, D*H)
+        return self.head(self.pool(outputs, state, lengths))  # (B, C)
+
+    def encode(self, inputs: Tensor, lengths: Tensor | Sequence[int] | None = None) -> tuple[Tensor, Any, Tensor]:
+        """The recurrent layers' outputs ``(B, T, D*H)`` (zero past each length), their final state, and the
+        lengths ``(B,)`` as a LongTensor on the outputs' device: everything before pooling."""
         x = self._embed(inputs)  # (B, T, E or I)
         batch_size, steps = x.shape[:2]
         if lengths is None:
             lengths = torch.full((batch_size,), steps, dtype=torch.long)
         lengths = torch.as_tensor(lengths, dtype=torch.long)
         outputs, state = self.recurrent(self.input_dropout(self._drop_words(x)), lengths=lengths)  # (B, T, D*H)
-        return self.head(self.pool(outputs, state, lengths.to(outputs.device)))  # (B, C)
+        return outputs, state, lengths.to(outputs.device)
 
     def pool(self, outputs: Tensor, state: Any, lengths: Tensor) -> Tensor:
         """One vector ``(B, D*H)`` per sequence from the outputs ``(B, T, D*H)``, ignoring padding."""

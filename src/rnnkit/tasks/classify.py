@@ -34,6 +34,7 @@ from .classify_data import (
     read_splits,
     training_batches,
 )
+from .classify_pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 from .lm import check_device, seed_everything
 from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
 
@@ -107,12 +108,14 @@ def _device(model: nn.Module) -> torch.device:
 
 def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
                      text: TextDataConfig | None = None, model: ClassifierConfig | None = None,
-                     train: TrainConfig | None = None) -> dict[str, Any]:
+                     train: TrainConfig | None = None, pretrain: PretrainConfig | None = None) -> dict[str, Any]:
     """Train a sequence classifier into the new run directory ``out``; return the final metrics.
 
     Without ``valid``, ``text.valid_fraction`` of each class of ``data`` is held out (seeded by ``train.seed``)
     for choosing the best epoch. ``test`` is read and checked first (so a mistake in it costs no training), and
-    evaluated once with the best weights.
+    evaluated once with the best weights. With ``pretrain.pretrain_epochs`` the embedding and recurrent layer are
+    first trained as a language model on the training texts (:mod:`rnnkit.tasks.classify_pretrain`; run in
+    ``out/pretrain``).
 
     Raises:
         ValueError: For unreadable or malformed data (naming the file and line), a single class, a label in
@@ -120,7 +123,10 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
     """
     out = Path(out)
     text, model, train = text or TextDataConfig(), model or ClassifierConfig(), train or TrainConfig()
+    pretrain = pretrain or PretrainConfig()
     check_device(train.device)
+    if pretrain.pretrain_epochs:
+        check_pretrainable(model)
     labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, train.seed)
     vocab = build_vocab(train_examples, text)
     train_data, valid_data, test_data = encode_splits(vocab, labels, train_examples, valid_examples, test_examples)
@@ -131,7 +137,8 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
     create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
     vocab.save(out / "vocab.json")
     write_run_config(out, TASK, {
-        "text": asdict(text), "model": asdict(model), "train": asdict(train), "labels": labels,
+        "text": asdict(text), "model": asdict(model), "train": asdict(train), "pretrain": asdict(pretrain),
+        "labels": labels,
         "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
                  "examples": {"train": len(train_data), "valid": len(valid_data),
                               "test": None if test_data is None else len(test_data)}},
@@ -143,10 +150,15 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
         return {"valid_loss": metrics["valid_loss"], "valid_accuracy": metrics["valid_accuracy"],
                 "valid_error": 1.0 - metrics["valid_accuracy"]}
 
+    pretrained: dict[str, Any] = {}
+    if pretrain.pretrain_epochs:
+        pretrained = pretrain_classifier(network, train_data, valid_data, pad_id=vocab.pad_id, unk_id=vocab.unk_id,
+                                         config=pretrain, train=train, out=out / "pretrain")
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor="valid_error", run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
     results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
+    results.update(pretrained)
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:
             results.update(metrics_of(predict_probabilities(network, split, vocab.pad_id), split.labels, prefix))
