@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, run_flags, run_training
+from .cli_settings import (
+    TRAINING_FLAGS,
+    add_data_arguments,
+    add_setting_flags,
+    resume_settings,
+    run_flags,
+    run_training,
+)
 from .cli_settings import settings_from as settings_from_flags
 from .cli_tag import add_tag_predict_arguments, predict_tags
 from .models import ClassifierConfig
@@ -74,7 +81,9 @@ def add_classify_parser(tasks: argparse._SubParsersAction) -> None:
         "classify", help="sequence classifier (text -> label)",
         description="Train a recurrent text classifier. --data takes a CSV/TSV/JSONL table, a file of 'LABEL TEXT' "
                     "lines, several files (one per class), or a directory or .zip with a folder per class.")
-    add_data_arguments(parser, "training data (see above)", VALID_DATA_HELP, "test data, evaluated once at the end")
+    add_data_arguments(parser, "training data (see above; required unless --resume)", VALID_DATA_HELP,
+                       "test data, evaluated once at the end", required=False)
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     add_setting_flags(parser, CLASSIFY_FLAGS)
     parser.set_defaults(handler=_train_classify)
 
@@ -105,9 +114,12 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
 def _train_classify(args: argparse.Namespace) -> int:
     from .tasks.classify import train_classifier
 
-    settings = settings_from(args)
+    if not args.resume and args.data is None:
+        raise ValueError("--data: missing; expected the training data (or --resume to continue the run in --out)")
+    settings = resume_settings(args, CLASSIFY_FLAGS) if args.resume else settings_from(args)
     return run_training(lambda: train_classifier(args.out, data=args.data, valid=args.valid, test=args.test,
-                                                 **settings), args.out)
+                                                 resume=args.resume, **settings), args.out,
+                        resume_with="rnnkit train classify")
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -119,18 +119,32 @@ def settings_from(args: argparse.Namespace, flags: FlagTable, sections: Mapping[
             for name, cls in sections.items()}
 
 
-def run_training(train: Callable[[], dict[str, Any]], out: object, report: bool = True) -> int:
+def resume_settings(args: argparse.Namespace, flags: FlagTable) -> dict[str, Any]:
+    """``{"epochs": ...}`` for ``--resume``, which takes the run's saved data and settings: a ValueError naming any
+    data, config or settings flag given beside it (``--epochs`` alone may extend the run)."""
+    given = [flag for flag in (*flags, "--data", "--valid", "--test", "--config")
+             if flag != "--epochs" and getattr(args, destination(flag)) is not None]
+    if given:
+        raise ValueError(f"--resume continues with the run's saved settings; got {', '.join(given)}; "
+                         "only --epochs may be given (to extend the run)")
+    return {"epochs": args.epochs}
+
+
+def run_training(train: Callable[[], dict[str, Any]], out: object, report: bool = True,
+                 resume_with: str | None = None) -> int:
     """Call ``train()``; print ``{"run": out, **results}`` as JSON; map a stop or a divergence to an exit code.
 
-    Ctrl-C (the trainer saved a checkpoint first) gives 130, a NaN/inf loss 1 (the last good checkpoint kept).
-    ``report=False`` (e.g. a non-zero torchrun rank) trains without printing the results.
+    Ctrl-C (the trainer saved a checkpoint first) gives 130 and, for tasks that can resume, the command that
+    continues (``resume_with``, e.g. ``"rnnkit train lm"``); a NaN/inf loss gives 1 (the last good checkpoint
+    kept). ``report=False`` (e.g. a non-zero torchrun rank) trains without printing the results.
     """
     from .train.trainer import TrainingDiverged, TrainingInterrupted
 
     try:
         results = train()
     except TrainingInterrupted as stop:
-        print(f"rnnkit: {stop}", file=sys.stderr)
+        hint = f"; continue with: {resume_with} --out {out} --resume" if resume_with else ""
+        print(f"rnnkit: {stop}{hint}", file=sys.stderr)
         return 130
     except TrainingDiverged as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)

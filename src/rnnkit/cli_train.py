@@ -21,7 +21,7 @@ from .cli_condgen import add_condgen_parser
 from .cli_dna import add_dna_parser
 from .cli_forecast import add_forecast_train_parser
 from .cli_seq2seq import add_seq2seq_train_parser
-from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, destination, run_training
+from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, resume_settings, run_training
 from .cli_settings import settings_from as settings_from_flags
 from .cli_tag import add_tag_parser
 from .models import LanguageModelConfig
@@ -88,19 +88,12 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
 def _train_lm(args: argparse.Namespace) -> int:
     from .tasks.lm import train_language_model
 
-    if args.resume:
-        given = [flag for flag in (*LM_FLAGS, "--data", "--valid", "--test", "--config")
-                 if flag != "--epochs" and getattr(args, destination(flag)) is not None]
-        if given:
-            raise ValueError(f"--resume continues with the run's saved settings; got {', '.join(given)}; "
-                             "only --epochs may be given (to extend the run)")
-        settings = {"epochs": args.epochs}
-    else:
-        settings = settings_from(args)
+    settings = resume_settings(args, LM_FLAGS) if args.resume else settings_from(args)
     return run_training(
         lambda: train_language_model(args.out, data=args.data, valid=args.valid, test=args.test, resume=args.resume,
                                      **settings),
-        args.out, report=os.environ.get("RANK", "0") == "0")  # under torchrun, rank 0 alone reports
+        args.out, report=os.environ.get("RANK", "0") == "0",  # under torchrun, rank 0 alone reports
+        resume_with="rnnkit train lm")
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ macro-F1, the confusion matrix (also as a PNG), and ROC-AUC and PR-AUC for two c
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from torch import nn
 from ..analysis.confusion_plot import plot_confusion_matrix
 from ..analysis.metrics import classification_report
 from ..models import ClassifierConfig, ClassifierEnsemble, build_classifier
+from ..text import Vocab
+from ..train.checkpoint import has_checkpoint
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
@@ -36,10 +38,19 @@ from .classify_data import (
 )
 from .classify_pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
+from .run_dir import (
+    Paths,
+    absolute_paths,
+    create_run_dir,
+    fit_keeping_best,
+    read_run_config,
+    run_settings,
+    write_run_config,
+)
 
 TASK = "classify"
 EVAL_BATCH_SIZE = 64
+SETTINGS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig, "pretrain": PretrainConfig}
 
 
 def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
@@ -106,16 +117,21 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
+def train_classifier(out: Path, *, data: Paths | None = None, valid: Paths | None = None, test: Paths | None = None,
                      text: TextDataConfig | None = None, model: ClassifierConfig | None = None,
-                     train: TrainConfig | None = None, pretrain: PretrainConfig | None = None) -> dict[str, Any]:
-    """Train a sequence classifier into the new run directory ``out``; return the final metrics.
+                     train: TrainConfig | None = None, pretrain: PretrainConfig | None = None,
+                     resume: bool = False, epochs: int | None = None) -> dict[str, Any]:
+    """Train (or resume) a sequence classifier into the run directory ``out``; return the final metrics.
 
     Without ``valid``, ``text.valid_fraction`` of each class of ``data`` is held out (seeded by ``train.seed``)
     for choosing the best epoch. ``test`` is read and checked first (so a mistake in it costs no training), and
     evaluated once with the best weights. With ``pretrain.pretrain_epochs`` the embedding and recurrent layer are
     first trained as a language model on the training texts (:mod:`rnnkit.tasks.classify_pretrain`; run in
     ``out/pretrain``).
+
+    With ``resume``, the data and settings saved in ``out/config.json`` are used and training continues from the
+    last checkpoint (of the pretraining, while that was running), ending with the weights an uninterrupted run
+    would have; ``epochs`` may extend a finished run.
 
     Raises:
         ValueError: For unreadable or malformed data (naming the file and line), a single class, a label in
@@ -124,25 +140,38 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
     out = Path(out)
     text, model, train = text or TextDataConfig(), model or ClassifierConfig(), train or TrainConfig()
     pretrain = pretrain or PretrainConfig()
+    if resume:
+        saved = read_run_config(out, TASK)
+        text, model, train, pretrain = run_settings(out, saved, SETTINGS).values()
+        data, valid, test = (saved["data"][split] for split in ("train", "valid", "test"))
+        if not (has_checkpoint(out / "checkpoint") or has_checkpoint(out / "pretrain" / "checkpoint")):
+            raise ValueError(f"--out {out}: no checkpoint to resume from")
+    if epochs is not None:
+        train = replace(train, epochs=epochs)
     check_device(train.device)
     if pretrain.pretrain_epochs:
         check_pretrainable(model)
     labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, train.seed)
-    vocab = build_vocab(train_examples, text)
+    if resume and labels != saved["labels"]:
+        raise ValueError(f"--resume {out}: the data now has the labels {labels}; the run was trained on "
+                         f"{saved['labels']}")
+    vocab = Vocab.load(out / "vocab.json") if resume else build_vocab(train_examples, text)
     train_data, valid_data, test_data = encode_splits(vocab, labels, train_examples, valid_examples, test_examples)
 
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = build_classifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(device)
-    create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
-    vocab.save(out / "vocab.json")
-    write_run_config(out, TASK, {
-        "text": asdict(text), "model": asdict(model), "train": asdict(train), "pretrain": asdict(pretrain),
-        "labels": labels,
-        "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
-                 "examples": {"train": len(train_data), "valid": len(valid_data),
-                              "test": None if test_data is None else len(test_data)}},
-    })
+    if not resume:
+        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
+        vocab.save(out / "vocab.json")
+    if not resume or epochs is not None:
+        write_run_config(out, TASK, {
+            "text": asdict(text), "model": asdict(model), "train": asdict(train), "pretrain": asdict(pretrain),
+            "labels": labels,
+            "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
+                     "examples": {"train": len(train_data), "valid": len(valid_data),
+                                  "test": None if test_data is None else len(test_data)}},
+        })
 
     def evaluate(net: nn.Module) -> dict[str, float]:
         probabilities = predict_probabilities(net, valid_data, vocab.pad_id)
@@ -151,12 +180,15 @@ def train_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test
                 "valid_error": 1.0 - metrics["valid_accuracy"]}
 
     pretrained: dict[str, Any] = {}
-    if pretrain.pretrain_epochs:
+    classifying = resume and has_checkpoint(out / "checkpoint")  # past the pretraining: its weights are in there
+    if pretrain.pretrain_epochs and not classifying:
         pretrained = pretrain_classifier(network, train_data, valid_data, pad_id=vocab.pad_id, unk_id=vocab.unk_id,
-                                         config=pretrain, train=train, out=out / "pretrain")
+                                         config=pretrain, train=train, out=out / "pretrain", resume=resume)
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor="valid_error", run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
+    if classifying:
+        trainer.resume()
     results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     results.update(pretrained)
     for prefix, split in (("valid", valid_data), ("test", test_data)):

@@ -122,11 +122,13 @@ def _lm_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
 
 
 def pretrain_classifier(network: nn.Module, train_data: Encoded, valid_data: Encoded, *, pad_id: int, unk_id: int,
-                        config: PretrainConfig, train: TrainConfig, out: Path) -> dict[str, Any]:
+                        config: PretrainConfig, train: TrainConfig, out: Path,
+                        resume: bool = False) -> dict[str, Any]:
     """Pretrain ``network``'s embedding and recurrent layer as a language model (see the module docstring).
 
     For a :class:`ClassifierEnsemble` the first member is pretrained and its embedding and recurrent weights are
-    copied into the others. The language model's run (weights, metrics.jsonl, checkpoint) goes to ``out``.
+    copied into the others. The language model's run (weights, metrics.jsonl, checkpoint) goes to ``out``; with
+    ``resume`` it continues from the checkpoint there.
 
     Returns:
         ``pretrain_best_epoch``, ``pretrain_valid_ppl`` (per predicted word, rarer words as <unk>) and
@@ -149,6 +151,8 @@ def pretrain_classifier(network: nn.Module, train_data: Encoded, valid_data: Enc
     batches, steps_per_epoch = training_batches(train_data, settings.batch_size, settings.seed, pad_id)
     trainer = Trainer(language_model, settings, _lm_loss, batches, evaluate=evaluate, monitor="valid_loss",
                       run_dir=out, steps_per_epoch=steps_per_epoch)
+    if resume:
+        trainer.resume()
     results = fit_keeping_best(trainer, language_model, out)
     for member in members[1:]:
         member.embedding.load_state_dict(members[0].embedding.state_dict())

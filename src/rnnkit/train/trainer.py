@@ -177,8 +177,8 @@ class Trainer:
             if self._interrupted:
                 self._checkpoint()
                 raise TrainingInterrupted(
-                    f"interrupted in epoch {self.state.epoch + 1} after {self.state.batch} batches; saved, "
-                    "continue with --resume"
+                    f"interrupted in epoch {self.state.epoch + 1} after {self.state.batch} batches; saved in "
+                    f"{self.checkpoint_dir}"
                 )
             record = {"epoch": self.state.epoch + 1, "step": self.state.step, **train_metrics}
             if self.evaluate is not None:
