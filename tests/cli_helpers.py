@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
 
 from rnnkit.cli import main
+from rnnkit.train.checkpoint import latest_checkpoint
 
 
 def invoke(*args: object) -> tuple[int, str, str]:
@@ -29,3 +35,22 @@ def assert_user_error(result: tuple[int, str, str], *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     return lines[0]
+
+
+def assert_resume_is_exact(tmp_path: Path, task: str, *training_args: object, epochs: int = 2) -> None:
+    """``rnnkit train TASK ARGS --epochs 1`` and then ``--resume --epochs N`` end with the weights of a straight
+    ``--epochs N`` run, bit for bit (the checkpoints' model.safetensors)."""
+    runs = {"straight": epochs, "resumed": 1}
+    for name, count in runs.items():
+        code, _, err = invoke("train", task, *training_args, "--out", tmp_path / name, "--epochs", count, "--quiet")
+        assert code == 0, err
+    code, stdout, err = invoke("train", task, "--out", tmp_path / "resumed", "--resume", "--epochs", epochs)
+    assert code == 0, err
+    assert json.loads(stdout)["epoch"] == epochs
+    history = [json.loads(line) for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in history] == list(range(1, epochs + 1))  # continued, not restarted
+    expected, actual = (load_file(latest_checkpoint(tmp_path / name / "checkpoint") / "model.safetensors")
+                        for name in runs)
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.audio_helpers import tone, write_two_tone_set, write_wav
-from tests.cli_helpers import assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
 
 TINY = ["--features", "mfcc", "--n-mels", "16", "--n-mfcc", "8", "--window-ms", "32", "--hop-ms", "16",
         "--cell", "gru", "--hidden-size", "8", "--no-bidirectional", "--pooling", "mean", "--dropout", "0",
@@ -99,3 +99,7 @@ def test_a_config_file_sets_the_feature_sections_and_flags_override_it(data, tmp
     config.write_text('[features]\nn_bands = 12\n')
     assert_user_error(invoke("train", "audio", "--data", data / "train", "--out", tmp_path / "other", "--config",
                              config), "n_bands")
+
+
+def test_resume_continues_an_audio_run_exactly(data, tmp_path):
+    assert_resume_is_exact(tmp_path, "audio", "--data", data / "train", *TINY)

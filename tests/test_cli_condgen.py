@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import rnnkit as rk
-from tests.cli_helpers import assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
 
 TINY = ["--embedding-size", "8", "--hidden-size", "16", "--condition-size", "4", "--epochs", "25", "--batch-size",
         "8", "--lr", "0.03", "--dropout", "0.0", "--quiet"]
@@ -149,3 +149,8 @@ def test_evaluate_with_an_unseen_label(run, tmp_path):
     unseen = tmp_path / "unseen.tsv"
     unseen.write_text("text\tlabel\nx x x\tpos\ny y\tmixed\n", encoding="utf-8")
     assert_user_error(invoke("evaluate", run[0], "--data", unseen), "unseen.tsv line 3", "'mixed'")
+
+
+def test_resume_continues_a_condgen_run_exactly(data, tmp_path):
+    assert_resume_is_exact(tmp_path, "condgen", "--data", data / "toy.pos", data / "toy.neg", "--format", "files",
+                           *TINY)

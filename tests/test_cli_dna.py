@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
 from tests.tasks.test_dna import write_positives_fasta, write_test_tsv
 
 TINY = ["--negatives", "shuffle", "--conv-channels", "4", "--conv-width", "5", "--pool-size", "2", "--cell", "gru",
@@ -97,3 +97,9 @@ def test_a_config_file_fills_the_four_sections_and_flags_override_it(tmp_path):
     config.write_text("[frontend]\nchannels = 3\n")
     with pytest.raises(ValueError, match="channels"):
         settings_from(args)
+
+
+def test_resume_continues_a_dna_run_exactly(files, tmp_path):
+    assert_resume_is_exact(tmp_path, "dna", "--data", files / "peaks.fa", *TINY)
+    assert_user_error(invoke("train", "dna", "--out", tmp_path / "resumed", "--resume", "--labels", files / "x"),
+                      "--labels")

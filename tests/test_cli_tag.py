@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import rnnkit as rk
-from tests.cli_helpers import assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
 
 TINY = ["--embedding-size", "16", "--hidden-size", "16", "--epochs", "8", "--batch-size", "8", "--lr", "0.02",
         "--dropout", "0.0", "--quiet"]
@@ -169,3 +169,7 @@ def test_bad_flags_and_inputs(run, data, tmp_path):
     config.write_text("[model]\npooling = 'max'\n", encoding="utf-8")
     assert_user_error(invoke("train", "tag", "--data", train, "--config", config, "--out", tmp_path / "r"),
                       "pooling")
+
+
+def test_resume_continues_a_tagging_run_exactly(data, tmp_path):
+    assert_resume_is_exact(tmp_path, "tag", "--data", data / "train.txt", *TINY)

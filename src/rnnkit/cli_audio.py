@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from .cli_classify import CLASSIFY_FLAGS
-from .cli_settings import add_data_arguments, add_setting_flags, run_training, settings_from
+from .cli_settings import add_data_arguments, add_resume_argument, add_setting_flags, run_training, training_settings
 from .data.audio_features import FeatureConfig
 from .models import ClassifierConfig
 from .prediction_output import write_predictions
@@ -50,9 +50,10 @@ def add_audio_parser(tasks: argparse._SubParsersAction) -> None:
         "audio", help="audio classifier (WAV recording -> label, e.g. spoken digits)",
         description="Train a recurrent classifier of WAV recordings on log-mel or MFCC frames. --data takes "
                     "directories (a folder per class, or files named LABEL_...wav), WAV files or quoted glob patterns.")
-    add_data_arguments(parser, "training recordings (see above)",
+    add_data_arguments(parser, "training recordings (see above; required unless --resume)",
                        "validation recordings for choosing the best epoch (default: --valid-fraction of --data)",
-                       "test recordings, evaluated once at the end", path_type=str)
+                       "test recordings, evaluated once at the end", path_type=str, required=False)
+    add_resume_argument(parser)
     add_setting_flags(parser, AUDIO_FLAGS)
     parser.set_defaults(handler=_train_audio)
 
@@ -60,9 +61,9 @@ def add_audio_parser(tasks: argparse._SubParsersAction) -> None:
 def _train_audio(args: argparse.Namespace) -> int:
     from .tasks.audio import train_audio_classifier
 
-    settings = settings_from(args, AUDIO_FLAGS, SECTIONS)
+    settings = training_settings(args, AUDIO_FLAGS, SECTIONS)
     return run_training(lambda: train_audio_classifier(args.out, data=args.data, valid=args.valid, test=args.test,
-                                                       **settings), args.out)
+                                                       **settings), args.out, resume_with="rnnkit train audio")
 
 
 def predict_audio(predictor: Any, args: argparse.Namespace) -> int:

@@ -14,12 +14,12 @@ from typing import Any
 from .cli_settings import (
     TRAINING_FLAGS,
     add_data_arguments,
+    add_resume_argument,
     add_setting_flags,
-    resume_settings,
     run_flags,
     run_training,
+    training_settings,
 )
-from .cli_settings import settings_from as settings_from_flags
 from .cli_tag import add_tag_predict_arguments, predict_tags
 from .models import ClassifierConfig
 from .prediction_output import FORMATS, write_predictions
@@ -83,7 +83,7 @@ def add_classify_parser(tasks: argparse._SubParsersAction) -> None:
                     "lines, several files (one per class), or a directory or .zip with a folder per class.")
     add_data_arguments(parser, "training data (see above; required unless --resume)", VALID_DATA_HELP,
                        "test data, evaluated once at the end", required=False)
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    add_resume_argument(parser)
     add_setting_flags(parser, CLASSIFY_FLAGS)
     parser.set_defaults(handler=_train_classify)
 
@@ -106,20 +106,12 @@ def add_predict_parser(commands: argparse._SubParsersAction) -> None:
     predict.set_defaults(handler=_predict)
 
 
-def settings_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The three settings dataclasses from the config file (if any) and the flags given."""
-    return settings_from_flags(args, CLASSIFY_FLAGS, SECTIONS)
-
-
 def _train_classify(args: argparse.Namespace) -> int:
     from .tasks.classify import train_classifier
 
-    if not args.resume and args.data is None:
-        raise ValueError("--data: missing; expected the training data (or --resume to continue the run in --out)")
-    settings = resume_settings(args, CLASSIFY_FLAGS) if args.resume else settings_from(args)
+    settings = training_settings(args, CLASSIFY_FLAGS, SECTIONS)
     return run_training(lambda: train_classifier(args.out, data=args.data, valid=args.valid, test=args.test,
-                                                 resume=args.resume, **settings), args.out,
-                        resume_with="rnnkit train classify")
+                                                 **settings), args.out, resume_with="rnnkit train classify")
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -11,8 +11,15 @@ import json
 from typing import Any
 
 from .cli_classify import LABELLED_TEXT_FLAGS, VALID_DATA_HELP
-from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, run_flags, run_training
-from .cli_settings import settings_from as settings_from_flags
+from .cli_settings import (
+    TRAINING_FLAGS,
+    add_data_arguments,
+    add_resume_argument,
+    add_setting_flags,
+    run_flags,
+    run_training,
+    training_settings,
+)
 from .models import ConditionalGeneratorConfig
 from .tasks.classify_data import TextDataConfig
 from .train.config import TrainConfig
@@ -46,7 +53,9 @@ def add_condgen_parser(tasks: argparse._SubParsersAction) -> None:
         description="Train a recurrent text generator conditioned on a class label (the label sets the decoder's "
                     "initial state). --data takes labelled text as 'rnnkit train classify' does: a CSV/TSV/JSONL "
                     "table, a file of 'LABEL TEXT' lines, several files (one per class), or folders per class.")
-    add_data_arguments(parser, "training data (see above)", VALID_DATA_HELP, "test data, evaluated once at the end")
+    add_data_arguments(parser, "training data (see above; required unless --resume)", VALID_DATA_HELP,
+                       "test data, evaluated once at the end", required=False)
+    add_resume_argument(parser)
     add_setting_flags(parser, CONDGEN_FLAGS)
     parser.set_defaults(handler=_train_condgen)
 
@@ -61,17 +70,12 @@ def add_condition_arguments(generate: argparse.ArgumentParser) -> None:
                                "higher keeps closer to the condition)")
 
 
-def settings_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The three settings dataclasses from the config file (if any) and the flags given."""
-    return settings_from_flags(args, CONDGEN_FLAGS, SECTIONS)
-
-
 def _train_condgen(args: argparse.Namespace) -> int:
     from .tasks.condgen import train_condgen
 
-    settings = settings_from(args)
+    settings = training_settings(args, CONDGEN_FLAGS, SECTIONS)
     return run_training(lambda: train_condgen(args.out, data=args.data, valid=args.valid, test=args.test,
-                                              **settings), args.out)
+                                              **settings), args.out, resume_with="rnnkit train condgen")
 
 
 def generate_conditioned(predictor: Any, args: argparse.Namespace) -> int:

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from .cli_classify import CLASSIFY_FLAGS
-from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, run_training
+from .cli_settings import (
+    TRAINING_FLAGS,
+    add_data_arguments,
+    add_resume_argument,
+    add_setting_flags,
+    run_training,
+    training_settings,
+)
 from .cli_settings import settings_from as settings_from_flags
 from .models import ClassifierConfig
 from .models.binding_classifier import ConvFrontEndConfig
@@ -54,10 +61,11 @@ def add_dna_parser(tasks: argparse._SubParsersAction) -> None:
                     "'label=VALUE' in the headers or from --labels FILE) or a TSV with a header (DeepBind's "
                     "'FoldID EventID seq Bound'), plain or .gz. With --negatives shuffle the training file holds "
                     "positives only and their dinucleotide-shuffled copies are the negatives.")
-    add_data_arguments(parser, "training sequences",
+    add_data_arguments(parser, "training sequences (required unless --resume)",
                        "labelled validation sequences for choosing the best epoch (default: --valid-fraction of "
-                       "--data)", "labelled test sequences, evaluated once at the end")
+                       "--data)", "labelled test sequences, evaluated once at the end", required=False)
     parser.add_argument("--labels", type=Path, default=None, help="FASTA labels: a file of 'NAME LABEL' lines")
+    add_resume_argument(parser)
     add_setting_flags(parser, DNA_FLAGS)
     parser.set_defaults(handler=_train_dna)
 
@@ -70,6 +78,7 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
 def _train_dna(args: argparse.Namespace) -> int:
     from .tasks.dna import train_dna
 
-    settings = settings_from(args)
+    settings = training_settings(args, DNA_FLAGS, SECTIONS, data_flags=("--labels",))
     return run_training(lambda: train_dna(args.out, data=args.data, valid=args.valid, test=args.test,
-                                          labels_file=args.labels, **settings), args.out)
+                                          labels_file=args.labels, **settings), args.out,
+                        resume_with="rnnkit train dna")

@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,26 @@ def settings_from(args: argparse.Namespace, flags: FlagTable, sections: Mapping[
             for name, cls in sections.items()}
 
 
-def resume_settings(args: argparse.Namespace, flags: FlagTable) -> dict[str, Any]:
+def add_resume_argument(parser: argparse.ArgumentParser) -> None:
+    """``--resume``: continue the run in ``--out`` from its last checkpoint."""
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint, with its saved data and settings "
+                             "(--epochs may extend it)")
+
+
+def training_settings(args: argparse.Namespace, flags: FlagTable, sections: Mapping[str, type],
+                      data_flags: Sequence[str] = ()) -> dict[str, Any]:
+    """The settings a ``rnnkit train TASK`` call passes on: ``{"resume": True, "epochs": ...}`` with ``--resume``
+    (see :func:`resume_settings`; ``data_flags``: the task's other data flags, refused beside it too), else one
+    dataclass per section (:func:`settings_from`), ``--data`` required."""
+    if args.resume:
+        return {"resume": True, **resume_settings(args, {**flags, **dict.fromkeys(data_flags)})}
+    if args.data is None:
+        raise ValueError("--data: missing; expected the training data (or --resume to continue the run in --out)")
+    return settings_from(args, flags, sections)
+
+
+def resume_settings(args: argparse.Namespace, flags: Iterable[str]) -> dict[str, Any]:
     """``{"epochs": ...}`` for ``--resume``, which takes the run's saved data and settings: a ValueError naming any
     data, config or settings flag given beside it (``--epochs`` alone may extend the run)."""
     given = [flag for flag in (*flags, "--data", "--valid", "--test", "--config")

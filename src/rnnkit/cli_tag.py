@@ -11,8 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_settings import TRAINING_FLAGS, add_data_arguments, add_setting_flags, run_flags, run_training
-from .cli_settings import settings_from as settings_from_flags
+from .cli_settings import (
+    TRAINING_FLAGS,
+    add_data_arguments,
+    add_resume_argument,
+    add_setting_flags,
+    run_flags,
+    run_training,
+    training_settings,
+)
 from .models import TaggerConfig
 from .prediction_output import write_predictions
 from .tasks.tag_data import TagDataConfig
@@ -49,9 +56,10 @@ def add_tag_parser(tasks: argparse._SubParsersAction) -> None:
         "tag", help="sequence tagger (a tag per token: NER, POS, chunking)",
         description="Train a recurrent tagger on CoNLL-style files: one token per line with its tag in another "
                     "column, a blank line between sentences, -DOCSTART- lines skipped; plain or .gz.")
-    add_data_arguments(parser, "training file(s)",
+    add_data_arguments(parser, "training file(s) (required unless --resume)",
                        "validation file(s) for choosing the best epoch (default: --valid-fraction of --data)",
-                       "test file(s), evaluated once at the end")
+                       "test file(s), evaluated once at the end", required=False)
+    add_resume_argument(parser)
     add_setting_flags(parser, TAG_FLAGS)
     parser.set_defaults(handler=_train_tag)
 
@@ -63,17 +71,12 @@ def add_tag_predict_arguments(predict: argparse.ArgumentParser) -> None:
                               "instead of one whitespace-tokenized sentence per line")
 
 
-def settings_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The three settings dataclasses from the config file (if any) and the flags given."""
-    return settings_from_flags(args, TAG_FLAGS, SECTIONS)
-
-
 def _train_tag(args: argparse.Namespace) -> int:
     from .tasks.tag import train_tagger
 
-    settings = settings_from(args)
+    settings = training_settings(args, TAG_FLAGS, SECTIONS)
     return run_training(lambda: train_tagger(args.out, data=args.data, valid=args.valid, test=args.test, **settings),
-                        args.out)
+                        args.out, resume_with="rnnkit train tag")
 
 
 def predict_tags(predictor: Any, args: argparse.Namespace) -> int:

@@ -56,6 +56,9 @@ def test_resume_after_an_epoch_equals_an_uninterrupted_run(tmp_path, data):
     assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     assert resumed["valid_accuracy"] == straight["valid_accuracy"] and resumed["best_epoch"] == straight["best_epoch"]
     assert json.loads((tmp_path / "resumed" / "config.json").read_text())["train"]["epochs"] == 3
+    for run in ("resumed", "resumed/pretrain"):  # continued, not restarted; the pretraining not run again
+        epochs = [json.loads(line)["epoch"] for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        assert epochs == ([1, 2] if run.endswith("pretrain") else [1, 2, 3]), run
 
 
 def test_ctrl_c_in_the_pretraining_saves_and_resume_is_exact(tmp_path, data, monkeypatch):

@@ -38,9 +38,19 @@ from .audio_data import (
 from .classify import batch_loss, metrics_of
 from .classify_data import stratified_split
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
+from .run_dir import (
+    Paths,
+    absolute_paths,
+    check_unchanged,
+    create_run_dir,
+    fit_keeping_best,
+    read_run_config,
+    resumed_run,
+    write_run_config,
+)
 
 TASK = "audio"
+SETTINGS = {"audio": AudioDataConfig, "features": FeatureConfig, "model": ClassifierConfig, "train": TrainConfig}
 EVAL_BATCH_SIZE = 64
 
 
@@ -59,14 +69,17 @@ def predict_probabilities(model: nn.Module, data: FrameSet, batch_size: int = EV
     return torch.stack(probabilities)  # (N, C)
 
 
-def train_audio_classifier(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
-                           audio: AudioDataConfig | None = None, features: FeatureConfig | None = None,
-                           model: ClassifierConfig | None = None, train: TrainConfig | None = None
+def train_audio_classifier(out: Path, *, data: Paths | None = None, valid: Paths | None = None,
+                           test: Paths | None = None, audio: AudioDataConfig | None = None,
+                           features: FeatureConfig | None = None, model: ClassifierConfig | None = None,
+                           train: TrainConfig | None = None, resume: bool = False, epochs: int | None = None
                            ) -> dict[str, Any]:
-    """Train a recurrent classifier of recordings into the new run directory ``out``; return the final metrics.
+    """Train (or resume) a recurrent classifier of recordings into the run directory ``out``; return the final
+    metrics.
 
     Without ``valid``, ``audio.valid_fraction`` of each class of ``data`` is held out (seeded by ``train.seed``).
-    Every file (test included) is read and checked before training starts.
+    Every file (test included) is read and checked before training starts. With ``resume``, the run's saved data
+    and settings are used and training continues from its last checkpoint (``epochs`` may extend it).
 
     Raises:
         FileNotFoundError: For a missing path.
@@ -76,6 +89,10 @@ def train_audio_classifier(out: Path, *, data: Paths, valid: Paths | None = None
     out = Path(out)
     audio, features = audio or AudioDataConfig(), features or FeatureConfig()
     model, train = model or ClassifierConfig(), train or TrainConfig()
+    if resume:
+        settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
+        audio, features, model, train = (settings[name] for name in SETTINGS)
+        data, valid, test = saved["train"], saved["valid"], saved["test"]
     check_device(train.device)
     train_files = read_labelled_audio(data, audio.format, audio.label_pattern)
     labels = check_training_labels(train_files, "--data")
@@ -99,7 +116,10 @@ def train_audio_classifier(out: Path, *, data: Paths, valid: Paths | None = None
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = SequenceClassifier(len(labels), model, input_size=features.size).to(device)
-    create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
+    if resume:
+        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
+    else:
+        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
     write_run_config(out, TASK, {
         "audio": asdict(audio), "features": asdict(features), "normalization": statistics, "model": asdict(model),
         "train": asdict(train), "labels": labels,
@@ -116,6 +136,8 @@ def train_audio_classifier(out: Path, *, data: Paths, valid: Paths | None = None
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor="valid_error", run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
+    if resume:
+        trainer.resume()
     results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:

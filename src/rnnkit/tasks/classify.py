@@ -11,7 +11,7 @@ macro-F1, the confusion matrix (also as a PNG), and ROC-AUC and PR-AUC for two c
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,11 @@ from .lm import check_device, seed_everything
 from .run_dir import (
     Paths,
     absolute_paths,
+    check_unchanged,
     create_run_dir,
     fit_keeping_best,
     read_run_config,
-    run_settings,
+    resumed_run,
     write_run_config,
 )
 
@@ -141,21 +142,17 @@ def train_classifier(out: Path, *, data: Paths | None = None, valid: Paths | Non
     text, model, train = text or TextDataConfig(), model or ClassifierConfig(), train or TrainConfig()
     pretrain = pretrain or PretrainConfig()
     if resume:
-        saved = read_run_config(out, TASK)
-        text, model, train, pretrain = run_settings(out, saved, SETTINGS).values()
-        data, valid, test = (saved["data"][split] for split in ("train", "valid", "test"))
-        if not (has_checkpoint(out / "checkpoint") or has_checkpoint(out / "pretrain" / "checkpoint")):
-            raise ValueError(f"--out {out}: no checkpoint to resume from")
-    if epochs is not None:
-        train = replace(train, epochs=epochs)
+        settings, saved = resumed_run(out, TASK, SETTINGS, epochs, ("checkpoint", "pretrain/checkpoint"))
+        text, model, train, pretrain = settings.values()
+        data, valid, test = saved["train"], saved["valid"], saved["test"]
     check_device(train.device)
     if pretrain.pretrain_epochs:
         check_pretrainable(model)
     labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, train.seed)
-    if resume and labels != saved["labels"]:
-        raise ValueError(f"--resume {out}: the data now has the labels {labels}; the run was trained on "
-                         f"{saved['labels']}")
-    vocab = Vocab.load(out / "vocab.json") if resume else build_vocab(train_examples, text)
+    vocab = build_vocab(train_examples, text)
+    if resume:
+        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
+        check_unchanged(out, "vocabulary", Vocab.load(out / "vocab.json").itos, vocab.itos)
     train_data, valid_data, test_data = encode_splits(vocab, labels, train_examples, valid_examples, test_examples)
 
     seed_everything(train.seed, train.deterministic)
@@ -164,14 +161,13 @@ def train_classifier(out: Path, *, data: Paths | None = None, valid: Paths | Non
     if not resume:
         create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
         vocab.save(out / "vocab.json")
-    if not resume or epochs is not None:
-        write_run_config(out, TASK, {
-            "text": asdict(text), "model": asdict(model), "train": asdict(train), "pretrain": asdict(pretrain),
-            "labels": labels,
-            "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
-                     "examples": {"train": len(train_data), "valid": len(valid_data),
-                                  "test": None if test_data is None else len(test_data)}},
-        })
+    write_run_config(out, TASK, {
+        "text": asdict(text), "model": asdict(model), "train": asdict(train), "pretrain": asdict(pretrain),
+        "labels": labels,
+        "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
+                 "examples": {"train": len(train_data), "valid": len(valid_data),
+                              "test": None if test_data is None else len(test_data)}},
+    })
 
     def evaluate(net: nn.Module) -> dict[str, float]:
         probabilities = predict_probabilities(net, valid_data, vocab.pad_id)

@@ -38,9 +38,19 @@ from .classify_data import (
     read_splits,
 )
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
+from .run_dir import (
+    Paths,
+    absolute_paths,
+    check_unchanged,
+    create_run_dir,
+    fit_keeping_best,
+    read_run_config,
+    resumed_run,
+    write_run_config,
+)
 
 TASK = "condgen"
+SETTINGS = {"text": TextDataConfig, "model": ConditionalGeneratorConfig, "train": TrainConfig}
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 EVAL_BATCH_SIZE = 64
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]  # labels (B,), inputs (B, T), targets (B, T), lengths (B,)
@@ -109,13 +119,15 @@ def corpus_loss(model: nn.Module, batches: list[Batch], pad_id: int, num_classes
                              for total, count in zip(totals, counts, strict=True)]}
 
 
-def train_condgen(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
+def train_condgen(out: Path, *, data: Paths | None = None, valid: Paths | None = None, test: Paths | None = None,
                   text: TextDataConfig | None = None, model: ConditionalGeneratorConfig | None = None,
-                  train: TrainConfig | None = None) -> dict[str, Any]:
-    """Train a label-conditioned generator into the new run directory ``out``; return the final metrics.
+                  train: TrainConfig | None = None, resume: bool = False, epochs: int | None = None) -> dict[str, Any]:
+    """Train (or resume) a label-conditioned generator into the run directory ``out``; return the final metrics.
 
     Without ``valid``, ``text.valid_fraction`` of each class of ``data`` is held out (seeded by ``train.seed``)
     for choosing the best epoch. ``test`` is read and checked first, and evaluated once with the best weights.
+    With ``resume``, the run's saved data and settings are used and training continues from its last checkpoint
+    (``epochs`` may extend a finished run).
 
     Raises:
         ValueError: For unreadable or malformed data (naming the file and line), a single class, a label in
@@ -123,6 +135,10 @@ def train_condgen(out: Path, *, data: Paths, valid: Paths | None = None, test: P
     """
     out = Path(out)
     text, model, train = text or TextDataConfig(), model or ConditionalGeneratorConfig(), train or TrainConfig()
+    if resume:
+        settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
+        text, model, train = settings["text"], settings["model"], settings["train"]
+        data, valid, test = saved["train"], saved["valid"], saved["test"]
     check_device(train.device)
     labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, train.seed)
     vocab = build_vocab(train_examples, text)
@@ -131,8 +147,12 @@ def train_condgen(out: Path, *, data: Paths, valid: Paths | None = None, test: P
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = ConditionalGenerator(len(vocab), model, num_classes=len(labels), pad_id=vocab.pad_id).to(device)
-    create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
-    vocab.save(out / "vocab.json")
+    if resume:
+        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
+        check_unchanged(out, "vocabulary", Vocab.load(out / "vocab.json").itos, vocab.itos)
+    else:
+        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
+        vocab.save(out / "vocab.json")
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train), "labels": labels,
         # generation stops after this many tokens without <eos>: the longest training text, plus a margin
@@ -151,6 +171,8 @@ def train_condgen(out: Path, *, data: Paths, valid: Paths | None = None, test: P
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab)
     trainer = Trainer(network, train, lambda net, batch, state: batch_loss(net, batch, pad_id), batches,
                       evaluate=evaluate, monitor="valid_loss", run_dir=out, steps_per_epoch=steps_per_epoch)
+    if resume:
+        trainer.resume()
     results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:

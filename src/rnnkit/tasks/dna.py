@@ -40,9 +40,20 @@ from .dna_data import (
     with_shuffled_negatives,
 )
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
+from .run_dir import (
+    Paths,
+    absolute_paths,
+    check_unchanged,
+    create_run_dir,
+    fit_keeping_best,
+    read_run_config,
+    resumed_run,
+    write_run_config,
+)
 
 TASK = "dna"
+SETTINGS = {"sequence": SequenceDataConfig, "model": ClassifierConfig, "frontend": ConvFrontEndConfig,
+            "train": TrainConfig}
 
 
 def build_model(num_classes: int, sequence: SequenceDataConfig, model: ClassifierConfig,
@@ -54,14 +65,16 @@ def build_model(num_classes: int, sequence: SequenceDataConfig, model: Classifie
                                  pad_id=vocab.pad_id if vocab is not None else 0)
 
 
-def train_dna(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
+def train_dna(out: Path, *, data: Paths | None = None, valid: Paths | None = None, test: Paths | None = None,
               labels_file: str | Path | None = None, sequence: SequenceDataConfig | None = None,
               model: ClassifierConfig | None = None, frontend: ConvFrontEndConfig | None = None,
-              train: TrainConfig | None = None) -> dict[str, Any]:
-    """Train a sequence classifier into the new run directory ``out``; return the final metrics.
+              train: TrainConfig | None = None, resume: bool = False, epochs: int | None = None) -> dict[str, Any]:
+    """Train (or resume) a sequence classifier into the run directory ``out``; return the final metrics.
 
     Args:
         labels_file: for FASTA files: ``NAME LABEL`` lines giving each record's label.
+        resume: continue the run in ``out`` from its last checkpoint, with its saved data and settings.
+        epochs: with ``resume``, a new number of epochs (to extend a finished run).
 
     Raises:
         ValueError: For malformed data (naming file, line and character), a single class without
@@ -70,6 +83,10 @@ def train_dna(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths
     out = Path(out)
     sequence, model = sequence or SequenceDataConfig(), model or ClassifierConfig()
     frontend, train = frontend or ConvFrontEndConfig(), train or TrainConfig()
+    if resume:
+        settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
+        sequence, model, frontend, train = (settings[name] for name in SETTINGS)
+        data, valid, test, labels_file = saved["train"], saved["valid"], saved["test"], saved.get("labels_file")
     check_device(train.device)
     names = read_label_file(labels_file) if labels_file is not None else None
     records = sample(read_records(data, sequence, "--data", names), sequence.max_examples, train.seed)
@@ -106,9 +123,14 @@ def train_dna(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths
     device = torch.device(train.device)
     network = build_model(len(labels), sequence, model, frontend, vocab).to(device)
     pad_id = vocab.pad_id if vocab is not None else 0
-    create_run_dir(out)  # only now, with every file read and checked
-    if vocab is not None:
-        vocab.save(out / "vocab.json")
+    if resume:
+        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
+        if vocab is not None:
+            check_unchanged(out, "vocabulary", Vocab.load(out / "vocab.json").itos, vocab.itos)
+    else:
+        create_run_dir(out)  # only now, with every file read and checked
+        if vocab is not None:
+            vocab.save(out / "vocab.json")
     write_run_config(out, TASK, {
         "sequence": asdict(sequence), "model": asdict(model), "frontend": asdict(frontend), "train": asdict(train),
         "labels": labels,
@@ -128,6 +150,8 @@ def train_dna(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, pad_id)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor="valid_error", run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
+    if resume:
+        trainer.resume()
     results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     results.update(split_metrics(network, valid_data, pad_id, "valid"))
     if test_data is not None:

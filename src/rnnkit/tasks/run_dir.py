@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..train.atomic import atomic_write_json
-from ..train.checkpoint import load_model_weights
+from ..train.checkpoint import has_checkpoint, load_model_weights
 from ..train.config import environment_versions
 
 RUN_FORMAT = "rnnkit.run"
@@ -73,6 +74,37 @@ def run_settings(run_dir: Path, config: Mapping[str, Any], sections: Mapping[str
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {config.get('task')!r} run config "
                          f"({type(error).__name__}: {error})") from None
+
+
+def resumed_run(out: Path, task: str, sections: Mapping[str, type], epochs: int | None = None,
+                checkpoints: Sequence[str] = ("checkpoint",)) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What continuing the run in ``out`` needs: its settings (one dataclass per section, with ``train.epochs``
+    replaced by ``epochs`` when given, to extend a run) and its saved ``data`` section (the paths of the
+    ``train``, ``valid`` and ``test`` data and whatever else the task recorded there).
+
+    Raises:
+        FileNotFoundError, ValueError: ``out`` is not a run of ``task``, its config is broken, or none of the
+            ``checkpoints`` folders (relative to ``out``) holds a checkpoint.
+    """
+    out = Path(out)
+    saved = read_run_config(out, task)
+    settings = run_settings(out, saved, sections)
+    if not any(has_checkpoint(out / folder) for folder in checkpoints):
+        raise ValueError(f"--out {out}: no checkpoint to resume from")
+    if epochs is not None:
+        settings["train"] = dataclasses.replace(settings["train"], epochs=epochs)
+    data = saved.get("data")
+    if not isinstance(data, dict) or "train" not in data:
+        raise ValueError(f"{out / 'config.json'}: not a valid {task!r} run config (no data paths)")
+    return settings, data
+
+
+def check_unchanged(out: Path, name: str, saved: Any, rebuilt: Any) -> None:
+    """A ValueError when what the data gives now (``rebuilt``, e.g. the vocabulary's tokens or the labels) is not
+    what the run was trained with (``saved``): the data files changed since the run began."""
+    if saved != rebuilt:
+        raise ValueError(f"--resume {out}: the training data no longer gives the run's {name}; it changed since "
+                         "the run began (start a new run with --out)")
 
 
 def absolute_paths(paths: Paths | None) -> str | list[str] | None:

@@ -26,11 +26,20 @@ from torch import nn
 
 from ..analysis.spans import is_chunk_tagset, span_scores
 from ..models.tagger import SequenceTagger, TaggerConfig, tagging_loss
+from ..text import Vocab
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, create_run_dir, fit_keeping_best, write_run_config
+from .run_dir import (
+    Paths,
+    absolute_paths,
+    check_unchanged,
+    create_run_dir,
+    fit_keeping_best,
+    resumed_run,
+    write_run_config,
+)
 from .tag_data import (
     EncodedTags,
     TagDataConfig,
@@ -45,6 +54,7 @@ from .tag_data import (
 
 TASK = "tag"
 EVAL_BATCH_SIZE = 64
+SETTINGS = {"text": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}
 
 
 def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
@@ -92,13 +102,15 @@ def metrics_of(predicted: list[list[int]], loss: float, data: EncodedTags, tag_n
     return {f"{prefix}_{key}": value for key, value in metrics.items()}
 
 
-def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Paths | None = None,
+def train_tagger(out: Path, *, data: Paths | None = None, valid: Paths | None = None, test: Paths | None = None,
                  text: TagDataConfig | None = None, model: TaggerConfig | None = None,
-                 train: TrainConfig | None = None) -> dict[str, Any]:
-    """Train a sequence tagger into the new run directory ``out``; return the final metrics.
+                 train: TrainConfig | None = None, resume: bool = False, epochs: int | None = None) -> dict[str, Any]:
+    """Train (or resume) a sequence tagger into the run directory ``out``; return the final metrics.
 
     Without ``valid``, ``text.valid_fraction`` of the training sentences is held out (seeded by ``train.seed``).
     ``valid`` and ``test`` are read and checked before training (so a mistake in them costs no training).
+    With ``resume``, the run's saved data and settings are used and training continues from its last checkpoint
+    (``epochs`` may extend a finished run).
 
     Raises:
         ValueError: For unreadable or malformed data (naming the file and line), a single tag, a tag in ``valid``
@@ -106,6 +118,10 @@ def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Pa
     """
     out = Path(out)
     text, model, train = text or TagDataConfig(), model or TaggerConfig(), train or TrainConfig()
+    if resume:
+        settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
+        text, model, train = settings["text"], settings["model"], settings["train"]
+        data, valid, test = saved["train"], saved["valid"], saved["test"]
     check_device(train.device)
     train_sentences = read_sentences(data, text, "--data")
     tag_vocab = build_tag_vocab(train_sentences, data)
@@ -127,9 +143,13 @@ def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Pa
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = SequenceTagger(len(tag_vocab), len(vocab), model, pad_id=vocab.pad_id, unk_id=vocab.unk_id).to(device)
-    create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
-    vocab.save(out / "vocab.json")
-    tag_vocab.save(out / "tags.json")
+    if resume:
+        check_unchanged(out, "vocabulary", Vocab.load(out / "vocab.json").itos, vocab.itos)
+        check_unchanged(out, "tags", Vocab.load(out / "tags.json").itos, tag_vocab.itos)
+    else:
+        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
+        vocab.save(out / "vocab.json")
+        tag_vocab.save(out / "tags.json")
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train),
         "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
@@ -150,6 +170,8 @@ def train_tagger(out: Path, *, data: Paths, valid: Paths | None = None, test: Pa
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
     trainer = Trainer(network, train, batch_loss, batches, evaluate=evaluate, monitor=monitor, run_dir=out,
                       steps_per_epoch=steps_per_epoch, show_perplexity=False)
+    if resume:
+        trainer.resume()
     results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     for prefix, split in (("valid", valid_data), ("test", test_data)):
         if split is not None:
