@@ -46,7 +46,7 @@ def assert_resume_is_exact(tmp_path: Path, task: str, *training_args: object, ep
         assert code == 0, err
     code, stdout, err = invoke("train", task, "--out", tmp_path / "resumed", "--resume", "--epochs", epochs)
     assert code == 0, err
-    assert json.loads(stdout)["epoch"] == epochs
+    assert json.loads(stdout.strip().splitlines()[-1])["epoch"] == epochs
     history = [json.loads(line) for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
     assert [record["epoch"] for record in history] == list(range(1, epochs + 1))  # continued, not restarted
     expected, actual = (load_file(latest_checkpoint(tmp_path / name / "checkpoint") / "model.safetensors")

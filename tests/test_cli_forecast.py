@@ -12,7 +12,7 @@ import pytest
 
 import rnnkit as rk
 from rnnkit.tasks import ForecastPredictor
-from tests.cli_helpers import assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
 
 TINY = ["--hidden-size", "8", "--epochs", "2", "--batch-size", "16", "--quiet"]
 
@@ -143,3 +143,8 @@ def test_settings_from_a_config_file(data: Path, tmp_path: Path):
     config.write_text('[series]\nwindow = 6\nwindoe = 3\n', encoding="utf-8")
     assert_user_error(invoke("train", "forecast", "--data", data / "train.csv", "--config", config, "--target",
                              "sales", "--out", tmp_path / "cfg2"), "unknown key", "windoe")
+
+
+def test_resume_continues_a_forecast_run_exactly(data: Path, tmp_path: Path):
+    assert_resume_is_exact(tmp_path, "forecast", "--data", data / "train.csv", "--target", "sales", "--window", "10",
+                           "--gaussian", *TINY)

@@ -12,7 +12,7 @@ import pytest
 
 import rnnkit as rk
 from rnnkit.tasks import Seq2SeqPredictor, Seq2SeqTaskConfig
-from tests.cli_helpers import assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
 
 TINY = ["--embedding-size", "8", "--hidden-size", "8", "--epochs", "1", "--batch-size", "8",
         "--max-steps-per-epoch", "2", "--quiet"]
@@ -136,3 +136,7 @@ def test_teacher_forcing_schedules():
     assert Seq2SeqTaskConfig(teacher_forcing=0.7).teacher_forcing_at(0.9) == 0.7
     with pytest.raises(ValueError, match="teacher_forcing_schedule: got 'cosine'"):
         Seq2SeqTaskConfig(teacher_forcing_schedule="cosine")
+
+
+def test_resume_continues_a_seq2seq_run_exactly(data, tmp_path):
+    assert_resume_is_exact(tmp_path, "seq2seq", "--data", data / "train.tsv", *TINY)

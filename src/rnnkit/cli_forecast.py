@@ -13,8 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from .cli_seq2seq import SEQ2SEQ_FLAGS
-from .cli_settings import SWITCH, add_data_arguments, add_setting_flags, run_training
-from .cli_settings import settings_from as settings_from_flags
+from .cli_settings import (
+    SWITCH,
+    add_data_arguments,
+    add_resume_argument,
+    add_setting_flags,
+    run_training,
+    training_settings,
+)
 from .models.forecaster import ForecasterConfig
 from .tasks.forecast_data import SeriesConfig
 from .train.config import TrainConfig, load_config_file
@@ -64,17 +70,19 @@ def add_forecast_train_parser(tasks: argparse._SubParsersAction) -> None:
     parser = tasks.add_parser("forecast", help="forecast a numeric time series (CSV)",
                               description="Train a recurrent forecaster on a CSV time series: a window of W rows "
                                           "-> the next H values of the target column(s).")
-    add_data_arguments(parser, "the series: CSV with a header (.csv.gz too)",
+    add_data_arguments(parser, "the series: CSV with a header (.csv.gz too; required unless --resume)",
                        "validation rows that continue --data in time", "test rows that continue the series in time",
-                       several=False)
+                       several=False, required=False)
+    add_resume_argument(parser)
     add_setting_flags(parser, FORECAST_FLAGS)
     parser.set_defaults(handler=_train_forecast)
 
 
 def settings_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The three settings dataclasses from the config file (if any) and the flags given."""
-    settings = settings_from_flags(args, FORECAST_FLAGS, SECTIONS)
-    if args.target is None:
+    """The three settings dataclasses from the config file (if any) and the flags given (with ``--resume``:
+    ``{"resume": True, "epochs": ...}``, the run's own settings being used)."""
+    settings = training_settings(args, FORECAST_FLAGS, SECTIONS)
+    if args.target is None and not args.resume:
         raw = load_config_file(args.config) if args.config is not None else {}
         if "targets" not in raw and "targets" not in (raw.get("series") or {}):
             raise ValueError("train forecast: no target column; expected --target COLUMN (or 'targets' in --config)")
@@ -86,7 +94,7 @@ def _train_forecast(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     return run_training(lambda: train_forecaster(args.out, data=args.data, valid=args.valid, test=args.test,
-                                                 **settings), args.out)
+                                                 **settings), args.out, resume_with="rnnkit train forecast")
 
 
 def add_forecast_parser(commands: argparse._SubParsersAction) -> None:

@@ -16,12 +16,13 @@ from .cli_settings import (
     SWITCH,
     TRAINING_FLAGS,
     add_data_arguments,
+    add_resume_argument,
     add_setting_flags,
     run_flags,
     run_training,
     texts_from,
+    training_settings,
 )
-from .cli_settings import settings_from as settings_from_flags
 from .models.seq2seq import Seq2SeqConfig
 from .tasks.seq2seq import Seq2SeqTaskConfig
 from .tasks.translation_data import TranslationCorpusConfig
@@ -73,25 +74,21 @@ def add_seq2seq_train_parser(tasks: argparse._SubParsersAction) -> None:
                               description="Train an encoder-decoder on sentence pairs: a TSV (source<TAB>target"
                                           "[<TAB>...]) or parallel files PREFIX.SRC/PREFIX.TGT (--source-lang, "
                                           "--target-lang).")
-    add_data_arguments(parser, "training pairs: a TSV, or a parallel-file prefix",
+    add_data_arguments(parser, "training pairs: a TSV, or a parallel-file prefix (required unless --resume)",
                        "validation pairs (default: hold out a share)", "test pairs: BLEU and chrF at the end",
-                       several=False)
+                       several=False, required=False)
+    add_resume_argument(parser)
     add_setting_flags(parser, SEQ2SEQ_FLAGS)
     parser.set_defaults(handler=_train_seq2seq)
 
 
-def settings_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The four settings dataclasses from the config file (if any) and the flags given."""
-    return settings_from_flags(args, SEQ2SEQ_FLAGS, SECTIONS)
-
-
 def _train_seq2seq(args: argparse.Namespace) -> int:
     from .tasks.seq2seq import train_seq2seq
-    settings = settings_from(args)
-    return run_training(
-        lambda: train_seq2seq(args.out, data=args.data, valid=args.valid, test=args.test, corpus=settings["corpus"],
-                              model=settings["model"], train=settings["train"], task=settings["seq2seq"]),
-        args.out)
+    settings = training_settings(args, SEQ2SEQ_FLAGS, SECTIONS)
+    if "seq2seq" in settings:
+        settings["task"] = settings.pop("seq2seq")  # the decoding settings: train_seq2seq's ``task``
+    return run_training(lambda: train_seq2seq(args.out, data=args.data, valid=args.valid, test=args.test, **settings),
+                        args.out, resume_with="rnnkit train seq2seq")
 
 
 def add_translate_parser(commands: argparse._SubParsersAction) -> None:

@@ -24,9 +24,18 @@ from ..train.trainer import StepResult, Trainer
 from .forecast_data import SeriesConfig, Split, direct_windows, load_series, origins_in
 from .forecast_predict import TASK, ForecastPredictor
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, create_run_dir, fit_keeping_best, write_run_config
+from .run_dir import (
+    absolute_paths,
+    check_unchanged,
+    create_run_dir,
+    fit_keeping_best,
+    read_run_config,
+    resumed_run,
+    write_run_config,
+)
 
 __all__ = ["fit_scaler_on_training_part", "train_forecaster"]
+SETTINGS = {"series": SeriesConfig, "model": ForecasterConfig, "train": TrainConfig}
 
 
 def fit_scaler_on_training_part(model: Forecaster, split: Split) -> None:
@@ -34,23 +43,31 @@ def fit_scaler_on_training_part(model: Forecaster, split: Split) -> None:
     model.fit_scaler(split.series.values[: split.train_end])
 
 
-def train_forecaster(out: Path, *, data: Path, valid: Path | None = None, test: Path | None = None,
+def train_forecaster(out: Path, *, data: Path | None = None, valid: Path | None = None, test: Path | None = None,
                      series: SeriesConfig | None = None, model: ForecasterConfig | None = None,
-                     train: TrainConfig | None = None) -> dict[str, Any]:
-    """Train a forecaster into the new run directory ``out``; return the final metrics.
+                     train: TrainConfig | None = None, resume: bool = False, epochs: int | None = None
+                     ) -> dict[str, Any]:
+    """Train (or resume) a forecaster into the run directory ``out``; return the final metrics.
 
     Args:
-        out: a new run directory.
+        out: a new run directory (with ``resume``: the run to continue).
         data: the series (CSV); without ``valid``/``test`` files, split by ``series`` fractions or dates.
         valid, test: files that continue the series in time (same columns).
         series: columns, fill, window, split and baseline settings.
         model: the model settings; ``input_size`` and ``num_targets`` are set from the columns.
+        train: the training settings.
+        resume: continue the run in ``out`` from its last checkpoint, with its saved data and settings.
+        epochs: with ``resume``, a new number of epochs (to extend a finished run).
     """
     out = Path(out)
     series, train = series or SeriesConfig(), train or TrainConfig()
     model_config = model or ForecasterConfig()
+    if resume:
+        settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
+        series, model_config, train = settings["series"], settings["model"], settings["train"]
+        data, valid, test = (Path(path) if path else None for path in (saved["train"], saved["valid"], saved["test"]))
     check_device(train.device)
-    if (out / "config.json").exists():
+    if not resume and (out / "config.json").exists():
         create_run_dir(out)  # refuses, with the message every task gives
     seed_everything(train.seed, train.deterministic)
     horizon = model_config.horizon
@@ -75,11 +92,15 @@ def train_forecaster(out: Path, *, data: Path, valid: Path | None = None, test: 
           file=sys.stderr)
     device = torch.device(train.device)
     network = network.to(device)
-    create_run_dir(out)
+    split_rows = {"train_end": split.train_end, "valid_end": split.valid_end, "rows": n}
+    if resume:
+        check_unchanged(out, "split", read_run_config(out)["split"], split_rows)
+    else:
+        create_run_dir(out)
     write_run_config(out, TASK, {"series": series.to_dict(), "model": model_config.to_dict(), "train": asdict(train),
                                  "data": {"train": absolute_paths(data), "valid": absolute_paths(valid),
                                           "test": absolute_paths(test)},
-                                 "split": {"train_end": split.train_end, "valid_end": split.valid_end, "rows": n}})
+                                 "split": split_rows})
     K = model_config.num_targets
 
     def loss_on(net: torch.nn.Module, origins: torch.Tensor, last_only: bool) -> StepResult:
@@ -110,6 +131,8 @@ def train_forecaster(out: Path, *, data: Path, valid: Path | None = None, test: 
     trainer = Trainer(network, train, lambda net, batch, state: loss_on(net, batch, last_only=False), batches,
                       evaluate=evaluate if has_valid else None, monitor="valid_loss", run_dir=out,
                       steps_per_epoch=math.ceil(len(train_origins) / train.batch_size), show_perplexity=False)
+    if resume:
+        trainer.resume()
     results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     predictor = ForecastPredictor(network, series)
     parts = [("valid", split.train_end, split.valid_end), ("test", split.valid_end, n)]

@@ -19,11 +19,12 @@ import torch
 from torch import nn
 
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig, sequence_loss
+from ..text import Vocab
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, create_run_dir, fit_keeping_best, write_run_config
+from .run_dir import absolute_paths, check_unchanged, create_run_dir, fit_keeping_best, resumed_run, write_run_config
 from .translation_data import (
     Batch,
     TranslationCorpusConfig,
@@ -134,24 +135,34 @@ def prepare_data(data: Path, valid: Path | None, corpus: TranslationCorpusConfig
     return train_data, valid_data, source_vocab, target_vocab
 
 
-def train_seq2seq(out: Path, *, data: Path, valid: Path | None = None, test: Path | None = None,
+def train_seq2seq(out: Path, *, data: Path | None = None, valid: Path | None = None, test: Path | None = None,
                   corpus: TranslationCorpusConfig | None = None, model: Seq2SeqConfig | None = None,
-                  train: TrainConfig | None = None, task: Seq2SeqTaskConfig | None = None) -> dict[str, Any]:
-    """Train an encoder-decoder into the run directory ``out``; return the final metrics.
+                  train: TrainConfig | None = None, task: Seq2SeqTaskConfig | None = None, resume: bool = False,
+                  epochs: int | None = None) -> dict[str, Any]:
+    """Train (or resume) an encoder-decoder into the run directory ``out``; return the final metrics.
 
     Args:
-        out: a new run directory.
+        out: a new run directory (with ``resume``: the run to continue).
         data: training pairs: a TSV, or the prefix of parallel files when ``corpus`` names the languages.
         valid: validation pairs (same form); default: ``corpus.valid_fraction`` of ``data`` held out.
         test: test pairs, translated with beam search at the end and scored (BLEU, chrF).
+        corpus, model, train, task: the settings of the data, the network, the training and the decoding.
+        resume: continue the run in ``out`` from its last checkpoint, with its saved data and settings.
+        epochs: with ``resume``, a new number of epochs (to extend a finished run).
     """
     from .seq2seq_predict import Seq2SeqPredictor
 
     out = Path(out)
     corpus, model_config = corpus or TranslationCorpusConfig(), model or Seq2SeqConfig()
     train, task = train or TrainConfig(), task or Seq2SeqTaskConfig()
+    if resume:
+        sections = {"corpus": TranslationCorpusConfig, "model": Seq2SeqConfig, "train": TrainConfig,
+                    "seq2seq": Seq2SeqTaskConfig}
+        settings, saved = resumed_run(out, TASK, sections, epochs)
+        corpus, model_config, train, task = (settings[name] for name in sections)
+        data, valid, test = (Path(path) if path else None for path in (saved["train"], saved["valid"], saved["test"]))
     check_device(train.device)
-    if (out / "config.json").exists():
+    if not resume and (out / "config.json").exists():
         create_run_dir(out)  # refuses, with the message every task gives
     seed_everything(train.seed, train.deterministic)
     train_data, valid_data, source_vocab, target_vocab = prepare_data(data, valid, corpus, train.seed)
@@ -160,9 +171,13 @@ def train_seq2seq(out: Path, *, data: Path, valid: Path | None = None, test: Pat
     device = torch.device(train.device)
     network = Seq2Seq(len(source_vocab), len(target_vocab), model_config, source_vocab.pad_id,
                       target_vocab.pad_id).to(device)
-    create_run_dir(out)
-    source_vocab.save(out / "source_vocab.json")
-    target_vocab.save(out / "target_vocab.json")
+    if resume:
+        for name, vocab in (("source_vocab", source_vocab), ("target_vocab", target_vocab)):
+            check_unchanged(out, name, Vocab.load(out / f"{name}.json").itos, vocab.itos)
+    else:
+        create_run_dir(out)
+        source_vocab.save(out / "source_vocab.json")
+        target_vocab.save(out / "target_vocab.json")
     write_run_config(out, TASK, {
         "corpus": asdict(corpus), "model": asdict(model_config), "train": asdict(train), "seq2seq": asdict(task),
         "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test)},
@@ -187,6 +202,8 @@ def train_seq2seq(out: Path, *, data: Path, valid: Path | None = None, test: Pat
 
     trainer = Trainer(network, train, loss_fn, batches, evaluate=evaluate, monitor="valid_loss", run_dir=out,
                       steps_per_epoch=steps_per_epoch)
+    if resume:
+        trainer.resume()
     results = fit_keeping_best(trainer, network, out)  # the best epoch on validation
     network.eval()
     results.update(evaluate(network))
