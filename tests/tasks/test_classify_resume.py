@@ -94,6 +94,9 @@ def test_the_cli_resumes_and_refuses_new_settings_beside_resume(tmp_path, data):
     assert_user_error(invoke("train", "classify", "--out", run, "--resume", "--lr", "0.1"), "--resume", "--lr")
     assert_user_error(invoke("train", "classify", "--out", run, "--resume", "--data", data), "--data")
     assert_user_error(invoke("train", "classify", "--out", tmp_path / "none", "--resume"), "no such run directory")
+    with data.open("a", encoding="utf-8") as handle:  # the data changed since the run began
+        handle.write(json.dumps({"text": "brand new words", "label": "pos"}) + "\n")
+    assert_user_error(invoke("train", "classify", "--out", run, "--resume"), "no longer gives the run's vocab.json")
     shutil.rmtree(run / "checkpoint")
     assert_user_error(invoke("train", "classify", "--out", run, "--resume"), str(run), "no checkpoint to resume from")
     assert_user_error(invoke("train", "classify", "--out", tmp_path / "other"), "--data: missing")

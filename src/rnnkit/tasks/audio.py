@@ -38,16 +38,7 @@ from .audio_data import (
 from .classify import batch_loss, metrics_of
 from .classify_data import stratified_split
 from .lm import check_device, seed_everything
-from .run_dir import (
-    Paths,
-    absolute_paths,
-    check_unchanged,
-    create_run_dir,
-    fit_keeping_best,
-    read_run_config,
-    resumed_run,
-    write_run_config,
-)
+from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "audio"
 SETTINGS = {"audio": AudioDataConfig, "features": FeatureConfig, "model": ClassifierConfig, "train": TrainConfig}
@@ -116,10 +107,7 @@ def train_audio_classifier(out: Path, *, data: Paths | None = None, valid: Paths
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = SequenceClassifier(len(labels), model, input_size=features.size).to(device)
-    if resume:
-        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
-    else:
-        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
+    start_run(out, resume, labels=labels)
     write_run_config(out, TASK, {
         "audio": asdict(audio), "features": asdict(features), "normalization": statistics, "model": asdict(model),
         "train": asdict(train), "labels": labels,

@@ -22,7 +22,6 @@ from torch import nn
 from ..analysis.confusion_plot import plot_confusion_matrix
 from ..analysis.metrics import classification_report
 from ..models import ClassifierConfig, ClassifierEnsemble, build_classifier
-from ..text import Vocab
 from ..train.checkpoint import has_checkpoint
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
@@ -38,16 +37,7 @@ from .classify_data import (
 )
 from .classify_pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 from .lm import check_device, seed_everything
-from .run_dir import (
-    Paths,
-    absolute_paths,
-    check_unchanged,
-    create_run_dir,
-    fit_keeping_best,
-    read_run_config,
-    resumed_run,
-    write_run_config,
-)
+from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "classify"
 EVAL_BATCH_SIZE = 64
@@ -143,24 +133,19 @@ def train_classifier(out: Path, *, data: Paths | None = None, valid: Paths | Non
     pretrain = pretrain or PretrainConfig()
     if resume:
         settings, saved = resumed_run(out, TASK, SETTINGS, epochs, ("checkpoint", "pretrain/checkpoint"))
-        text, model, train, pretrain = settings.values()
+        text, model, train, pretrain = (settings[name] for name in SETTINGS)
         data, valid, test = saved["train"], saved["valid"], saved["test"]
     check_device(train.device)
     if pretrain.pretrain_epochs:
         check_pretrainable(model)
     labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, train.seed)
     vocab = build_vocab(train_examples, text)
-    if resume:
-        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
-        check_unchanged(out, "vocabulary", Vocab.load(out / "vocab.json").itos, vocab.itos)
     train_data, valid_data, test_data = encode_splits(vocab, labels, train_examples, valid_examples, test_examples)
 
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = build_classifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(device)
-    if not resume:
-        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
-        vocab.save(out / "vocab.json")
+    start_run(out, resume, {"vocab.json": vocab}, labels)
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train), "pretrain": asdict(pretrain),
         "labels": labels,

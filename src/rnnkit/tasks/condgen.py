@@ -38,16 +38,7 @@ from .classify_data import (
     read_splits,
 )
 from .lm import check_device, seed_everything
-from .run_dir import (
-    Paths,
-    absolute_paths,
-    check_unchanged,
-    create_run_dir,
-    fit_keeping_best,
-    read_run_config,
-    resumed_run,
-    write_run_config,
-)
+from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "condgen"
 SETTINGS = {"text": TextDataConfig, "model": ConditionalGeneratorConfig, "train": TrainConfig}
@@ -147,12 +138,7 @@ def train_condgen(out: Path, *, data: Paths | None = None, valid: Paths | None =
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = ConditionalGenerator(len(vocab), model, num_classes=len(labels), pad_id=vocab.pad_id).to(device)
-    if resume:
-        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
-        check_unchanged(out, "vocabulary", Vocab.load(out / "vocab.json").itos, vocab.itos)
-    else:
-        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
-        vocab.save(out / "vocab.json")
+    start_run(out, resume, {"vocab.json": vocab}, labels)
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train), "labels": labels,
         # generation stops after this many tokens without <eos>: the longest training text, plus a margin

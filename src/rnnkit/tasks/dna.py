@@ -40,16 +40,7 @@ from .dna_data import (
     with_shuffled_negatives,
 )
 from .lm import check_device, seed_everything
-from .run_dir import (
-    Paths,
-    absolute_paths,
-    check_unchanged,
-    create_run_dir,
-    fit_keeping_best,
-    read_run_config,
-    resumed_run,
-    write_run_config,
-)
+from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "dna"
 SETTINGS = {"sequence": SequenceDataConfig, "model": ClassifierConfig, "frontend": ConvFrontEndConfig,
@@ -123,14 +114,7 @@ def train_dna(out: Path, *, data: Paths | None = None, valid: Paths | None = Non
     device = torch.device(train.device)
     network = build_model(len(labels), sequence, model, frontend, vocab).to(device)
     pad_id = vocab.pad_id if vocab is not None else 0
-    if resume:
-        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
-        if vocab is not None:
-            check_unchanged(out, "vocabulary", Vocab.load(out / "vocab.json").itos, vocab.itos)
-    else:
-        create_run_dir(out)  # only now, with every file read and checked
-        if vocab is not None:
-            vocab.save(out / "vocab.json")
+    start_run(out, resume, {"vocab.json": vocab} if vocab is not None else None, labels)
     write_run_config(out, TASK, {
         "sequence": asdict(sequence), "model": asdict(model), "frontend": asdict(frontend), "train": asdict(train),
         "labels": labels,

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..text import Vocab
 from ..train.atomic import atomic_write_json
 from ..train.checkpoint import has_checkpoint, load_model_weights
 from ..train.config import environment_versions
@@ -97,6 +98,22 @@ def resumed_run(out: Path, task: str, sections: Mapping[str, type], epochs: int 
     if not isinstance(data, dict) or "train" not in data:
         raise ValueError(f"{out / 'config.json'}: not a valid {task!r} run config (no data paths)")
     return settings, data
+
+
+def start_run(out: Path, resume: bool, vocabularies: Mapping[str, Vocab] | None = None,
+              labels: list[str] | None = None) -> None:
+    """Make ``out`` a new run directory and save each vocabulary there (``{"vocab.json": vocab, ...}``); or, when
+    resuming, check that the data still gives the run's saved vocabularies and ``labels``."""
+    out, vocabularies = Path(out), vocabularies or {}
+    if not resume:
+        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
+        for name, vocab in vocabularies.items():
+            vocab.save(out / name)
+        return
+    if labels is not None:
+        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
+    for name, vocab in vocabularies.items():
+        check_unchanged(out, name, Vocab.load(out / name).itos, vocab.itos)
 
 
 def check_unchanged(out: Path, name: str, saved: Any, rebuilt: Any) -> None:

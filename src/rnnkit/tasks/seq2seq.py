@@ -19,12 +19,11 @@ import torch
 from torch import nn
 
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig, sequence_loss
-from ..text import Vocab
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, check_unchanged, create_run_dir, fit_keeping_best, resumed_run, write_run_config
+from .run_dir import absolute_paths, create_run_dir, fit_keeping_best, resumed_run, start_run, write_run_config
 from .translation_data import (
     Batch,
     TranslationCorpusConfig,
@@ -171,13 +170,7 @@ def train_seq2seq(out: Path, *, data: Path | None = None, valid: Path | None = N
     device = torch.device(train.device)
     network = Seq2Seq(len(source_vocab), len(target_vocab), model_config, source_vocab.pad_id,
                       target_vocab.pad_id).to(device)
-    if resume:
-        for name, vocab in (("source_vocab", source_vocab), ("target_vocab", target_vocab)):
-            check_unchanged(out, name, Vocab.load(out / f"{name}.json").itos, vocab.itos)
-    else:
-        create_run_dir(out)
-        source_vocab.save(out / "source_vocab.json")
-        target_vocab.save(out / "target_vocab.json")
+    start_run(out, resume, {"source_vocab.json": source_vocab, "target_vocab.json": target_vocab})
     write_run_config(out, TASK, {
         "corpus": asdict(corpus), "model": asdict(model_config), "train": asdict(train), "seq2seq": asdict(task),
         "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test)},

@@ -26,20 +26,11 @@ from torch import nn
 
 from ..analysis.spans import is_chunk_tagset, span_scores
 from ..models.tagger import SequenceTagger, TaggerConfig, tagging_loss
-from ..text import Vocab
 from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import (
-    Paths,
-    absolute_paths,
-    check_unchanged,
-    create_run_dir,
-    fit_keeping_best,
-    resumed_run,
-    write_run_config,
-)
+from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
 from .tag_data import (
     EncodedTags,
     TagDataConfig,
@@ -143,13 +134,7 @@ def train_tagger(out: Path, *, data: Paths | None = None, valid: Paths | None = 
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = SequenceTagger(len(tag_vocab), len(vocab), model, pad_id=vocab.pad_id, unk_id=vocab.unk_id).to(device)
-    if resume:
-        check_unchanged(out, "vocabulary", Vocab.load(out / "vocab.json").itos, vocab.itos)
-        check_unchanged(out, "tags", Vocab.load(out / "tags.json").itos, tag_vocab.itos)
-    else:
-        create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
-        vocab.save(out / "vocab.json")
-        tag_vocab.save(out / "tags.json")
+    start_run(out, resume, {"vocab.json": vocab, "tags.json": tag_vocab})
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train),
         "data": {"train": absolute_paths(data), "valid": absolute_paths(valid), "test": absolute_paths(test),
