@@ -25,3 +25,20 @@ def write_jsonl(path: Path, records: list) -> Path:
         for record in records:
             handle.write(json.dumps({"text": record.text, "label": record.label}, ensure_ascii=False) + "\n")
     return path
+
+
+def merged(base: list[str], changes: list[str]) -> list[str]:
+    """``base`` flags with ``changes`` applied: a flag given in ``changes`` replaces its value in ``base``."""
+    result, index = list(base), 0
+    while index < len(changes):
+        flag = changes[index]
+        has_value = index + 1 < len(changes) and not changes[index + 1].startswith("--")
+        value = [changes[index + 1]] if has_value else []
+        if flag in result:
+            position = result.index(flag)
+            old_has_value = position + 1 < len(result) and not result[position + 1].startswith("--")
+            result[position : position + 1 + old_has_value] = [flag, *value]
+        else:
+            result += [flag, *value]
+        index += 1 + len(value)
+    return result

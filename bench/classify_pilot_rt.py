@@ -19,29 +19,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from classify_common import stratified_folds, write_jsonl
+from classify_common import merged, stratified_folds, write_jsonl
 from classify_rt_polarity import MODEL
 from cli_runner import run_rnnkit
 from data_paths import require
 
 from rnnkit.data.readers import read_labelled
-
-
-def merged(base: list[str], changes: list[str]) -> list[str]:
-    """``base`` flags with ``changes`` applied: a flag given in ``changes`` replaces its value in ``base``."""
-    result, index = list(base), 0
-    while index < len(changes):
-        flag = changes[index]
-        has_value = index + 1 < len(changes) and not changes[index + 1].startswith("--")
-        value = [changes[index + 1]] if has_value else []
-        if flag in result:
-            position = result.index(flag)
-            old_has_value = position + 1 < len(result) and not result[position + 1].startswith("--")
-            result[position : position + 1 + old_has_value] = [flag, *value]
-        else:
-            result += [flag, *value]
-        index += 1 + len(value)
-    return result
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from classify_pilot_rt import merged
+from classify_common import merged
 from classify_sst2 import MODEL
 from cli_runner import run_rnnkit
 from data_paths import require

@@ -12,18 +12,20 @@ choice. Prints one line per fold and the mean, the std over folds, and the wall 
     python bench/classify_rt_polarity.py                  # all 10 folds (the full benchmark)
     python bench/classify_rt_polarity.py --folds 0,1,2    # some folds only (say so when reporting)
     python bench/classify_rt_polarity.py --smoke          # fold 0, 1 epoch of 20 steps: the pipeline works
+    python bench/classify_rt_polarity.py --change "--ensemble 10"   # other model flags (say so when reporting)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from classify_common import stratified_folds, write_jsonl
+from classify_common import merged, stratified_folds, write_jsonl
 from cli_runner import run_rnnkit
 from data_paths import require
 
@@ -45,6 +47,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/bench-rt-polarity"), help="folder for the runs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (OMP_NUM_THREADS) of each run")
     parser.add_argument("--smoke", action="store_true", help="fold 0, one epoch of 20 steps")
+    parser.add_argument("--change", default="", help="flags that replace or add to the model flags")
     args = parser.parse_args()
     folder = require("rt_polarity")
     records = list(read_labelled([folder / "rt-polarity.pos", folder / "rt-polarity.neg"], encoding="cp1252"))
@@ -59,7 +62,7 @@ def main() -> int:
         write_jsonl(train_path, [record for record, k in zip(records, fold_of, strict=True) if k != fold])
         write_jsonl(test_path, [record for record, k in zip(records, fold_of, strict=True) if k == fold])
         command = ["train", "classify", "--data", str(train_path), "--test", str(test_path), "--out", str(run),
-                   *MODEL, *extra]
+                   *merged(MODEL, shlex.split(args.change)), *extra]
         print("rnnkit " + " ".join(command), file=sys.stderr, flush=True)
         result, seconds = run_rnnkit(command, args.threads)
         accuracies.append(result["test_accuracy"])
