@@ -22,9 +22,6 @@ and ``dc_t`` the one reaching ``c_t`` from step t+1::
     dL/dW_hh = sum_t da_t^T h_{t-1}     dL/dW_ih = sum_t da_t^T x_t     dL/db = sum_t da_t     dL/dx_t = W_ih^T da_t
                                         (one matrix product each over all (t, b), after the loop)
 
-Inside, the gate rows are kept in the order i, f, o, g (torch's order is i, f, g, o): the three sigmoid gates
-are then one contiguous block, so the backward pass takes their derivative in one call.
-
 Variable lengths follow :class:`~rnnkit.nn.Recurrent`: where ``mask[t, b]`` is False the state is carried
 unchanged (``h_t = h_{t-1}``, ``c_t = c_{t-1}``) and the output is 0, so the gradient of a carried state passes
 straight to step t-1. The results equal those of the autograd loop over ``LSTMCell.step`` (tests check values and
@@ -50,31 +47,27 @@ class LSTMUnroll(torch.autograd.Function):
                 mask: Tensor | None, ragged_from: int) -> tuple[Tensor, Tensor, Tensor]:
         steps, batch_size, input_size = x.shape
         H = weight_hh.shape[1]
-        # rows reordered to i, f, o, g; and tanh(z) = 2 sigma(2z) - 1: with the g rows doubled, one sigmoid over
-        # the whole (B, 4H) row gives i, f, o and s = sigma(2 a_g), and g = 2s - 1 (a strided tanh on the g
-        # columns costs more than the sigmoid)
-        order = _gate_order(H, x.device)
+        # tanh(z) = 2 sigma(2z) - 1: with the g rows doubled, one sigmoid over the whole (B, 4H) row gives i, f,
+        # o and s = sigma(2 a_g), and g = 2s - 1 (a strided tanh on the g columns costs more than the sigmoid)
         scale = weight_hh.new_ones(4 * H, 1)
-        scale[3 * H :] = 2.0
+        scale[2 * H : 3 * H] = 2.0
         flat_x = x.reshape(steps * batch_size, input_size)  # (T*B, I)
-        weight_ih = weight_ih[order]  # (4H, I), rows i, f, o, g
         if bias is None:
             gates = flat_x @ (weight_ih * scale).t()
         else:
-            gates = torch.addmm(bias[order] * scale[:, 0], flat_x, (weight_ih * scale).t())
-        gates = gates.view(steps, batch_size, 4 * H)  # (T, B, 4H): W_ih x + b, then i, f, o, s in place
+            gates = torch.addmm(bias * scale[:, 0], flat_x, (weight_ih * scale).t())
+        gates = gates.view(steps, batch_size, 4 * H)  # (T, B, 4H): W_ih x + b, then i, f, s, o in place
         cells = x.new_empty(steps + 1, batch_size, H)  # (T+1, B, H): c_0 .. c_T
         states = x.new_empty(steps, batch_size, H)  # (T, B, H): h_1 .. h_T
         tanh_cells = x.new_empty(steps, batch_size, H)  # (T, B, H): tanh of the new cell state
         cells[0] = c0
-        weight_hh = weight_hh[order]  # (4H, H), rows i, f, o, g
         weight_t = (weight_hh * scale).t()  # (H, 4H)
         h = h0
         for t in range(steps):
             a = gates[t]
             a.addmm_(h, weight_t)  # a_t = W_ih x_t + b + W_hh h_{t-1} (g rows doubled)
-            a.sigmoid_()  # i, f, o, s
-            i, f, o, s = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            a.sigmoid_()  # i, f, s, o
+            i, f, s, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             c = cells[t + 1]
             torch.mul(f, cells[t], out=c)
             c.addcmul_(i, s, value=2.0).sub_(i)  # c_t = f * c_{t-1} + i * g, with i * g = 2 i s - i
@@ -84,7 +77,7 @@ class LSTMUnroll(torch.autograd.Function):
                 torch.where(mask[t], states[t], h, out=states[t])
                 torch.where(mask[t], c, cells[t], out=c)
             h = states[t]
-        gates[:, :, 3 * H :].mul_(2.0).sub_(1.0)  # g = 2s - 1, for the backward pass
+        gates[:, :, 2 * H : 3 * H].mul_(2.0).sub_(1.0)  # g = 2s - 1, for the backward pass
         outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
         ctx.save_for_backward(x, weight_ih, weight_hh, gates, cells, states, tanh_cells, h0, mask)
         ctx.ragged_from = ragged_from
@@ -99,13 +92,13 @@ class LSTMUnroll(torch.autograd.Function):
         if mask is not None:
             grad_outputs = grad_outputs * mask  # the output is 0 (a constant) past each end
         grad_gates = torch.empty_like(gates)  # (T, B, 4H): dL/da_t
-        scratch = gates.new_empty(batch_size, 3 * H)  # (B, 3H)
+        scratch = gates.new_empty(batch_size, 2 * H)  # (B, 2H)
         dc = gates.new_empty(batch_size, H)  # (B, H)
         dh = grad_h + grad_outputs[-1]  # (B, H): gradient reaching h_T
         grad_c = grad_c.clone()  # (B, H): gradient reaching c_T from later steps
         for t in range(steps - 1, -1, -1):
             a, da = gates[t], grad_gates[t]
-            i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             masked = mask is not None and t >= ctx.ragged_from
             if masked:
                 m = mask[t]  # (B, 1)
@@ -115,12 +108,13 @@ class LSTMUnroll(torch.autograd.Function):
             torch.mul(dh, o, out=dc)
             _tanh_backward(dc, tanh_cells[t], grad_input=dc)
             dc.add_(grad_c)  # dc = dc_t + dh_t * o * (1 - tanh(c_t)^2)
+            torch.mul(dh, tanh_cells[t], out=scratch[:, :H])
+            _sigmoid_backward(scratch[:, :H], o, grad_input=da[:, 3 * H :])  # da_o
             torch.mul(dc, g, out=scratch[:, :H])
-            torch.mul(dc, cells[t], out=scratch[:, H : 2 * H])
-            torch.mul(dh, tanh_cells[t], out=scratch[:, 2 * H :])
-            _sigmoid_backward(scratch, a[:, : 3 * H], grad_input=da[:, : 3 * H])  # da_i, da_f, da_o
+            torch.mul(dc, cells[t], out=scratch[:, H:])
+            _sigmoid_backward(scratch, a[:, : 2 * H], grad_input=da[:, : 2 * H])  # da_i, da_f
             torch.mul(dc, i, out=scratch[:, :H])
-            _tanh_backward(scratch[:, :H], g, grad_input=da[:, 3 * H :])  # da_g
+            _tanh_backward(scratch[:, :H], g, grad_input=da[:, 2 * H : 3 * H])  # da_g
             torch.mul(dc, f, out=grad_c)  # dc_{t-1}
             if t == 0:
                 dh = da @ weight_hh
@@ -132,25 +126,18 @@ class LSTMUnroll(torch.autograd.Function):
                 grad_c.add_(carried_c)
                 if t == 0:
                     dh = dh + carried_h
-        flat_grad = grad_gates.view(steps * batch_size, gate_size)  # (T*B, 4H), columns i, f, o, g
-        back = _gate_order(H, x.device)  # the same swap of the o and g blocks turns i, f, o, g back to i, f, g, o
+        flat_grad = grad_gates.view(steps * batch_size, gate_size)  # (T*B, 4H)
         grad_x = grad_weight_ih = grad_bias = grad_weight_hh = None
         if ctx.needs_input_grad[0]:
             grad_x = (flat_grad @ weight_ih).view(x.shape)  # (T, B, I)
         if ctx.needs_input_grad[1]:
-            grad_weight_ih = (flat_grad.t() @ x.reshape(steps * batch_size, -1))[back]  # (4H, I)
+            grad_weight_ih = flat_grad.t() @ x.reshape(steps * batch_size, -1)  # (4H, I)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = flat_grad.sum(0)[back]  # (4H,)
+            grad_bias = flat_grad.sum(0)  # (4H,)
         if ctx.needs_input_grad[3]:
             later = grad_gates[1:].view(-1, gate_size)  # ((T-1)*B, 4H)
-            grad_weight_hh = torch.addmm(grad_gates[0].t() @ h0, later.t(), states[:-1].reshape(-1, H))[back]
+            grad_weight_hh = torch.addmm(grad_gates[0].t() @ h0, later.t(), states[:-1].reshape(-1, H))  # (4H, H)
         return grad_x, grad_weight_ih, grad_bias, grad_weight_hh, dh, grad_c, None, None
-
-
-def _gate_order(hidden_size: int, device: torch.device) -> Tensor:
-    """Row indices that turn gate blocks i, f, g, o into i, f, o, g (and, applied again, back)."""
-    H = hidden_size
-    return torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]).to(device)
 
 
 def lstm_unroll(x: Tensor, weight_ih: Tensor, bias: Tensor | None, weight_hh: Tensor, h0: Tensor, c0: Tensor,
