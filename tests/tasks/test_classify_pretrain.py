@@ -45,7 +45,7 @@ def test_the_loss_of_a_padded_batch_is_the_sum_over_each_sequence_alone(bidirect
     config = ClassifierConfig(embedding_size=5, hidden_size=4, bidirectional=bidirectional, input_dropout=0.3,
                               word_dropout=0.2)
     classifier = SequenceClassifier(2, config, vocab_size=12, pad_id=PAD)
-    model = BidirectionalLanguageModel(classifier, output_words=7, unk_id=UNK, pad_id=PAD).eval()
+    model = BidirectionalLanguageModel(classifier, output_words=7, unk_id=UNK).eval()
     sequences = [[3, 9, 4, 11, 2], [5, 8], [10]]  # 9, 8, 10, 11 are beyond the 7 predicted words: <unk>
     ids = torch.tensor([sequence + [PAD] * (5 - len(sequence)) for sequence in sequences])
     loss, count = model(ids, torch.tensor([5, 2, 1]))
@@ -108,7 +108,7 @@ def test_stacked_bidirectional_classifiers_cannot_be_pretrained():
     with pytest.raises(ValueError, match="pretrain_epochs: a bidirectional classifier with num_layers=2"):
         check_pretrainable(ClassifierConfig(num_layers=2, bidirectional=True))
     with pytest.raises(ValueError, match="numeric features"):
-        BidirectionalLanguageModel(SequenceClassifier(2, ClassifierConfig(), input_size=3), 10, UNK, PAD)
+        BidirectionalLanguageModel(SequenceClassifier(2, ClassifierConfig(), input_size=3), 10, UNK)
 
 
 @pytest.mark.parametrize(("options", "words"), [

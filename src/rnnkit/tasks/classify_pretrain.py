@@ -79,18 +79,17 @@ class BidirectionalLanguageModel(nn.Module):
         classifier: a token-input classifier; its embedding and recurrent layer are trained through this module.
         output_words: K, the number of vocabulary ids predicted (the first K).
         unk_id: the id that rarer targets become.
-        pad_id: the padding id (never a target).
 
     Call: ``model(ids (B, T), lengths (B,)) -> (loss_sum, targets)``: the summed negative log-likelihood of the
     next word (forward direction) and of the previous word (backward direction) and the number of targets.
     """
 
-    def __init__(self, classifier: SequenceClassifier, output_words: int, unk_id: int, pad_id: int) -> None:
+    def __init__(self, classifier: SequenceClassifier, output_words: int, unk_id: int) -> None:
         super().__init__()
         if classifier.embedding is None:
             raise ValueError("classifier: takes numeric features; language-model pretraining needs token ids")
         check_pretrainable(classifier.config)
-        self.classifier, self.unk_id, self.pad_id = classifier, unk_id, pad_id
+        self.classifier, self.unk_id = classifier, unk_id
         self.output_words = min(output_words, classifier.vocab_size)
         self.hidden_size = classifier.config.hidden_size
         self.dropout = nn.Dropout(classifier.config.dropout)
@@ -135,7 +134,7 @@ def pretrain_classifier(network: nn.Module, train_data: Encoded, valid_data: Enc
         ``pretrain_seconds``.
     """
     members = list(network.members) if isinstance(network, ClassifierEnsemble) else [network]
-    language_model = BidirectionalLanguageModel(members[0], config.pretrain_words, unk_id, pad_id)
+    language_model = BidirectionalLanguageModel(members[0], config.pretrain_words, unk_id)
     language_model.to(next(network.parameters()).device)
     settings = dataclasses.replace(train, epochs=config.pretrain_epochs, lr=config.pretrain_lr or train.lr,
                                    early_stopping_patience=None, max_seconds=None)
