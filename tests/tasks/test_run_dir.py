@@ -8,8 +8,17 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from rnnkit.tasks.run_dir import absolute_paths, best_epoch, describe_paths, fit_keeping_best, run_settings
-from rnnkit.train.checkpoint import save_model_weights
+from rnnkit.tasks.run_dir import (
+    absolute_paths,
+    best_epoch,
+    describe_paths,
+    fit_keeping_best,
+    resumed_run,
+    run_settings,
+    write_run_config,
+)
+from rnnkit.train.checkpoint import save_model_weights, save_training_state
+from rnnkit.train.config import TrainConfig
 
 
 @dataclass
@@ -75,3 +84,30 @@ def test_fit_keeping_best_reloads_the_kept_weights_and_reports_their_epoch(tmp_p
     results = fit_keeping_best(Trainer(), network, tmp_path)
     assert results == {"epoch": 3, "valid_loss": 0.6, "best_epoch": 2, "train_seconds": 12.5}
     assert torch.equal(network.weight, kept)
+
+
+@pytest.mark.parametrize("name", ["train_classifier", "train_tagger", "train_dna", "train_audio_classifier",
+                                  "train_condgen", "train_forecaster", "train_seq2seq"])
+def test_a_new_run_without_data_is_a_clear_error_and_makes_no_directory(tmp_path, name):
+    import rnnkit.tasks as tasks
+
+    with pytest.raises(ValueError, match=r"data: missing; expected the training data \(or resume=True"):
+        getattr(tasks, name)(tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_resumed_run_needs_a_checkpoint_and_replaces_the_epochs(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(run, "demo", {"train": {"epochs": 3}, "data": {"train": "a.txt", "valid": None, "test": None}})
+    sections = {"train": TrainConfig}
+    with pytest.raises(ValueError, match="no checkpoint to resume from"):
+        resumed_run(run, "demo", sections)
+    (run / "alt").mkdir()
+    model = torch.nn.Linear(1, 1)
+    save_training_state(run / "alt", model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                        trainer_state={"step": 1})
+    settings, data = resumed_run(run, "demo", sections, epochs=7, checkpoints=("checkpoint", "alt"))
+    assert settings["train"].epochs == 7 and data["train"] == "a.txt"
+    with pytest.raises(FileNotFoundError, match="no such run directory"):
+        resumed_run(tmp_path / "none", "demo", sections)

@@ -38,7 +38,7 @@ from .audio_data import (
 from .classify import batch_loss, metrics_of
 from .classify_data import stratified_split
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import Paths, absolute_paths, check_data_given, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "audio"
 SETTINGS = {"audio": AudioDataConfig, "features": FeatureConfig, "model": ClassifierConfig, "train": TrainConfig}
@@ -80,6 +80,7 @@ def train_audio_classifier(out: Path, *, data: Paths | None = None, valid: Paths
     out = Path(out)
     audio, features = audio or AudioDataConfig(), features or FeatureConfig()
     model, train = model or ClassifierConfig(), train or TrainConfig()
+    check_data_given(data, resume)
     if resume:
         settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
         audio, features, model, train = (settings[name] for name in SETTINGS)

@@ -37,7 +37,7 @@ from .classify_data import (
 )
 from .classify_pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import Paths, absolute_paths, check_data_given, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "classify"
 EVAL_BATCH_SIZE = 64
@@ -131,6 +131,7 @@ def train_classifier(out: Path, *, data: Paths | None = None, valid: Paths | Non
     out = Path(out)
     text, model, train = text or TextDataConfig(), model or ClassifierConfig(), train or TrainConfig()
     pretrain = pretrain or PretrainConfig()
+    check_data_given(data, resume)
     if resume:
         settings, saved = resumed_run(out, TASK, SETTINGS, epochs, ("checkpoint", "pretrain/checkpoint"))
         text, model, train, pretrain = (settings[name] for name in SETTINGS)

@@ -38,7 +38,7 @@ from .classify_data import (
     read_splits,
 )
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import Paths, absolute_paths, check_data_given, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "condgen"
 SETTINGS = {"text": TextDataConfig, "model": ConditionalGeneratorConfig, "train": TrainConfig}
@@ -126,6 +126,7 @@ def train_condgen(out: Path, *, data: Paths | None = None, valid: Paths | None =
     """
     out = Path(out)
     text, model, train = text or TextDataConfig(), model or ConditionalGeneratorConfig(), train or TrainConfig()
+    check_data_given(data, resume)
     if resume:
         settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
         text, model, train = settings["text"], settings["model"], settings["train"]

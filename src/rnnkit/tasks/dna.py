@@ -40,7 +40,7 @@ from .dna_data import (
     with_shuffled_negatives,
 )
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import Paths, absolute_paths, check_data_given, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "dna"
 SETTINGS = {"sequence": SequenceDataConfig, "model": ClassifierConfig, "frontend": ConvFrontEndConfig,
@@ -74,6 +74,7 @@ def train_dna(out: Path, *, data: Paths | None = None, valid: Paths | None = Non
     out = Path(out)
     sequence, model = sequence or SequenceDataConfig(), model or ClassifierConfig()
     frontend, train = frontend or ConvFrontEndConfig(), train or TrainConfig()
+    check_data_given(data, resume)
     if resume:
         settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
         sequence, model, frontend, train = (settings[name] for name in SETTINGS)

@@ -26,6 +26,7 @@ from .forecast_predict import TASK, ForecastPredictor
 from .lm import check_device, seed_everything
 from .run_dir import (
     absolute_paths,
+    check_data_given,
     check_unchanged,
     create_run_dir,
     fit_keeping_best,
@@ -62,6 +63,7 @@ def train_forecaster(out: Path, *, data: Path | None = None, valid: Path | None 
     out = Path(out)
     series, train = series or SeriesConfig(), train or TrainConfig()
     model_config = model or ForecasterConfig()
+    check_data_given(data, resume)
     if resume:
         settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
         series, model_config, train = settings["series"], settings["model"], settings["train"]

@@ -77,6 +77,12 @@ def run_settings(run_dir: Path, config: Mapping[str, Any], sections: Mapping[str
                          f"({type(error).__name__}: {error})") from None
 
 
+def check_data_given(data: Any, resume: bool) -> None:
+    """A ValueError for a new run (not ``resume``) without training data."""
+    if data is None and not resume:
+        raise ValueError("data: missing; expected the training data (or resume=True to continue the run in out)")
+
+
 def resumed_run(out: Path, task: str, sections: Mapping[str, type], epochs: int | None = None,
                 checkpoints: Sequence[str] = ("checkpoint",)) -> tuple[dict[str, Any], dict[str, Any]]:
     """What continuing the run in ``out`` needs: its settings (one dataclass per section, with ``train.epochs``

@@ -23,7 +23,15 @@ from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import absolute_paths, create_run_dir, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import (
+    absolute_paths,
+    check_data_given,
+    create_run_dir,
+    fit_keeping_best,
+    resumed_run,
+    start_run,
+    write_run_config,
+)
 from .translation_data import (
     Batch,
     TranslationCorpusConfig,
@@ -154,6 +162,7 @@ def train_seq2seq(out: Path, *, data: Path | None = None, valid: Path | None = N
     out = Path(out)
     corpus, model_config = corpus or TranslationCorpusConfig(), model or Seq2SeqConfig()
     train, task = train or TrainConfig(), task or Seq2SeqTaskConfig()
+    check_data_given(data, resume)
     if resume:
         sections = {"corpus": TranslationCorpusConfig, "model": Seq2SeqConfig, "train": TrainConfig,
                     "seq2seq": Seq2SeqTaskConfig}

@@ -30,7 +30,7 @@ from ..train.config import TrainConfig
 from ..train.plots import plot_learning_curves
 from ..train.trainer import StepResult, Trainer
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import Paths, absolute_paths, check_data_given, fit_keeping_best, resumed_run, start_run, write_run_config
 from .tag_data import (
     EncodedTags,
     TagDataConfig,
@@ -109,6 +109,7 @@ def train_tagger(out: Path, *, data: Paths | None = None, valid: Paths | None = 
     """
     out = Path(out)
     text, model, train = text or TagDataConfig(), model or TaggerConfig(), train or TrainConfig()
+    check_data_given(data, resume)
     if resume:
         settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
         text, model, train = settings["text"], settings["model"], settings["train"]
