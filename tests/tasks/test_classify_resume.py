@@ -112,3 +112,13 @@ def test_a_ctrl_c_message_names_the_command_that_continues(capsys):
                                                "runs/x --resume")
     assert run_training(stopped, "runs/x") == 130
     assert "continue" not in capsys.readouterr().err  # a task without --resume promises nothing
+
+
+def test_a_run_from_before_pretraining_existed_resumes(tmp_path, data):
+    torch.set_num_threads(1)
+    run = tmp_path / "old"
+    train_classifier(run, data=data, model=MODEL, train=replace(TRAIN, epochs=1))
+    config = json.loads((run / "config.json").read_text())
+    del config["pretrain"]
+    (run / "config.json").write_text(json.dumps(config))
+    assert train_classifier(run, resume=True, epochs=2)["epoch"] == 2

@@ -37,7 +37,16 @@ from .classify_data import (
 )
 from .classify_pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 from .lm import check_device, seed_everything
-from .run_dir import Paths, absolute_paths, check_data_given, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import (
+    Paths,
+    absolute_paths,
+    check_data_given,
+    fit_keeping_best,
+    read_run_config,
+    resumed_run,
+    start_run,
+    write_run_config,
+)
 
 TASK = "classify"
 EVAL_BATCH_SIZE = 64
@@ -132,9 +141,12 @@ def train_classifier(out: Path, *, data: Paths | None = None, valid: Paths | Non
     text, model, train = text or TextDataConfig(), model or ClassifierConfig(), train or TrainConfig()
     pretrain = pretrain or PretrainConfig()
     check_data_given(data, resume)
-    if resume:
-        settings, saved = resumed_run(out, TASK, SETTINGS, epochs, ("checkpoint", "pretrain/checkpoint"))
-        text, model, train, pretrain = (settings[name] for name in SETTINGS)
+    if resume:  # runs made before pretraining existed have no "pretrain" section: they had none
+        sections = {name: cls for name, cls in SETTINGS.items()
+                    if name != "pretrain" or "pretrain" in read_run_config(out, TASK)}
+        settings, saved = resumed_run(out, TASK, sections, epochs, ("checkpoint", "pretrain/checkpoint"))
+        text, model, train = settings["text"], settings["model"], settings["train"]
+        pretrain = settings.get("pretrain", PretrainConfig())
         data, valid, test = saved["train"], saved["valid"], saved["test"]
     check_device(train.device)
     if pretrain.pretrain_epochs:
