@@ -13,13 +13,8 @@ from typing import Any
 
 from .cli_classify import CLASSIFY_FLAGS
 from .cli_settings import add_data_arguments, add_resume_argument, add_setting_flags, run_training, training_settings
-from .data.audio_features import FeatureConfig
-from .models import ClassifierConfig
 from .prediction_output import write_predictions
-from .tasks.audio_data import AudioDataConfig
-from .train.config import TrainConfig
-
-SECTIONS = {"audio": AudioDataConfig, "features": FeatureConfig, "model": ClassifierConfig, "train": TrainConfig}
+from .tasks.audio import SETTINGS as SECTIONS  # the settings dataclass of each config section
 
 # flag -> (section, field, type, help); bool fields get --flag / --no-flag
 AUDIO_FLAGS: dict[str, tuple[str, str, Any, str]] = {

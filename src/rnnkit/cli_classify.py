@@ -21,13 +21,9 @@ from .cli_settings import (
     training_settings,
 )
 from .cli_tag import add_tag_predict_arguments, predict_tags
-from .models import ClassifierConfig
 from .prediction_output import FORMATS, write_predictions
-from .tasks.classify_data import TextDataConfig
-from .tasks.classify_pretrain import PretrainConfig
-from .train.config import TrainConfig
+from .tasks.classify import SETTINGS as SECTIONS  # the settings dataclass of each config section
 
-SECTIONS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig, "pretrain": PretrainConfig}
 VALID_DATA_HELP = "validation data for choosing the best epoch (default: --valid-fraction of --data)"
 
 # flag -> (section, field, type, help); bool fields get --flag / --no-flag

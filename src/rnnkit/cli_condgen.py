@@ -20,11 +20,7 @@ from .cli_settings import (
     run_training,
     training_settings,
 )
-from .models import ConditionalGeneratorConfig
-from .tasks.classify_data import TextDataConfig
-from .train.config import TrainConfig
-
-SECTIONS = {"text": TextDataConfig, "model": ConditionalGeneratorConfig, "train": TrainConfig}
+from .tasks.condgen import SETTINGS as SECTIONS  # the settings dataclass of each config section
 
 # flag -> (section, field, type, help); bool fields get --flag / --no-flag
 CONDGEN_FLAGS: dict[str, tuple[str, str, Any, str]] = {

@@ -21,13 +21,7 @@ from .cli_settings import (
     training_settings,
 )
 from .cli_settings import settings_from as settings_from_flags
-from .models import ClassifierConfig
-from .models.binding_classifier import ConvFrontEndConfig
-from .tasks.dna_data import SequenceDataConfig
-from .train.config import TrainConfig
-
-SECTIONS = {"sequence": SequenceDataConfig, "model": ClassifierConfig, "frontend": ConvFrontEndConfig,
-            "train": TrainConfig}
+from .tasks.dna import SETTINGS as SECTIONS  # the settings dataclass of each config section
 
 _MODEL_FLAGS = {flag: entry for flag, entry in CLASSIFY_FLAGS.items() if entry[0] in ("model", "train")}
 

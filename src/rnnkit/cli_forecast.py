@@ -21,11 +21,8 @@ from .cli_settings import (
     run_training,
     training_settings,
 )
-from .models.forecaster import ForecasterConfig
-from .tasks.forecast_data import SeriesConfig
-from .train.config import TrainConfig, load_config_file
-
-SECTIONS = {"series": SeriesConfig, "model": ForecasterConfig, "train": TrainConfig}
+from .tasks.forecast import SETTINGS as SECTIONS  # the settings dataclass of each config section
+from .train.config import load_config_file
 
 
 def _columns(text: str) -> list[str]:

@@ -23,13 +23,7 @@ from .cli_settings import (
     texts_from,
     training_settings,
 )
-from .models.seq2seq import Seq2SeqConfig
-from .tasks.seq2seq import Seq2SeqTaskConfig
-from .tasks.translation_data import TranslationCorpusConfig
-from .train.config import TrainConfig
-
-SECTIONS = {"corpus": TranslationCorpusConfig, "model": Seq2SeqConfig, "train": TrainConfig,
-            "seq2seq": Seq2SeqTaskConfig}
+from .tasks.seq2seq import SETTINGS as SECTIONS  # the settings dataclass of each config section
 
 # flag -> (section, field, type or (SWITCH, value), help)
 SEQ2SEQ_FLAGS: dict[str, tuple[str, str, Any, str]] = {

@@ -132,7 +132,7 @@ def training_settings(args: argparse.Namespace, flags: FlagTable, sections: Mapp
     (see :func:`resume_settings`; ``data_flags``: the task's other data flags, refused beside it too), else one
     dataclass per section (:func:`settings_from`), ``--data`` required."""
     if args.resume:
-        return {"resume": True, **resume_settings(args, {**flags, **dict.fromkeys(data_flags)})}
+        return {"resume": True, **resume_settings(args, [*flags, *data_flags])}
     if args.data is None:
         raise ValueError("--data: missing; expected the training data (or --resume to continue the run in --out)")
     return settings_from(args, flags, sections)

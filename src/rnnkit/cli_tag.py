@@ -20,12 +20,8 @@ from .cli_settings import (
     run_training,
     training_settings,
 )
-from .models import TaggerConfig
 from .prediction_output import write_predictions
-from .tasks.tag_data import TagDataConfig
-from .train.config import TrainConfig
-
-SECTIONS = {"text": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}
+from .tasks.tag import SETTINGS as SECTIONS  # the settings dataclass of each config section
 
 # flag -> (section, field, type, help); bool fields get --flag / --no-flag
 TAG_FLAGS: dict[str, tuple[str, str, Any, str]] = {

@@ -54,7 +54,7 @@ def test_the_loss_of_a_padded_batch_is_the_sum_over_each_sequence_alone(bidirect
     torch.testing.assert_close(loss.double(), expected, rtol=1e-5, atol=1e-5)
 
 
-def test_a_word_never_predicts_itself_forward_states_see_only_the_past():
+def test_the_forward_half_of_encode_sees_only_the_past_so_no_word_predicts_itself():
     torch.manual_seed(1)
     classifier = SequenceClassifier(2, ClassifierConfig(embedding_size=4, hidden_size=3), vocab_size=9,
                                     pad_id=PAD).eval()

@@ -108,7 +108,7 @@ def train_audio_classifier(out: Path, *, data: Paths | None = None, valid: Paths
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = SequenceClassifier(len(labels), model, input_size=features.size).to(device)
-    start_run(out, resume, labels=labels)
+    start_run(out, resume, derived={"labels": labels})
     write_run_config(out, TASK, {
         "audio": asdict(audio), "features": asdict(features), "normalization": statistics, "model": asdict(model),
         "train": asdict(train), "labels": labels,

@@ -37,16 +37,7 @@ from .classify_data import (
 )
 from .classify_pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 from .lm import check_device, seed_everything
-from .run_dir import (
-    Paths,
-    absolute_paths,
-    check_data_given,
-    fit_keeping_best,
-    read_run_config,
-    resumed_run,
-    start_run,
-    write_run_config,
-)
+from .run_dir import Paths, absolute_paths, check_data_given, fit_keeping_best, resumed_run, start_run, write_run_config
 
 TASK = "classify"
 EVAL_BATCH_SIZE = 64
@@ -142,11 +133,9 @@ def train_classifier(out: Path, *, data: Paths | None = None, valid: Paths | Non
     pretrain = pretrain or PretrainConfig()
     check_data_given(data, resume)
     if resume:  # runs made before pretraining existed have no "pretrain" section: they had none
-        sections = {name: cls for name, cls in SETTINGS.items()
-                    if name != "pretrain" or "pretrain" in read_run_config(out, TASK)}
-        settings, saved = resumed_run(out, TASK, sections, epochs, ("checkpoint", "pretrain/checkpoint"))
-        text, model, train = settings["text"], settings["model"], settings["train"]
-        pretrain = settings.get("pretrain", PretrainConfig())
+        settings, saved = resumed_run(out, TASK, SETTINGS, epochs, ("checkpoint", "pretrain/checkpoint"),
+                                      optional=("pretrain",))
+        text, model, train, pretrain = (settings[name] for name in SETTINGS)
         data, valid, test = saved["train"], saved["valid"], saved["test"]
     check_device(train.device)
     if pretrain.pretrain_epochs:
@@ -158,7 +147,7 @@ def train_classifier(out: Path, *, data: Paths | None = None, valid: Paths | Non
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = build_classifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(device)
-    start_run(out, resume, {"vocab.json": vocab}, labels)
+    start_run(out, resume, {"vocab.json": vocab}, {"labels": labels})
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train), "pretrain": asdict(pretrain),
         "labels": labels,

@@ -139,7 +139,7 @@ def train_condgen(out: Path, *, data: Paths | None = None, valid: Paths | None =
     seed_everything(train.seed, train.deterministic)
     device = torch.device(train.device)
     network = ConditionalGenerator(len(vocab), model, num_classes=len(labels), pad_id=vocab.pad_id).to(device)
-    start_run(out, resume, {"vocab.json": vocab}, labels)
+    start_run(out, resume, {"vocab.json": vocab}, {"labels": labels})
     write_run_config(out, TASK, {
         "text": asdict(text), "model": asdict(model), "train": asdict(train), "labels": labels,
         # generation stops after this many tokens without <eos>: the longest training text, plus a margin

@@ -115,7 +115,7 @@ def train_dna(out: Path, *, data: Paths | None = None, valid: Paths | None = Non
     device = torch.device(train.device)
     network = build_model(len(labels), sequence, model, frontend, vocab).to(device)
     pad_id = vocab.pad_id if vocab is not None else 0
-    start_run(out, resume, {"vocab.json": vocab} if vocab is not None else None, labels)
+    start_run(out, resume, {"vocab.json": vocab} if vocab is not None else None, {"labels": labels})
     write_run_config(out, TASK, {
         "sequence": asdict(sequence), "model": asdict(model), "frontend": asdict(frontend), "train": asdict(train),
         "labels": labels,

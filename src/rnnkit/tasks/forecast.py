@@ -27,11 +27,10 @@ from .lm import check_device, seed_everything
 from .run_dir import (
     absolute_paths,
     check_data_given,
-    check_unchanged,
     create_run_dir,
     fit_keeping_best,
-    read_run_config,
     resumed_run,
+    start_run,
     write_run_config,
 )
 
@@ -95,10 +94,7 @@ def train_forecaster(out: Path, *, data: Path | None = None, valid: Path | None 
     device = torch.device(train.device)
     network = network.to(device)
     split_rows = {"train_end": split.train_end, "valid_end": split.valid_end, "rows": n}
-    if resume:
-        check_unchanged(out, "split", read_run_config(out)["split"], split_rows)
-    else:
-        create_run_dir(out)
+    start_run(out, resume, derived={"split": split_rows})
     write_run_config(out, TASK, {"series": series.to_dict(), "model": model_config.to_dict(), "train": asdict(train),
                                  "data": {"train": absolute_paths(data), "valid": absolute_paths(valid),
                                           "test": absolute_paths(test)},

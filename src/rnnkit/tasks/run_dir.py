@@ -16,7 +16,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +64,17 @@ def read_run_config(path: Path, task: str | None = None) -> dict[str, Any]:
     return config
 
 
-def run_settings(run_dir: Path, config: Mapping[str, Any], sections: Mapping[str, type]) -> dict[str, Any]:
-    """One settings dataclass per section of a run's config (``{"model": ModelConfig, ...}``).
+def run_settings(run_dir: Path, config: Mapping[str, Any], sections: Mapping[str, type],
+                 optional: Collection[str] = ()) -> dict[str, Any]:
+    """One settings dataclass per section of a run's config (``{"model": ModelConfig, ...}``); a section named in
+    ``optional`` (one added after runs were already made) gets its defaults when the config lacks it.
 
     A hand-edited or foreign config.json (a section missing, an unknown or mistyped field) is a ValueError that
     names the file, not a traceback.
     """
     try:
-        return {name: cls(**config[name]) for name, cls in sections.items()}
+        return {name: cls(**config[name]) if name in config or name not in optional else cls()
+                for name, cls in sections.items()}
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {config.get('task')!r} run config "
                          f"({type(error).__name__}: {error})") from None
@@ -84,10 +87,12 @@ def check_data_given(data: Any, resume: bool) -> None:
 
 
 def resumed_run(out: Path, task: str, sections: Mapping[str, type], epochs: int | None = None,
-                checkpoints: Sequence[str] = ("checkpoint",)) -> tuple[dict[str, Any], dict[str, Any]]:
+                checkpoints: Sequence[str] = ("checkpoint",), optional: Collection[str] = ()
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What continuing the run in ``out`` needs: its settings (one dataclass per section, with ``train.epochs``
-    replaced by ``epochs`` when given, to extend a run) and its saved ``data`` section (the paths of the
-    ``train``, ``valid`` and ``test`` data and whatever else the task recorded there).
+    replaced by ``epochs`` when given, to extend a run; ``optional`` as for :func:`run_settings`) and its saved
+    ``data`` section (the paths of the ``train``, ``valid`` and ``test`` data and whatever else the task recorded
+    there).
 
     Raises:
         FileNotFoundError, ValueError: ``out`` is not a run of ``task``, its config is broken, or none of the
@@ -95,7 +100,7 @@ def resumed_run(out: Path, task: str, sections: Mapping[str, type], epochs: int 
     """
     out = Path(out)
     saved = read_run_config(out, task)
-    settings = run_settings(out, saved, sections)
+    settings = run_settings(out, saved, sections, optional)
     if not any(has_checkpoint(out / folder) for folder in checkpoints):
         raise ValueError(f"--out {out}: no checkpoint to resume from")
     if epochs is not None:
@@ -107,17 +112,19 @@ def resumed_run(out: Path, task: str, sections: Mapping[str, type], epochs: int 
 
 
 def start_run(out: Path, resume: bool, vocabularies: Mapping[str, Vocab] | None = None,
-              labels: list[str] | None = None) -> None:
+              derived: Mapping[str, Any] | None = None) -> None:
     """Make ``out`` a new run directory and save each vocabulary there (``{"vocab.json": vocab, ...}``); or, when
-    resuming, check that the data still gives the run's saved vocabularies and ``labels``."""
+    resuming, check that the data still gives the run's saved vocabularies and the config.json values in
+    ``derived`` (what the task derives from its data, e.g. ``{"labels": [...]}``)."""
     out, vocabularies = Path(out), vocabularies or {}
     if not resume:
         create_run_dir(out)  # only now, with every file read and checked: never a half-made run directory
         for name, vocab in vocabularies.items():
             vocab.save(out / name)
         return
-    if labels is not None:
-        check_unchanged(out, "labels", read_run_config(out)["labels"], labels)
+    saved = read_run_config(out)
+    for name, value in (derived or {}).items():
+        check_unchanged(out, name, saved.get(name), value)
     for name, vocab in vocabularies.items():
         check_unchanged(out, name, Vocab.load(out / name).itos, vocab.itos)
 

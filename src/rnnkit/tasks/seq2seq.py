@@ -142,6 +142,11 @@ def prepare_data(data: Path, valid: Path | None, corpus: TranslationCorpusConfig
     return train_data, valid_data, source_vocab, target_vocab
 
 
+# the settings dataclasses of a run, one per config.json section (also the CLI's sections)
+SETTINGS = {"corpus": TranslationCorpusConfig, "model": Seq2SeqConfig, "train": TrainConfig,
+            "seq2seq": Seq2SeqTaskConfig}
+
+
 def train_seq2seq(out: Path, *, data: Path | None = None, valid: Path | None = None, test: Path | None = None,
                   corpus: TranslationCorpusConfig | None = None, model: Seq2SeqConfig | None = None,
                   train: TrainConfig | None = None, task: Seq2SeqTaskConfig | None = None, resume: bool = False,
@@ -164,10 +169,8 @@ def train_seq2seq(out: Path, *, data: Path | None = None, valid: Path | None = N
     train, task = train or TrainConfig(), task or Seq2SeqTaskConfig()
     check_data_given(data, resume)
     if resume:
-        sections = {"corpus": TranslationCorpusConfig, "model": Seq2SeqConfig, "train": TrainConfig,
-                    "seq2seq": Seq2SeqTaskConfig}
-        settings, saved = resumed_run(out, TASK, sections, epochs)
-        corpus, model_config, train, task = (settings[name] for name in sections)
+        settings, saved = resumed_run(out, TASK, SETTINGS, epochs)
+        corpus, model_config, train, task = (settings[name] for name in SETTINGS)
         data, valid, test = (Path(path) if path else None for path in (saved["train"], saved["valid"], saved["test"]))
     check_device(train.device)
     if not resume and (out / "config.json").exists():
@@ -218,4 +221,5 @@ def train_seq2seq(out: Path, *, data: Path | None = None, valid: Path | None = N
     return results
 
 
-__all__ = ["SCHEDULES", "TASK", "Seq2SeqTaskConfig", "batch_loss", "corpus_loss", "prepare_data", "train_seq2seq"]
+__all__ = ["SCHEDULES", "SETTINGS", "TASK", "Seq2SeqTaskConfig", "batch_loss", "corpus_loss", "prepare_data",
+           "train_seq2seq"]
