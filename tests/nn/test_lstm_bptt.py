@@ -105,3 +105,20 @@ def test_the_explicit_lstm_layer_runs_it_and_steps_aside_under_autocast(monkeypa
         autocast_output, _ = layer(x)
     assert len(calls) == 4  # the autograd loop ran
     assert (autocast_output.float() - reference).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("lengths", [None, [6, 2, 1, 4]])
+def test_without_gradients_the_forward_pass_gives_the_same_values(monkeypatch, lengths):
+    cell, x, h0, c0, mask = inputs(torch.float32, lengths=lengths)
+    ragged_from = 6 if lengths is None else min(lengths)
+    with_graph = ours(cell, x, h0, c0, mask, ragged_from)
+    import rnnkit.nn.lstm_bptt as lstm_bptt
+
+    def refuse(*args):
+        raise AssertionError("no autograd function without gradients")
+
+    monkeypatch.setattr(lstm_bptt.LSTMUnroll, "apply", refuse)
+    with torch.no_grad():
+        without = ours(cell, x, h0, c0, mask, ragged_from)
+    for name, a, b in zip(("outputs", "h_T", "c_T"), with_graph, without, strict=True):
+        assert torch.equal(a.detach(), b), name

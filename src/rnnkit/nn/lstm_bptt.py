@@ -15,12 +15,18 @@ Forward: the input side for all T steps in one matrix product, then for t = 1..T
 Backward, for t = T..1, with ``dh_t`` the gradient reaching ``h_t`` (from the output at t and from step t+1)
 and ``dc_t`` the one reaching ``c_t`` from step t+1::
 
-    dc   = dc_t + dh_t * o * (1 - tanh(c_t)^2)
-    da_o = dh_t * tanh(c_t) * o (1 - o)                  da_i = dc * g * i (1 - i)
-    da_f = dc * c_{t-1} * f (1 - f)                      da_g = dc * i * (1 - g^2)
+    dc   = dc_t + dh_t * o (1 - tanh(c_t)^2)
+    da_i = dc * d_i,   d_i = g i (1 - i)                 da_f = dc * d_f,   d_f = c_{t-1} f (1 - f)
+    da_g = dc * d_g,   d_g = i (1 - g^2)                 da_o = dh_t * d_o, d_o = tanh(c_t) o (1 - o)
     dc_{t-1} = dc * f                                    dh_{t-1} += W_hh^T da_t     (the recurrence)
     dL/dW_hh = sum_t da_t^T h_{t-1}     dL/dW_ih = sum_t da_t^T x_t     dL/db = sum_t da_t     dL/dx_t = W_ih^T da_t
                                         (one matrix product each over all (t, b), after the loop)
+
+The factors ``d_i, d_f, d_g, d_o`` and ``o (1 - tanh(c_t)^2)`` depend on forward values only. The forward pass
+computes them at each step while that step's values are still in cache, writing ``d`` over the gate row it no
+longer needs, so that a backward step is four element-wise products and the matrix product (written the other
+way, eleven element-wise operations on values long evicted from cache cost more than the product). Without a
+gradient to compute (``torch.no_grad``, or no input that requires one) the forward pass skips them.
 
 Variable lengths follow :class:`~rnnkit.nn.Recurrent`: where ``mask[t, b]`` is False the state is carried
 unchanged (``h_t = h_{t-1}``, ``c_t = c_{t-1}``) and the output is 0, so the gradient of a carried state passes
@@ -37,6 +43,65 @@ _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_i
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (dy, y, grad_input=out): out = dy * (1 - y^2)
 
 
+def lstm_forward(x: Tensor, weight_ih: Tensor, bias: Tensor | None, weight_hh: Tensor, h0: Tensor, c0: Tensor,
+                 mask: Tensor | None, ragged_from: int, keep_factors: bool
+                 ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...] | None]:
+    """The forward recurrence of :func:`lstm_unroll`; with ``keep_factors`` also what the backward pass needs.
+
+    Returns:
+        ``(outputs, h_T, c_T, saved)``, ``saved`` being ``(factors (T, B, 4H), forget_gates (T, B, H),
+        cell_factors (T, B, H), states (T, B, H))`` or None without ``keep_factors``.
+    """
+    steps, batch_size, input_size = x.shape
+    H = weight_hh.shape[1]
+    # tanh(z) = 2 sigma(2z) - 1: with the g rows doubled, one sigmoid over the whole (B, 4H) row gives i, f,
+    # o and s = sigma(2 a_g), and g = 2s - 1 (a strided tanh on the g columns costs more than the sigmoid)
+    scale = weight_hh.new_ones(4 * H, 1)
+    scale[2 * H : 3 * H] = 2.0
+    flat_x = x.reshape(steps * batch_size, input_size)  # (T*B, I)
+    if bias is None:
+        gates = flat_x @ (weight_ih * scale).t()
+    else:
+        gates = torch.addmm(bias * scale[:, 0], flat_x, (weight_ih * scale).t())
+    gates = gates.view(steps, batch_size, 4 * H)  # (T, B, 4H): W_ih x + b, then the gates, then d_i .. d_o
+    states = x.new_empty(steps, batch_size, H)  # (T, B, H): h_1 .. h_T
+    # (B, 2H) each, used in turns: (g_t, c_{t-1}) side by side, so that one sigmoid_backward over the (i, f)
+    # columns gives both d_i = g i (1 - i) and d_f = c_{t-1} f (1 - f); step t writes c_t into the other one
+    pairs = (x.new_empty(batch_size, 2 * H), x.new_empty(batch_size, 2 * H))
+    pairs[0][:, H:] = c0
+    tanh_cell = x.new_empty(batch_size, H)  # (B, H)
+    if keep_factors:
+        forget_gates = x.new_empty(steps, batch_size, H)  # (T, B, H): f_t
+        cell_factors = x.new_empty(steps, batch_size, H)  # (T, B, H): o_t (1 - tanh(c_t)^2)
+    weight_t = (weight_hh * scale).t()  # (H, 4H)
+    h = h0
+    for t in range(steps):
+        a, pair, next_pair = gates[t], pairs[t % 2], pairs[(t + 1) % 2]
+        a.addmm_(h, weight_t)  # a_t = W_ih x_t + b + W_hh h_{t-1} (g rows doubled)
+        a.sigmoid_()  # i, f, s, o
+        i, f, s, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        g, c_previous, c = pair[:, :H], pair[:, H:], next_pair[:, H:]
+        torch.mul(s, 2.0, out=g).sub_(1.0)  # g = 2s - 1 = tanh(a_g)
+        torch.mul(f, c_previous, out=c)
+        c.addcmul_(i, g)  # c_t = f * c_{t-1} + i * g
+        torch.tanh(c, out=tanh_cell)
+        torch.mul(o, tanh_cell, out=states[t])  # h_t = o * tanh(c_t)
+        if mask is not None and t >= ragged_from:  # ended sequences keep their state
+            torch.where(mask[t], states[t], h, out=states[t])
+            torch.where(mask[t], c, c_previous, out=c)
+        if keep_factors:  # dL/da_t = (dc d_i, dc d_f, dc d_g, dh d_o): row t of gates becomes (d_i, d_f, d_g, d_o)
+            _tanh_backward(o, tanh_cell, grad_input=cell_factors[t])  # dc_t gets dh_t o (1 - tanh(c_t)^2)
+            forget_gates[t].copy_(f)  # dc_{t-1} = dc_t f
+            _tanh_backward(i, g, grad_input=s)  # d_g = i (1 - g^2)
+            _sigmoid_backward(pair, a[:, : 2 * H], grad_input=a[:, : 2 * H])  # d_i = g i (1 - i), d_f
+            _sigmoid_backward(tanh_cell, o, grad_input=o)  # d_o = tanh(c_t) o (1 - o)
+        h = states[t]
+    c_last = pairs[steps % 2][:, H:]
+    outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
+    saved = (gates, forget_gates, cell_factors, states) if keep_factors else None
+    return outputs, states[-1].clone(), c_last.clone(), saved
+
+
 class LSTMUnroll(torch.autograd.Function):
     """``(x (T, B, I), weight_ih (4H, I), bias (4H) | None, weight_hh (4H, H), h0 (B, H), c0 (B, H),
     mask (T, B, 1) | None, ragged_from)`` -> ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``.
@@ -45,77 +110,36 @@ class LSTMUnroll(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight_ih: Tensor, bias: Tensor | None, weight_hh: Tensor, h0: Tensor, c0: Tensor,
                 mask: Tensor | None, ragged_from: int) -> tuple[Tensor, Tensor, Tensor]:
-        steps, batch_size, input_size = x.shape
-        H = weight_hh.shape[1]
-        # tanh(z) = 2 sigma(2z) - 1: with the g rows doubled, one sigmoid over the whole (B, 4H) row gives i, f,
-        # o and s = sigma(2 a_g), and g = 2s - 1 (a strided tanh on the g columns costs more than the sigmoid)
-        scale = weight_hh.new_ones(4 * H, 1)
-        scale[2 * H : 3 * H] = 2.0
-        flat_x = x.reshape(steps * batch_size, input_size)  # (T*B, I)
-        if bias is None:
-            gates = flat_x @ (weight_ih * scale).t()
-        else:
-            gates = torch.addmm(bias * scale[:, 0], flat_x, (weight_ih * scale).t())
-        gates = gates.view(steps, batch_size, 4 * H)  # (T, B, 4H): W_ih x + b, then i, f, s, o in place
-        cells = x.new_empty(steps + 1, batch_size, H)  # (T+1, B, H): c_0 .. c_T
-        states = x.new_empty(steps, batch_size, H)  # (T, B, H): h_1 .. h_T
-        tanh_cells = x.new_empty(steps, batch_size, H)  # (T, B, H): tanh of the new cell state
-        cells[0] = c0
-        weight_t = (weight_hh * scale).t()  # (H, 4H)
-        h = h0
-        for t in range(steps):
-            a = gates[t]
-            a.addmm_(h, weight_t)  # a_t = W_ih x_t + b + W_hh h_{t-1} (g rows doubled)
-            a.sigmoid_()  # i, f, s, o
-            i, f, s, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            c = cells[t + 1]
-            torch.mul(f, cells[t], out=c)
-            c.addcmul_(i, s, value=2.0).sub_(i)  # c_t = f * c_{t-1} + i * g, with i * g = 2 i s - i
-            torch.tanh(c, out=tanh_cells[t])
-            torch.mul(o, tanh_cells[t], out=states[t])  # h_t = o * tanh(c_t)
-            if mask is not None and t >= ragged_from:  # ended sequences keep their state
-                torch.where(mask[t], states[t], h, out=states[t])
-                torch.where(mask[t], c, cells[t], out=c)
-            h = states[t]
-        gates[:, :, 2 * H : 3 * H].mul_(2.0).sub_(1.0)  # g = 2s - 1, for the backward pass
-        outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
-        ctx.save_for_backward(x, weight_ih, weight_hh, gates, cells, states, tanh_cells, h0, mask)
+        outputs, h, c, saved = lstm_forward(x, weight_ih, bias, weight_hh, h0, c0, mask, ragged_from, True)
+        ctx.save_for_backward(x, weight_ih, weight_hh, *saved, h0, mask)
         ctx.ragged_from = ragged_from
         ctx.has_bias = bias is not None
-        return outputs, states[-1].clone(), cells[-1].clone()
+        return outputs, h, c
 
     @staticmethod
     def backward(ctx, grad_outputs: Tensor, grad_h: Tensor, grad_c: Tensor):
-        x, weight_ih, weight_hh, gates, cells, states, tanh_cells, h0, mask = ctx.saved_tensors
-        steps, batch_size, gate_size = gates.shape
+        x, weight_ih, weight_hh, factors, forget_gates, cell_factors, states, h0, mask = ctx.saved_tensors
+        steps, batch_size, gate_size = factors.shape
         H = gate_size // 4
         if mask is not None:
             grad_outputs = grad_outputs * mask  # the output is 0 (a constant) past each end
-        grad_gates = torch.empty_like(gates)  # (T, B, 4H): dL/da_t
-        scratch = gates.new_empty(batch_size, 2 * H)  # (B, 2H)
-        dc = gates.new_empty(batch_size, H)  # (B, H)
+        grad_gates = torch.empty_like(factors)  # (T, B, 4H): dL/da_t
+        dc = factors.new_empty(batch_size, H)  # (B, H)
         dh = grad_h + grad_outputs[-1]  # (B, H): gradient reaching h_T
         grad_c = grad_c.clone()  # (B, H): gradient reaching c_T from later steps
         for t in range(steps - 1, -1, -1):
-            a, da = gates[t], grad_gates[t]
-            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            d, da = factors[t], grad_gates[t]  # (B, 4H) each: d = (d_i, d_f, d_g, d_o)
             masked = mask is not None and t >= ctx.ragged_from
             if masked:
                 m = mask[t]  # (B, 1)
                 carried_h, carried_c = dh * ~m, grad_c * ~m  # gradients of carried states go straight back
                 dh = dh * m
                 grad_c = grad_c * m
-            torch.mul(dh, o, out=dc)
-            _tanh_backward(dc, tanh_cells[t], grad_input=dc)
-            dc.add_(grad_c)  # dc = dc_t + dh_t * o * (1 - tanh(c_t)^2)
-            torch.mul(dh, tanh_cells[t], out=scratch[:, :H])
-            _sigmoid_backward(scratch[:, :H], o, grad_input=da[:, 3 * H :])  # da_o
-            torch.mul(dc, g, out=scratch[:, :H])
-            torch.mul(dc, cells[t], out=scratch[:, H:])
-            _sigmoid_backward(scratch, a[:, : 2 * H], grad_input=da[:, : 2 * H])  # da_i, da_f
-            torch.mul(dc, i, out=scratch[:, :H])
-            _tanh_backward(scratch[:, :H], g, grad_input=da[:, 2 * H : 3 * H])  # da_g
-            torch.mul(dc, f, out=grad_c)  # dc_{t-1}
+            torch.addcmul(grad_c, dh, cell_factors[t], out=dc)  # dc = dc_t + dh_t * o * (1 - tanh(c_t)^2)
+            torch.mul(dc.unsqueeze(1), d.view(batch_size, 4, H)[:, :3],
+                      out=da.view(batch_size, 4, H)[:, :3])  # da_i, da_f, da_g = dc * (d_i, d_f, d_g)
+            torch.mul(dh, d[:, 3 * H :], out=da[:, 3 * H :])  # da_o = dh * d_o
+            torch.mul(dc, forget_gates[t], out=grad_c)  # dc_{t-1}
             if t == 0:
                 dh = da @ weight_hh
             elif masked:
@@ -157,4 +181,7 @@ def lstm_unroll(x: Tensor, weight_ih: Tensor, bias: Tensor | None, weight_hh: Te
     Returns:
         ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``, outputs 0 past each sequence's end.
     """
-    return LSTMUnroll.apply(x, weight_ih, bias, weight_hh, h0, c0, mask, ragged_from)
+    inputs = (x, weight_ih, bias, weight_hh, h0, c0)
+    if torch.is_grad_enabled() and any(tensor is not None and tensor.requires_grad for tensor in inputs):
+        return LSTMUnroll.apply(*inputs, mask, ragged_from)
+    return lstm_forward(*inputs, mask, ragged_from, keep_factors=False)[:3]
