@@ -70,32 +70,40 @@ def lstm_forward(x: Tensor, weight_ih: Tensor, bias: Tensor | None, weight_hh: T
     pairs = (x.new_empty(batch_size, 2 * H), x.new_empty(batch_size, 2 * H))
     pairs[0][:, H:] = c0
     tanh_cell = x.new_empty(batch_size, H)  # (B, H)
+    minus_one = x.new_full((), -1.0)
+    weight_t = (weight_hh * scale).t()  # (H, 4H)
+    # the per-step views made up front (one call per list, not several per step: it is the loop's overhead)
+    rows, state_rows = gates.unbind(0), states.unbind(0)
+    gate_views = [gates[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4)]  # i, f, s, o
+    input_forget_rows = gates[:, :, : 2 * H].unbind(0)
+    pair_views = [(pair, pair[:, :H], pair[:, H:]) for pair in pairs]  # (g_t, c_{t-1}), g_t, c_{t-1}
     if keep_factors:
         forget_gates = x.new_empty(steps, batch_size, H)  # (T, B, H): f_t
         cell_factors = x.new_empty(steps, batch_size, H)  # (T, B, H): o_t (1 - tanh(c_t)^2)
-    weight_t = (weight_hh * scale).t()  # (H, 4H)
+        forget_rows, cell_factor_rows = forget_gates.unbind(0), cell_factors.unbind(0)
     h = h0
     for t in range(steps):
-        a, pair, next_pair = gates[t], pairs[t % 2], pairs[(t + 1) % 2]
+        a, h_t = rows[t], state_rows[t]
+        i, f, s, o = (views[t] for views in gate_views)
+        pair, g, c_previous = pair_views[t % 2]
+        c = pair_views[(t + 1) % 2][2]
         a.addmm_(h, weight_t)  # a_t = W_ih x_t + b + W_hh h_{t-1} (g rows doubled)
         a.sigmoid_()  # i, f, s, o
-        i, f, s, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        g, c_previous, c = pair[:, :H], pair[:, H:], next_pair[:, H:]
-        torch.mul(s, 2.0, out=g).sub_(1.0)  # g = 2s - 1 = tanh(a_g)
+        torch.add(minus_one, s, alpha=2.0, out=g)  # g = 2s - 1 = tanh(a_g)
         torch.mul(f, c_previous, out=c)
         c.addcmul_(i, g)  # c_t = f * c_{t-1} + i * g
         torch.tanh(c, out=tanh_cell)
-        torch.mul(o, tanh_cell, out=states[t])  # h_t = o * tanh(c_t)
+        torch.mul(o, tanh_cell, out=h_t)  # h_t = o * tanh(c_t)
         if mask is not None and t >= ragged_from:  # ended sequences keep their state
-            torch.where(mask[t], states[t], h, out=states[t])
+            torch.where(mask[t], h_t, h, out=h_t)
             torch.where(mask[t], c, c_previous, out=c)
         if keep_factors:  # dL/da_t = (dc d_i, dc d_f, dc d_g, dh d_o): row t of gates becomes (d_i, d_f, d_g, d_o)
-            _tanh_backward(o, tanh_cell, grad_input=cell_factors[t])  # dc_t gets dh_t o (1 - tanh(c_t)^2)
-            forget_gates[t].copy_(f)  # dc_{t-1} = dc_t f
+            _tanh_backward(o, tanh_cell, grad_input=cell_factor_rows[t])  # dc_t gets dh_t o (1 - tanh(c_t)^2)
+            forget_rows[t].copy_(f)  # dc_{t-1} = dc_t f
             _tanh_backward(i, g, grad_input=s)  # d_g = i (1 - g^2)
-            _sigmoid_backward(pair, a[:, : 2 * H], grad_input=a[:, : 2 * H])  # d_i = g i (1 - i), d_f
+            _sigmoid_backward(pair, input_forget_rows[t], grad_input=input_forget_rows[t])  # d_i = g i (1 - i), d_f
             _sigmoid_backward(tanh_cell, o, grad_input=o)  # d_o = tanh(c_t) o (1 - o)
-        h = states[t]
+        h = h_t
     c_last = pairs[steps % 2][:, H:]
     outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
     saved = (gates, forget_gates, cell_factors, states) if keep_factors else None
@@ -125,27 +133,32 @@ class LSTMUnroll(torch.autograd.Function):
             grad_outputs = grad_outputs * mask  # the output is 0 (a constant) past each end
         grad_gates = torch.empty_like(factors)  # (T, B, 4H): dL/da_t
         dc = factors.new_empty(batch_size, H)  # (B, H)
+        dc_per_gate = dc.unsqueeze(1)  # (B, 1, H)
         dh = grad_h + grad_outputs[-1]  # (B, H): gradient reaching h_T
         grad_c = grad_c.clone()  # (B, H): gradient reaching c_T from later steps
+        # the per-step views made up front; (B, 3, H) views of the i, f, g columns and (B, H) ones of the o columns
+        grad_rows, grad_outputs_rows = grad_gates.unbind(0), grad_outputs.unbind(0)
+        d_ifg, da_ifg = (tensor.view(steps, batch_size, 4, H)[:, :, :3].unbind(0) for tensor in (factors, grad_gates))
+        d_o, da_o = (tensor[:, :, 3 * H :].unbind(0) for tensor in (factors, grad_gates))
+        forget_rows, cell_factor_rows = forget_gates.unbind(0), cell_factors.unbind(0)
         for t in range(steps - 1, -1, -1):
-            d, da = factors[t], grad_gates[t]  # (B, 4H) each: d = (d_i, d_f, d_g, d_o)
             masked = mask is not None and t >= ctx.ragged_from
             if masked:
                 m = mask[t]  # (B, 1)
                 carried_h, carried_c = dh * ~m, grad_c * ~m  # gradients of carried states go straight back
                 dh = dh * m
                 grad_c = grad_c * m
-            torch.addcmul(grad_c, dh, cell_factors[t], out=dc)  # dc = dc_t + dh_t * o * (1 - tanh(c_t)^2)
-            torch.mul(dc.unsqueeze(1), d.view(batch_size, 4, H)[:, :3],
-                      out=da.view(batch_size, 4, H)[:, :3])  # da_i, da_f, da_g = dc * (d_i, d_f, d_g)
-            torch.mul(dh, d[:, 3 * H :], out=da[:, 3 * H :])  # da_o = dh * d_o
-            torch.mul(dc, forget_gates[t], out=grad_c)  # dc_{t-1}
+            torch.addcmul(grad_c, dh, cell_factor_rows[t], out=dc)  # dc = dc_t + dh_t * o * (1 - tanh(c_t)^2)
+            torch.mul(dc_per_gate, d_ifg[t], out=da_ifg[t])  # da_i, da_f, da_g = dc * (d_i, d_f, d_g)
+            torch.mul(dh, d_o[t], out=da_o[t])  # da_o = dh * d_o
+            torch.mul(dc, forget_rows[t], out=grad_c)  # dc_{t-1}
+            da = grad_rows[t]  # (B, 4H)
             if t == 0:
                 dh = da @ weight_hh
             elif masked:
-                dh = torch.addmm(carried_h + grad_outputs[t - 1], da, weight_hh)
+                dh = torch.addmm(carried_h + grad_outputs_rows[t - 1], da, weight_hh)
             else:
-                dh = torch.addmm(grad_outputs[t - 1], da, weight_hh)  # dh_{t-1} = out grad + W_hh^T da_t
+                dh = torch.addmm(grad_outputs_rows[t - 1], da, weight_hh)  # dh_{t-1} = out grad + W_hh^T da_t
             if masked:
                 grad_c.add_(carried_c)
                 if t == 0:
