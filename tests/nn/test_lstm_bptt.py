@@ -122,3 +122,13 @@ def test_without_gradients_the_forward_pass_gives_the_same_values(monkeypatch, l
         without = ours(cell, x, h0, c0, mask, ragged_from)
     for name, a, b in zip(("outputs", "h_T", "c_T"), with_graph, without, strict=True):
         assert torch.equal(a.detach(), b), name
+
+
+def test_a_retained_graph_gives_the_same_gradients_twice():
+    cell, x, h0, c0, mask = inputs(torch.float64, lengths=[6, 2, 1, 4])
+    outputs, h, c = ours(cell, x, h0, c0, mask, 1)
+    loss = outputs.sum() + h.sum() + c.sum()
+    first = torch.autograd.grad(loss, (x, cell.weight_hh), retain_graph=True)
+    second = torch.autograd.grad(loss, (x, cell.weight_hh))
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)  # the backward pass leaves the saved tensors as they were

@@ -24,9 +24,11 @@ and ``dc_t`` the one reaching ``c_t`` from step t+1::
 
 The factors ``d_i, d_f, d_g, d_o`` and ``o (1 - tanh(c_t)^2)`` depend on forward values only. The forward pass
 computes them at each step while that step's values are still in cache, writing ``d`` over the gate row it no
-longer needs, so that a backward step is four element-wise products and the matrix product (written the other
-way, eleven element-wise operations on values long evicted from cache cost more than the product). Without a
-gradient to compute (``torch.no_grad``, or no input that requires one) the forward pass skips them.
+longer needs, so that a backward step is four element-wise products and the matrix product, instead of eleven
+element-wise operations on values written long before (and evicted from cache since). Without a gradient to
+compute (``torch.no_grad``, or no input that requires one) the forward pass skips them. The loop's views are
+made before it, with one ``unbind`` per tensor: at small sizes, making them step by step cost more than the
+arithmetic.
 
 Variable lengths follow :class:`~rnnkit.nn.Recurrent`: where ``mask[t, b]`` is False the state is carried
 unchanged (``h_t = h_{t-1}``, ``c_t = c_{t-1}``) and the output is 0, so the gradient of a carried state passes
