@@ -50,6 +50,11 @@ def lstm_forward(x: Tensor, weight_ih: Tensor, bias: Tensor | None, weight_hh: T
                  ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...] | None]:
     """The forward recurrence of :func:`lstm_unroll`; with ``keep_factors`` also what the backward pass needs.
 
+    Args:
+        x, weight_ih, bias, weight_hh, h0, c0, mask, ragged_from: as for :func:`lstm_unroll`.
+        keep_factors: compute and return the backward factors (``d_i .. d_o`` over the gate rows, ``f`` and
+            ``o (1 - tanh(c_t)^2)``); False where no gradient will be asked for.
+
     Returns:
         ``(outputs, h_T, c_T, saved)``, ``saved`` being ``(factors (T, B, 4H), forget_gates (T, B, H),
         cell_factors (T, B, H), states (T, B, H))`` or None without ``keep_factors``.
