@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import rnnkit as rk
-from rnnkit.nn import LSTMCell
+from rnnkit.nn import LSTMCell, lstm_bptt
 from rnnkit.nn.cells import bias_sum
 from rnnkit.nn.lstm_bptt import lstm_unroll
 
@@ -112,7 +112,6 @@ def test_without_gradients_the_forward_pass_gives_the_same_values(monkeypatch, l
     cell, x, h0, c0, mask = inputs(torch.float32, lengths=lengths)
     ragged_from = 6 if lengths is None else min(lengths)
     with_graph = ours(cell, x, h0, c0, mask, ragged_from)
-    import rnnkit.nn.lstm_bptt as lstm_bptt
 
     def refuse(*args):
         raise AssertionError("no autograd function without gradients")
