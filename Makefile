@@ -22,7 +22,7 @@ venv: $(VENV)/.installed
 
 test: venv
 	$(PY) -m ruff check src tests bench
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 demo: venv
 	$(PY) -m rnnkit.cli demo

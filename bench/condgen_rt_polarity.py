@@ -12,7 +12,7 @@ fold 1 the validation part, folds 2-9 (80%) the training part. Then:
 3. the sampling setting is chosen on a validation draw (seeds 1000+, ``--choice-count`` sentences per class and
    setting) over temperatures 0.5 / 0.7 / 1.0 and classifier-free guidance weights w = 0 / 1 / 2 / 4 (w = 0 is
    plain sampling; w > 0 pushes each token towards the condition and away from the other label, using the
-   generator's own two decoders, see ``ConditionalGenerator.generate``): the setting with the most distinct
+   generator's own two decoders, see ``rnnkit.decode.condgen.generate_conditional``): the setting with the most distinct
    bigrams among those whose agreement with the classifier is >= ``--choice-margin`` (default 0.85: the 0.80
    target plus a margin); if none reaches it, the most agreeing one;
 4. a fresh draw (seeds 2000+, ``--count`` sentences per class, default 500) with that setting is labelled by
@@ -45,7 +45,7 @@ import rnnkit as rk
 from rnnkit.data.readers import read_labelled
 from rnnkit.models import ClassifierConfig, ConditionalGeneratorConfig
 from rnnkit.tasks import train_classifier, train_condgen
-from rnnkit.tasks.classify_data import TextDataConfig
+from rnnkit.tasks.text_data import TextDataConfig
 from rnnkit.train.config import TrainConfig
 
 TEMPERATURES = (0.5, 0.7, 1.0)

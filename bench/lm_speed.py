@@ -3,7 +3,7 @@
 Both sides do the same work on the same synthetic stream of random token ids (no dataset needed):
 
 * **rnnkit**: the real training loop, :class:`rnnkit.train.trainer.Trainer` with
-  :func:`rnnkit.tasks.lm.window_loss` over a :class:`rnnkit.models.LanguageModel` (the ``--backend`` given), the
+  :func:`rnnkit.tasks.lm.data.window_loss` over a :class:`rnnkit.models.LanguageModel` (the ``--backend`` given), the
   windows from :func:`rnnkit.data.streams.bptt_windows`, quiet progress, no run directory.
 * **plain**: what pytorch/examples' word_language_model does: ``nn.Embedding`` -> ``nn.LSTM(batch_first=True)``
   -> ``nn.Linear``, the stream cut into ``B`` rows and walked in windows of ``bptt`` steps, the state carried
@@ -34,7 +34,7 @@ from torch import nn
 
 from rnnkit.data.streams import batchify, bptt_windows
 from rnnkit.models import LanguageModel, LanguageModelConfig
-from rnnkit.tasks.lm import window_loss
+from rnnkit.tasks.lm.data import window_loss
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.trainer import Trainer
 

@@ -5,7 +5,7 @@ share of the time budget: one with additive (Bahdanau) attention, one that reads
 (``--attention none``, the fixed context vector of the early encoder-decoder work). Each is then translated on
 test_2016_flickr (1,000 sentences) with greedy search and beam search, and scored with sacrebleu: BLEU and
 chrF on lower-cased word tokens (``tokenize="none"`` on rnnkit's WordTokenizer tokens, the tokenised BLEU of the
-encoder-decoder tutorials; see rnnkit.tasks.seq2seq_predict). Reported: BLEU and chrF per model and beam,
+encoder-decoder tutorials; see rnnkit.tasks.seq2seq.predict). Reported: BLEU and chrF per model and beam,
 sentences per second at beam 1 / 5 / 10, and the BLEU gain of beam 5 over greedy. A JSON summary is written
 after every stage (``--json-out``), so a run stopped from outside still leaves what it measured.
 
@@ -53,9 +53,12 @@ import torch  # noqa: E402
 from data_paths import require  # noqa: E402
 
 from rnnkit.models import Seq2SeqConfig  # noqa: E402
-from rnnkit.tasks.seq2seq import Seq2SeqTaskConfig, train_seq2seq  # noqa: E402
-from rnnkit.tasks.seq2seq_predict import Seq2SeqPredictor  # noqa: E402
-from rnnkit.tasks.translation_data import TranslationCorpusConfig  # noqa: E402
+from rnnkit.tasks.seq2seq import (  # noqa: E402
+    Seq2SeqPredictor,
+    Seq2SeqTaskConfig,
+    TranslationCorpusConfig,
+    train_seq2seq,
+)
 from rnnkit.train.config import TrainConfig  # noqa: E402
 
 TARGET_BLEU = 28.0
@@ -165,7 +168,7 @@ def train_one(attention: str, run: Path, args: argparse.Namespace, budget: float
     data_dir = require("multi30k/raw/train.de.gz").parent
     started = time.perf_counter()
     results = train_seq2seq(run, data=data_dir / "train", valid=data_dir / "val", corpus=corpus, model=model,
-                            train=train, task=Seq2SeqTaskConfig(beam_size=5))
+                            train=train, seq2seq=Seq2SeqTaskConfig(beam_size=5))
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     best = min(history, key=lambda record: record["valid_loss"])
     return {"model": asdict(model), "train": asdict(train), "corpus": asdict(corpus),

@@ -37,9 +37,13 @@ from data_paths import require  # noqa: E402
 
 from rnnkit.data.readers.parallel import read_tsv_pairs  # noqa: E402
 from rnnkit.models import Seq2SeqConfig  # noqa: E402
-from rnnkit.tasks.seq2seq import Seq2SeqTaskConfig, train_seq2seq  # noqa: E402
-from rnnkit.tasks.seq2seq_predict import Seq2SeqPredictor  # noqa: E402
-from rnnkit.tasks.translation_data import TranslationCorpusConfig, split_pairs  # noqa: E402
+from rnnkit.tasks.seq2seq import (  # noqa: E402
+    Seq2SeqPredictor,
+    Seq2SeqTaskConfig,
+    TranslationCorpusConfig,
+    train_seq2seq,
+)
+from rnnkit.tasks.seq2seq.data import split_pairs  # noqa: E402
 from rnnkit.train.config import TrainConfig  # noqa: E402
 
 TEST_FRACTION = 0.1
@@ -76,7 +80,7 @@ def main() -> int:
         files = {name: write_tsv(part, folder / f"{name}.tsv")
                  for name, part in (("train", train_pairs), ("valid", valid), ("test", test))}
         results = train_seq2seq(folder / "run", data=files["train"], valid=files["valid"], corpus=corpus, model=model,
-                                train=train, task=Seq2SeqTaskConfig(beam_size=5))
+                                train=train, seq2seq=Seq2SeqTaskConfig(beam_size=5))
         predictor = Seq2SeqPredictor.load(folder / "run", device=args.device)
         scores = {f"beam{beam}": predictor.evaluate(files["test"], beam_size=beam, truncate=True) for beam in (1, 5)}
         examples = predictor.translate([pair.source for pair in test[:5]], beam_size=5)

@@ -106,9 +106,10 @@ def test_initial_state_only_model_trains_too(tmp_path, data):
 def test_unknown_or_missing_condition(run):
     out, _ = run
     assert_user_error(invoke("generate", out, "--condition", "neutral"), "'neutral'", "'neg', 'pos'")
-    assert_user_error(invoke("generate", out), "--condition", "'neg', 'pos'")
+    assert_user_error(invoke("generate", out), "needs --condition LABEL", "'neg', 'pos'")
     assert_user_error(invoke("generate", out, "--condition", "pos", "--count", 0), "n: got 0")
-    assert_user_error(invoke("generate", out, "--condition", "pos", "--prompt", "x"), "--prompt")
+    assert_user_error(invoke("generate", out, "--condition", "pos", "--prompt", "x"), "--prompt", "'condgen'",
+                      "takes no --prompt")
     assert_user_error(invoke("generate", out, "--condition", "pos", "--temperature", -1), "temperature")
     assert_user_error(invoke("generate", out, "--condition", "pos", "--guidance", -1), "guidance")
 
@@ -120,7 +121,9 @@ def test_condition_on_a_language_model_run(tmp_path):
                           "--embedding-size", "4", "--num-layers", "1", "--epochs", "1", "--batch-size", "2",
                           "--bptt", "8", "--quiet")
     assert code == 0, err
-    assert_user_error(invoke("generate", tmp_path / "lm", "--condition", "pos"), "--condition", "'lm'", "'condgen'")
+    # the CLI asks the predictor, not the task: the message names the run's task and what its generate lacks
+    assert_user_error(invoke("generate", tmp_path / "lm", "--condition", "pos"), "--condition", "'lm'",
+                      "takes no --condition")
     assert_user_error(invoke("generate", tmp_path / "lm", "--count", 3), "--count", "'lm'")
     assert_user_error(invoke("generate", tmp_path / "lm", "--guidance", 1), "--guidance", "'lm'")
     code, stdout, _ = invoke("generate", tmp_path / "lm", "--length", 5, "--seed", 0)

@@ -73,7 +73,7 @@ def test_other_user_mistakes_are_one_line(tmp_path, files, run):
     assert_user_error(invoke("train", "dna", "--data", tmp_path / "none.fa", "--out", tmp_path / "r", *TINY),
                       "none.fa: no such file")
     assert_user_error(invoke("train", "dna", "--data", files / "peaks.fa", "--out", tmp_path / "r",
-                             "--negatives", "reverse"), "negatives: got 'reverse'")
+                             "--negatives", "reverse"), "--negatives", "'reverse'")
     assert_user_error(invoke("train", "dna", "--data", files / "peaks.fa", "--out", tmp_path / "r", "--epochs", "1"),
                       "record has no label", "--negatives shuffle")
     unseen = tmp_path / "unseen.tsv"
@@ -83,20 +83,21 @@ def test_other_user_mistakes_are_one_line(tmp_path, files, run):
 
 def test_a_config_file_fills_the_four_sections_and_flags_override_it(tmp_path):
     from rnnkit.cli import build_parser
-    from rnnkit.cli_dna import settings_from
+    from rnnkit.cli.flags import settings_from
+    from rnnkit.tasks import TASKS
 
     config = tmp_path / "dna.toml"
     config.write_text('negatives = "shuffle"\n[frontend]\nconv_channels = 32\npool_size = 8\n'
                       '[model]\nhidden_size = 16\n')
     args = build_parser().parse_args(["train", "dna", "--data", "x.fa", "--out", "r", "--config", str(config),
                                       "--pool-size", "2", "--inputs", "kmer"])
-    settings = settings_from(args)
+    settings = settings_from(args, TASKS["dna"])
     assert settings["sequence"].negatives == "shuffle" and settings["sequence"].inputs == "kmer"
     assert (settings["frontend"].conv_channels, settings["frontend"].pool_size) == (32, 2)
     assert settings["model"].hidden_size == 16
     config.write_text("[frontend]\nchannels = 3\n")
     with pytest.raises(ValueError, match="channels"):
-        settings_from(args)
+        settings_from(args, TASKS["dna"])
 
 
 def test_resume_continues_a_dna_run_exactly(files, tmp_path):

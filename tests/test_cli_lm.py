@@ -193,7 +193,7 @@ def test_word_level_generate_continues_the_prompt_and_writes_eos_as_newlines(cli
 
 
 def test_word_level_newlines_carry_no_stray_spaces():
-    from rnnkit.tasks.corpus import CorpusConfig, join_tokens
+    from rnnkit.data.corpus import CorpusConfig, join_tokens
 
     config = CorpusConfig(level="word")
     assert join_tokens(["<eos>", "a"], config) == "\na"

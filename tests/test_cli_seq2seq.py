@@ -93,7 +93,8 @@ def test_long_source_is_an_error_unless_truncated(run: Path):
 
 def test_user_mistakes(run: Path, data: Path, tmp_path: Path):
     assert_user_error(invoke("train", "seq2seq", "--data", data / "train.tsv", "--out", tmp_path / "r1",
-                             "--attention", "luong", *TINY), "attention: got 'luong'", "'additive'")
+                             "--attention", "luong", *TINY), "--attention: invalid choice: 'luong'",
+                      "'additive'")
     (tmp_path / "p.de").write_text("a\nb\nc\n", encoding="utf-8")
     (tmp_path / "p.en.gz").write_bytes(gzip.compress(b"a\nb\n"))
     assert_user_error(invoke("train", "seq2seq", "--data", tmp_path / "p", "--source-lang", "de", "--target-lang",

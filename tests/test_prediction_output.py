@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from rnnkit.prediction_output import write_predictions
+from rnnkit.cli.output import write_predictions
 
 RECORDS = [{"text": "good, and \"fun\"", "label": "pos", "probabilities": {"neg": 0.25, "pos": 0.75}},
            {"text": "bad\nplot", "label": "neg", "probabilities": {"neg": 0.9, "pos": 0.1}}]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import gzip
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rnnkit.data.readers.timeseries import fill_missing, read_timeseries
+from rnnkit.data.readers.timeseries import fill_missing, read_timeseries, timeseries_from_columns
 
 GOOD = '"Month","Passengers","Temp"\n"1949-01",112,1.5\n"1949-02",118,2.5\n"1949-03",132,3.5\n'
 
@@ -90,3 +91,18 @@ def test_bad_arguments(tmp_path):
         read_timeseries(path, ["Passengers"], features=["Passengers"])
     with pytest.raises(FileNotFoundError):
         read_timeseries(tmp_path / "absent.csv", ["Passengers"])
+
+
+def test_columns_in_memory_give_what_the_csv_gives(tmp_path):
+    dates = [datetime.date(2021, 1, day) for day in (1, 2, 3, 5)]  # the 4th is missing
+    columns = {"date": dates, "sales": [1.0, float("nan"), 3, 5.0], "price": [2, 2, 2, 2]}
+    path = tmp_path / "s.csv"
+    path.write_text("date,sales,price\n" + "".join(f"{d.isoformat()},{'' if s != s else s},{p}\n" for d, s, p in
+                                                   zip(dates, columns["sales"], columns["price"], strict=True)))
+    for gaps in ("keep", "fill"):
+        expected = read_timeseries(path, ["sales"], "date", ["price"], fill="interpolate", gaps=gaps)
+        actual = timeseries_from_columns(columns, ["sales"], "date", ["price"], fill="interpolate", gaps=gaps)
+        assert actual.dates == expected.dates and actual.columns == expected.columns
+        np.testing.assert_array_equal(actual.values, expected.values)
+    with pytest.raises(ValueError, match="data row 4: date '2021-01-05' follows '2021-01-03': 1 missing step"):
+        timeseries_from_columns(columns, ["sales"], "date", fill="interpolate")

@@ -3,6 +3,7 @@ prediction, the normalisation is fitted on the training part only, and bad data 
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -13,9 +14,9 @@ import rnnkit as rk
 from rnnkit.data.audio_features import FeatureConfig, FeatureExtractor, fit_normalization
 from rnnkit.data.readers.audio import read_labelled_audio, read_wav
 from rnnkit.models import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.audio import train_audio_classifier
-from rnnkit.tasks.audio_data import AudioDataConfig
-from rnnkit.tasks.classify_data import stratified_split
+from rnnkit.tasks.audio.data import AudioDataConfig, examples_from
+from rnnkit.tasks.audio.train import train_audio_classifier
+from rnnkit.tasks.common import stratified_split
 from rnnkit.train.config import TrainConfig
 from tests.audio_helpers import tone, write_two_tone_set, write_wav
 
@@ -116,3 +117,48 @@ def test_bad_files_and_one_class_fail_before_a_run_directory_exists(two_tones, t
     with pytest.raises(ValueError, match="every one of the 20 recordings has the label 'low'"):
         train_audio_classifier(tmp_path / "run", data=str(two_tones / "train" / "low_*.wav"), model=TINY_MODEL)
     assert not (tmp_path / "run").exists()
+
+
+def test_in_memory_triples_are_checked_and_named_by_item():
+    config = AudioDataConfig()
+    (example,) = examples_from([([0.0, 0.5, -0.5], 8000, "low")], config, "data")
+    assert example.samples.dtype == np.float32 and example.rate == 8000 and example.where == "data item 1"
+    with pytest.raises(ValueError, match=r"^valid item 2: a waveform of shape \(2, 2\); expected a \(waveform"):
+        examples_from([([0.1], 8000, "a"), (np.zeros((2, 2)), 8000, "b")], config, "valid")
+    with pytest.raises(ValueError, match=r"^test item 1: sample rate 0; expected"):
+        examples_from([([0.1], 0, "a")], config, "test")
+    with pytest.raises(ValueError, match=r"^data item 1: expected a \(waveform, sample_rate, label\) triple"):
+        examples_from([([0.1], 8000)], config, "data")
+
+
+def test_in_memory_waveforms_give_the_frames_of_their_wav_files(two_tones, tmp_path):
+    """A run trained on the samples of WAV files (as read_wav gives them) equals the run trained on the files."""
+    files = read_labelled_audio(two_tones / "train")
+    triples = [(*read_wav(example.path), example.label) for example in files]
+    settings = {"features": FEATURES, "model": TINY_MODEL, "audio": AudioDataConfig(valid_fraction=0.2),
+                "train": TrainConfig(epochs=1, batch_size=8, quiet=True, seed=0)}
+    from_files = train_audio_classifier(tmp_path / "files", data=two_tones / "train", **settings)
+    in_memory = train_audio_classifier(tmp_path / "memory", data=triples, **settings)
+    assert in_memory["valid_loss"] == pytest.approx(from_files["valid_loss"], abs=1e-6)
+    saved = [json.loads((tmp_path / name / "config.json").read_text()) for name in ("files", "memory")]
+    assert saved[0]["normalization"] == saved[1]["normalization"] and saved[1]["features"]["sample_rate"] == 8000
+    assert saved[1]["data"]["train"] == "<in memory>"
+
+
+def test_read_inputs_takes_the_source_or_paths_on_stdin(trained, monkeypatch):
+    predictor = rk.load(trained[0])
+    assert predictor.read_inputs("some/dir") == ["some/dir"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(" a.wav \n\nb.wav\n"))
+    assert predictor.read_inputs("-") == ["a.wav", "b.wav"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    with pytest.raises(ValueError, match=r"^--input -: stdin holds no paths; expected one WAV file path per line$"):
+        predictor.read_inputs("-")
+
+
+def test_a_run_on_a_glob_pattern_resumes_from_its_saved_pattern(two_tones, tmp_path):
+    settings = {"features": FEATURES, "model": TINY_MODEL, "audio": AudioDataConfig(valid_fraction=0.2),
+                "train": TrainConfig(epochs=1, batch_size=8, quiet=True, seed=0)}
+    pattern = str(two_tones / "train" / "*_s_1*.wav")
+    train_audio_classifier(tmp_path / "run", data=pattern, **settings)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["train"] == pattern
+    assert train_audio_classifier(tmp_path / "run", resume=True, epochs=2)["epoch"] == 2

@@ -3,6 +3,7 @@ loaded back by rk.load predicting what the trained model predicted."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 
@@ -13,14 +14,14 @@ import rnnkit as rk
 from rnnkit.data.readers import LabelledText
 from rnnkit.models import ClassifierConfig
 from rnnkit.tasks import PREDICTORS, ClassifierPredictor, train_classifier
-from rnnkit.tasks.classify_data import (
+from rnnkit.tasks.base import IN_MEMORY
+from rnnkit.tasks.common import stratified_split, training_batches
+from rnnkit.tasks.text_data import (
     TextDataConfig,
     build_vocab,
     check_training_labels,
     encode_examples,
-    stratified_split,
     tokens_of,
-    training_batches,
     truncate_tokens,
 )
 from rnnkit.train.config import TrainConfig
@@ -148,3 +149,51 @@ def test_test_data_changes_nothing_that_training_chooses(tmp_path):
     assert without["best_epoch"] == with_test["best_epoch"]
     assert (tmp_path / "without" / "model.safetensors").read_bytes() == (tmp_path / "with" / "model.safetensors"
                                                                          ).read_bytes()
+
+
+PAIRS = [(f"{word} {filler}", label) for filler in ("film", "plot", "story", "cast")
+         for word, label in (("good", "pos"), ("great", "pos"), ("bad", "neg"), ("awful", "neg"))]
+
+
+def test_in_memory_pairs_train_load_and_resume_when_given_again(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    settings = dict(data=PAIRS, valid=PAIRS[:8], test=[list(pair) for pair in PAIRS[8:12]],
+                    model=ClassifierConfig(embedding_size=6, hidden_size=6))
+    train_classifier(run, **settings, train=TrainConfig(epochs=1, batch_size=4, quiet=True, lr=0.01))
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["train"] == config["data"]["valid"] == config["data"]["test"] == IN_MEMORY
+    assert config["data"]["examples"] == {"train": 16, "valid": 8, "test": 4}
+    with pytest.raises(ValueError, match="in-memory data; pass the same data again"):
+        train_classifier(run, resume=True, epochs=2)
+    results = train_classifier(run, **settings, resume=True, epochs=2)
+    assert results["epoch"] == 2 and results["test_examples"] == 4
+    predictor = rk.load(run)
+    assert predictor.evaluate(PAIRS[:4])["examples"] == 4
+    inputs = tmp_path / "inputs.txt"  # what `rnnkit predict RUN --input ...` reads
+    inputs.write_text("good film\n\nawful plot\n", encoding="utf-8")
+    assert [(r.text, r.where) for r in predictor.read_inputs(str(inputs))] == [
+        ("good film", f"{inputs} line 1"), ("awful plot", f"{inputs} line 3")]
+    table = tmp_path / "inputs.csv"
+    table.write_text("id,review\n1,bad story\n", encoding="utf-8")
+    assert [r.text for r in predictor.read_inputs(str(table), text_column="review")] == ["bad story"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("great cast\n \nbad\n"))
+    assert [(r.text, r.where) for r in predictor.read_inputs("-")] == [("great cast", "stdin line 1"),
+                                                                      ("bad", "stdin line 3")]
+
+
+@pytest.mark.parametrize(("keywords", "message"), [
+    ({"data": [("good film", "pos"), ("bad", 3)]}, r"data item 2: expected a \(text, label\) pair"),
+    ({"data": [("good film", "pos"), ("bad film",)]}, r"data item 2: expected a \(text, label\) pair"),
+    ({"data": [("good film", "pos"), ("bad film", " ")]}, "data item 2: the label is empty"),
+    ({"data": [("good film", "pos"), "bad film"]}, r"data item 2: expected a \(text, label\) pair"),
+    ({"data": []}, "data: holds no examples"),
+    ({"data": 5}, "data: got int; expected a path, a list of paths, or a sequence of"),
+    ({"data": [("good film", "pos"), ("fine", "pos")]}, "data: every one of the 2 examples has the label 'pos'"),
+    ({"data": PAIRS, "valid": [("good film", "meh")]}, "valid item 1: label 'meh' was not seen"),
+    ({"data": PAIRS, "test": [("good film", "pos"), ("  ", "neg")]}, "test item 2: the text '  ' has no tokens"),
+])
+def test_in_memory_mistakes_name_the_argument_and_item(tmp_path, keywords, message):
+    with pytest.raises(ValueError, match=message):
+        train_classifier(tmp_path / "run", **keywords, train=TrainConfig(epochs=1, quiet=True))
+    assert not (tmp_path / "run").exists()  # checked before any run directory is made

@@ -1,4 +1,4 @@
-"""Language-model pretraining of a classifier (rnnkit.tasks.classify_pretrain)."""
+"""Language-model pretraining of a classifier (rnnkit.tasks.classify.pretrain)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import torch.nn.functional as F
 
 from rnnkit.models import ClassifierConfig, ClassifierEnsemble, SequenceClassifier
 from rnnkit.tasks import train_classifier
-from rnnkit.tasks.classify_data import Encoded
-from rnnkit.tasks.classify_pretrain import (
+from rnnkit.tasks.classify.pretrain import (
     BidirectionalLanguageModel,
     PretrainConfig,
     check_pretrainable,
     pretrain_classifier,
 )
+from rnnkit.tasks.common import Encoded
 from rnnkit.train.config import TrainConfig
 
 from ..cli_helpers import assert_user_error, invoke

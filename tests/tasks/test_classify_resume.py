@@ -13,10 +13,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rnnkit.cli_settings import run_training
+from rnnkit.cli.train import run_training
 from rnnkit.models import ClassifierConfig
-from rnnkit.tasks import classify_pretrain, train_classifier
-from rnnkit.tasks.classify_pretrain import PretrainConfig
+from rnnkit.tasks import train_classifier
+from rnnkit.tasks.classify import pretrain as classify_pretrain
+from rnnkit.tasks.classify.pretrain import PretrainConfig
 from rnnkit.train.checkpoint import latest_checkpoint
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.trainer import TrainingInterrupted

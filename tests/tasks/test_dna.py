@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from pathlib import Path
@@ -14,7 +15,7 @@ from rnnkit.data.readers.sequences import SequenceRecord
 from rnnkit.models import ClassifierConfig
 from rnnkit.models.binding_classifier import ConvFrontEndConfig
 from rnnkit.tasks import PREDICTORS, SequenceClassifierPredictor, train_dna
-from rnnkit.tasks.dna_data import SequenceDataConfig, with_shuffled_negatives
+from rnnkit.tasks.dna.data import SequenceDataConfig, records_from, with_shuffled_negatives
 from rnnkit.train.config import TrainConfig
 
 MOTIF = "TGACTCA"
@@ -109,3 +110,38 @@ def test_one_class_without_shuffled_negatives_is_refused(tmp_path):
     with pytest.raises(ValueError, match="every training record has the label '1'; expected at least 2 classes"):
         train_dna(tmp_path / "run", data=tsv, train=FAST)
     assert not (tmp_path / "run").exists()
+
+
+def test_in_memory_pairs_are_checked_and_named_by_item(tmp_path):
+    config = SequenceDataConfig(max_length=6)
+    records = records_from([("acgtacgtac", "1"), ("GGGG", None)], config, "data")
+    assert [(record.sequence, record.label, record.where) for record in records] == [
+        ("ACGTAC", "1", "data item 1"), ("GGGG", None, "data item 2")]
+    with pytest.raises(ValueError, match=r"^valid item 2 column 3: character 'X' is not a DNA letter"):
+        records_from([("ACGT", "0"), ("ACXT", "1")], config, "valid")
+    with pytest.raises(ValueError, match=r"^test item 1: expected a \(sequence, label\) pair"):
+        records_from([("ACGT", 1)], config, "test")
+    with pytest.raises(ValueError, match=r"^data item 1: record has no label; --(data|valid) needs labels"):
+        train_dna(tmp_path / "run", data=[("ACGTACGT", None), ("ACGTTT", "1")], train=FAST)
+    assert not (tmp_path / "run").exists()
+
+
+def test_in_memory_positives_with_shuffled_negatives_train(tmp_path):
+    rng = random.Random(4)
+    data = [(bound(rng), None) for _ in range(20)]
+    results = train_dna(tmp_path / "run", data=data, sequence=SequenceDataConfig(negatives="shuffle"), model=CORE,
+                        train=TrainConfig(epochs=1, batch_size=8, quiet=True))
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["train"] == "<in memory>" and config["data"]["labels_file"] is None
+    assert config["data"]["examples"] == {"train": 36, "valid": 4, "test": None}
+    assert "valid_roc_auc" in results
+
+
+def test_read_inputs_reads_a_file_or_stdin_lines(trained, monkeypatch):
+    out, _, test = trained
+    predictor = rk.load(out)
+    records = predictor.read_inputs(str(test))
+    assert len(records) == 80 and records[0].where == f"{test} line 2" and records[0].label is None
+    monkeypatch.setattr("sys.stdin", io.StringIO("ACGT\n\nTTGA\n"))
+    assert [(item.text, item.where) for item in predictor.read_inputs("-")] == [
+        ("ACGT", "stdin line 1"), ("TTGA", "stdin line 3")]

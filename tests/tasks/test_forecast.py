@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,10 @@ import pytest
 import torch
 
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+from rnnkit.tasks.base import IN_MEMORY
 from rnnkit.tasks.forecast import train_forecaster
-from rnnkit.tasks.forecast_data import SeriesConfig, load_series, origins_in
-from rnnkit.tasks.forecast_metrics import baseline_forecasts, error_metrics
+from rnnkit.tasks.forecast.data import SeriesConfig, load_series, origins_in
+from rnnkit.tasks.forecast.metrics import baseline_forecasts, error_metrics
 from rnnkit.train.config import TrainConfig
 
 TINY = TrainConfig(epochs=2, batch_size=8, quiet=True)
@@ -111,3 +113,52 @@ def test_validation_and_test_files_continue_the_series(tmp_path):
     np.testing.assert_array_equal(split.series.values[:, 0], np.arange(75.0))
     only_test = load_series(train, None, test, SeriesConfig(targets=["y"], window=5, valid_fraction=0.2), 2)
     assert (only_test.train_end, only_test.valid_end) == (40, 50)
+
+
+def columns_of(values: list[float]) -> dict[str, list]:
+    return {"day": [f"2020-{i:04d}" for i in range(len(values))], "y": values}
+
+
+class FakeFrame:
+    """What a pandas DataFrame offers the reader: ``to_dict("list")``."""
+
+    def __init__(self, data: dict[str, list]) -> None:
+        self.data = data
+
+    def to_dict(self, orient: str) -> dict[str, list]:
+        assert orient == "list"
+        return self.data
+
+
+@pytest.mark.parametrize("wrap", [dict, FakeFrame])
+def test_columns_in_memory_train_like_the_same_csv(tmp_path, wrap):
+    values = [float(round(10 + 3 * np.sin(i / 2), 4)) for i in range(80)]
+    series = SeriesConfig(targets=["y"], date_column="day", window=5, valid_fraction=0.2, test_fraction=0.2)
+    model = ForecasterConfig(hidden_size=4)
+    from_csv = train_forecaster(tmp_path / "csv", data=write_series(tmp_path / "s.csv", values), series=series,
+                                model=model, train=TINY)
+    in_memory = train_forecaster(tmp_path / "memory", data=wrap(columns_of(values)), series=series, model=model,
+                                 train=TINY)
+    assert in_memory["test_rmse"] == from_csv["test_rmse"] and in_memory["valid_loss"] == from_csv["valid_loss"]
+    assert json.loads((tmp_path / "memory" / "config.json").read_text())["data"]["train"] == IN_MEMORY
+    with pytest.raises(ValueError, match="pass the same data again"):
+        train_forecaster(tmp_path / "memory", resume=True, epochs=3)
+
+
+def test_a_new_run_needs_a_target_column(tmp_path):
+    with pytest.raises(ValueError, match=r"no target column; expected --target COLUMN \(or 'targets' in --config\)"):
+        train_forecaster(tmp_path / "run", data=columns_of([1.0] * 40), train=TINY)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"day": ["a"], "x": [1.0]}, "data: no column 'y'; the data has 'day', 'x'"),
+    ({"y": [1.0, 2.0], "day": ["a"]}, r"data: columns of different lengths \('y': 2, 'day': 1\)"),
+    ({"y": [1.0, "high"], "day": ["a", "b"]}, "data row 2, column 'y': got 'high'; expected a finite number"),
+    ({"y": [1.0, None], "day": ["a", "b"]}, "data row 2, column 'y': missing value None; .*--fill"),
+    ({"y": 5.0, "day": ["a"]}, "data column 'y': got float; expected a sequence"),
+    ([1.0, 2.0], "data: got list; expected a CSV path or a mapping"),
+])
+def test_columns_in_memory_of_the_wrong_form(tmp_path, data, message):
+    with pytest.raises(ValueError, match=message):
+        SeriesConfig(targets=["y"], date_column="day").read(data)

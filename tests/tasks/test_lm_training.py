@@ -17,10 +17,12 @@ import torch
 from safetensors.torch import load_file
 
 import rnnkit as rk
+from rnnkit.data.corpus import CorpusConfig
 from rnnkit.data.streams import batchify, bptt_windows
 from rnnkit.models import LanguageModel, LanguageModelConfig
-from rnnkit.tasks.corpus import CorpusConfig
-from rnnkit.tasks.lm import train_language_model, window_loss
+from rnnkit.tasks.base import IN_MEMORY
+from rnnkit.tasks.lm import demo_settings, train_language_model
+from rnnkit.tasks.lm.data import window_loss
 from rnnkit.train.checkpoint import has_checkpoint, latest_checkpoint, load_training_state
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.trainer import Trainer, TrainingDiverged, TrainingInterrupted
@@ -147,10 +149,46 @@ def test_sigkill_between_epochs_loses_nothing_checkpointed(tmp_path, corpus_file
 
 
 def test_corpus_levels_and_the_word_level_eos_convention():
-    from rnnkit.tasks.corpus import build_vocab, tokens_of
+    from rnnkit.data.corpus import build_vocab, tokens_of
 
     word = CorpusConfig(level="word")
     assert tokens_of(" the cat \n\n a dog \n", word) == ["the", "cat", "<eos>", "a", "dog", "<eos>"]
     vocab = build_vocab("a b <unk> b\n", word)
     assert vocab.itos[:3] == ["<pad>", "<unk>", "<eos>"] and vocab.encode(["<unk>"]) == [vocab.unk_id]
     assert tokens_of("ab\n", CorpusConfig(level="char")) == ["a", "b", "\n"]
+
+
+def test_in_memory_texts_train_like_the_same_text_in_a_file(tmp_path, corpus_file):
+    lines = TEXT.rstrip("\n").split("\n")  # documents joined with newlines give the file's text back, less its end
+    corpus_file.write_text("\n".join(lines), encoding="utf-8")
+    train = replace(TRAIN, epochs=1)
+    from_file = train_language_model(tmp_path / "file", data=corpus_file, model=MODEL, train=train)
+    in_memory = train_language_model(tmp_path / "memory", data=lines, model=MODEL, train=train)
+    assert in_memory["valid_loss"] == from_file["valid_loss"]
+    data = json.loads((tmp_path / "memory" / "config.json").read_text())["data"]
+    assert data["train"] == IN_MEMORY and data["valid"] is None
+    assert data["source"] == "data (in memory) (last 10% held out for validation)"
+    with pytest.raises(ValueError, match="pass the same data again"):
+        train_language_model(tmp_path / "memory", resume=True, epochs=2)
+    train_language_model(tmp_path / "memory", data=lines, resume=True, epochs=2)
+    assert [record["epoch"] for record in metric_lines(tmp_path / "memory")] == [1, 2]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (["a text", 3], r"data item 2: expected a text \(str\); got int 3"),
+    ([], "data: an empty list; expected at least one text"),
+    (b"bytes", "data: got bytes; expected a path or a list of texts"),
+])
+def test_in_memory_texts_of_the_wrong_form(tmp_path, data, message):
+    with pytest.raises(ValueError, match=message):
+        train_language_model(tmp_path / "run", data=data, model=MODEL, train=TRAIN)
+    assert not (tmp_path / "run").exists()
+
+
+def test_demo_settings_and_a_resumed_demo_stays_a_demo(tmp_path, corpus_file):
+    settings = demo_settings(seconds=5.0, quiet=True)
+    assert settings["corpus"].level == "char" and settings["model"].hidden_size == 256
+    assert settings["train"].max_seconds == 5.0 and settings["train"].quiet and settings["train"].batch_size == 64
+    train_language_model(tmp_path / "demo", data=corpus_file, model=MODEL, train=replace(TRAIN, epochs=1), demo=True)
+    train_language_model(tmp_path / "demo", resume=True, epochs=2)
+    assert json.loads((tmp_path / "demo" / "config.json").read_text())["demo"] is True

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from rnnkit.models.tagger import IGNORE_INDEX
-from rnnkit.tasks.tag import metrics_of
-from rnnkit.tasks.tag_data import (
+from rnnkit.tasks.tag import train_tagger
+from rnnkit.tasks.tag.data import (
     EncodedTags,
     TagDataConfig,
     build_tag_vocab,
@@ -16,8 +16,10 @@ from rnnkit.tasks.tag_data import (
     collate,
     encode_sentences,
     read_sentences,
+    sentences_from,
     split_sentences,
 )
+from rnnkit.tasks.tag.train import metrics_of
 
 
 @pytest.fixture
@@ -77,3 +79,26 @@ def test_metrics_count_real_tokens_and_spans():
     pos = metrics_of([[0, 0, 1]], 0.0, EncodedTags([torch.zeros(3)], [torch.tensor([0, 1, 1])], []),
                      ["NN", "VB"], "valid")
     assert pos["valid_accuracy"] == pytest.approx(2 / 3) and "valid_f1" not in pos
+
+
+def test_in_memory_sentences_are_checked_and_named_by_item():
+    config = TagDataConfig()
+    sentences = sentences_from([(["John", "Smith"], ["B-PER", "I-PER"]), (("in", "Rome"), ("O", "B-LOC"))], config,
+                               "data")
+    assert [sentence.tokens for sentence in sentences] == [("John", "Smith"), ("in", "Rome")]
+    assert sentences[1].where == "data item 2" and sentences[1].where_token(1) == "data item 2 token 2"
+    with pytest.raises(ValueError, match=r"^valid item 2: expected a \(tokens, tags\) pair"):
+        sentences_from([(["a"], ["O"]), (["a", "b"], ["O"])], config, "valid")
+    with pytest.raises(ValueError, match=r"^test item 1: expected a \(tokens, tags\) pair"):
+        sentences_from([("a b", "O O")], config, "test")
+    with pytest.raises(ValueError, match=r"^data: got \[\]; expected CoNLL file paths or a non-empty sequence"):
+        sentences_from([], config, "data")
+
+
+def test_training_on_in_memory_sentences_names_an_unseen_tag_by_item(tmp_path):
+    data = [(["John", "Smith"], ["B-PER", "I-PER"]), (["in", "Rome"], ["O", "B-LOC"])]
+    with pytest.raises(ValueError, match=r"^valid item 1 token 2: tag 'B-ORG' was not seen in the training data"):
+        train_tagger(tmp_path / "run", data=data, valid=[(["Acme", "Inc"], ["O", "B-ORG"])])
+    with pytest.raises(ValueError, match=r"^data: every token has the tag 'O'"):
+        train_tagger(tmp_path / "run", data=[(["a"], ["O"]), (["b"], ["O"])])
+    assert not (tmp_path / "run").exists()

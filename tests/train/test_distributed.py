@@ -113,8 +113,27 @@ def test_two_processes_equal_one_process_over_the_same_global_batch(tmp_path):
     assert len(actual) == 2
     for one, two in zip(expected, actual, strict=True):
         assert abs(one["valid_loss"] - two["valid_loss"]) < 1e-5
-        # the weights would also match if every rank read the whole batch; rank 0's train_loss is the mean over
-        # its own rows (the trainer does not all-reduce it), so differing from the global one shows the split
-        assert abs(one["train_loss"] - two["train_loss"]) > 1e-6
+        # the trainer sums the loss and its count over the ranks: rank 0 reports the global batch's mean (that each
+        # rank trains on its own rows is test_shard_rows_splits_the_global_batch_in_order's to show)
+        assert abs(one["train_loss"] - two["train_loss"]) < 1e-5
     assert sorted(p.name for p in parallel.iterdir()) == sorted(p.name for p in single.iterdir())
     assert json.loads((parallel / "config.json").read_text())["train"]["batch_size"] == 4  # the global batch
+
+
+def test_shard_batch_splits_every_row_tensor_in_order_and_keeps_the_rest():
+    from collections import namedtuple
+
+    from rnnkit.train.distributed import shard_batch
+
+    Batch = namedtuple("Batch", "ids lengths labels")
+    batch = Batch(torch.arange(20).reshape(5, 4), torch.tensor([4, 3, 3, 2, 1]), torch.tensor([0, 1, 0, 1, 1]))
+    shards = [shard_batch(batch, rank, 2) for rank in range(2)]
+    assert [len(shard.ids) for shard in shards] == [3, 2]  # the first B % W ranks take one row more
+    assert isinstance(shards[0], Batch)
+    for field in Batch._fields:
+        assert torch.equal(torch.cat([getattr(shard, field) for shard in shards]), getattr(batch, field))
+    window = (torch.zeros(4, 6), torch.ones(4, 6), 2, 3)  # ints and tensors of the batch's rows
+    assert shard_batch(window, 1, 2)[2:] == (2, 3) and shard_batch(window, 1, 2)[0].shape == (2, 6)
+    assert torch.equal(shard_batch({"x": torch.arange(4), "scale": torch.tensor(2.0)}, 1, 2)["x"], torch.tensor([2, 3]))
+    assert shard_batch(torch.arange(1), 0, 2) is None  # fewer rows than ranks: no rank trains on it
+    assert shard_batch(batch, 0, 1) is batch

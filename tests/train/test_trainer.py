@@ -102,3 +102,15 @@ def test_progress_names_the_epochs_or_the_time_left(capsys, max_seconds, expecte
     make(replace(CONFIG, epochs=2, quiet=False, max_seconds=max_seconds, log_every=1)).fit()
     log = capsys.readouterr().err
     assert expected in log and absent not in log
+
+
+def test_callbacks_see_every_step_validation_and_epoch_and_can_stop_the_run():
+    from rnnkit.train.callbacks import EpochRecorder
+
+    recorder, stopper = EpochRecorder(), EpochRecorder(stop_after=2)
+    trainer = make(replace(CONFIG, epochs=5), evaluate=lambda model: {"valid_loss": 1.0},
+                   callbacks=[recorder, stopper])
+    history = trainer.fit()
+    assert [record["epoch"] for record in history] == [1, 2]  # stopped by the callback after epoch 2
+    assert recorder.records == history and len(recorder.validations) == 2
+    assert recorder.steps == trainer.state.step == 8

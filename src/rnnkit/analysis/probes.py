@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.corpus import EOS, tokens_of
 from ..data.readers.text import read_lines
-from ..tasks.corpus import EOS, tokens_of
 
 FORMATS = ("auto", "continuation", "sentence")
 

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..train.config import setting
+
 FEATURE_KINDS = ("logmel", "mfcc")
 AMIN = 1e-10  # power floor of the logarithm: -100 dB
 STD_FLOOR = 1e-5  # a constant feature (an empty mel band) is centred, not blown up
@@ -55,16 +57,17 @@ class FeatureConfig:
         normalize: scale each feature to zero mean and unit variance with statistics of the training frames.
     """
 
-    kind: str = "logmel"
-    sample_rate: int | None = None
-    window_ms: float = 25.0
-    hop_ms: float = 10.0
-    n_fft: int | None = None
-    n_mels: int = 40
-    n_mfcc: int = 13
-    f_min: float = 0.0
-    f_max: float | None = None
-    normalize: bool = True
+    kind: str = setting("logmel", flag="--features", help="logmel or mfcc", choices=FEATURE_KINDS)
+    sample_rate: int | None = setting(None, help="resample every recording to this rate (unset: the most common "
+                                                 "rate of the training files)")
+    window_ms: float = setting(25.0, help="analysis window in milliseconds")
+    hop_ms: float = setting(10.0, help="step between frames in milliseconds")
+    n_fft: int | None = setting(None, help="FFT size (unset: next power of two >= the window)")
+    n_mels: int = setting(40, help="mel bands")
+    n_mfcc: int = setting(13, help="cepstral coefficients kept with --features mfcc")
+    f_min: float = setting(0.0, help="lowest mel frequency in Hz")
+    f_max: float | None = setting(None, help="highest mel frequency in Hz (unset: half the sample rate)")
+    normalize: bool = setting(True, help="zero mean, unit variance per feature, fitted on the training frames")
 
     def __post_init__(self) -> None:
         _check_types(self)

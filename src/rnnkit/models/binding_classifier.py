@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..train.config import setting
 from .classifier import ClassifierConfig, SequenceClassifier
 
 INPUTS = ("onehot", "kmer")
@@ -40,9 +41,9 @@ class ConvFrontEndConfig:
         pool_size: max-pool window and stride, p; the recurrent layers read ``T // p`` steps.
     """
 
-    conv_channels: int = 0
-    conv_width: int = 11
-    pool_size: int = 4
+    conv_channels: int = setting(0, help="filters of a Conv1d front-end (0: none)")
+    conv_width: int = setting(11, help="filter width, odd")
+    pool_size: int = setting(4, help="max-pool window after the convolution")
 
     def __post_init__(self) -> None:
         for name, minimum in (("conv_channels", 0), ("conv_width", 1), ("pool_size", 1)):

@@ -32,6 +32,8 @@ import torch
 from torch import Tensor, nn
 
 from ..nn import Recurrent
+from ..nn.recurrent import BACKENDS
+from ..train.config import setting
 from .config_fields import (
     CELLS,
     DictConfig,
@@ -72,19 +74,19 @@ class ClassifierConfig(DictConfig):
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
     """
 
-    cell: str = "lstm"
-    embedding_size: int = 128
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
-    pooling: str = "max"
-    attention_size: int = 64
-    mlp_size: int = 0
-    dropout: float = 0.5
-    input_dropout: float = 0.0
-    word_dropout: float = 0.0
-    ensemble: int = 1
-    backend: str = "auto"
+    cell: str = setting("lstm", help="rnn, gru, lstm or lnlstm", choices=CELLS)
+    embedding_size: int = setting(128, help="token embedding size")
+    hidden_size: int = setting(128, help="hidden units per direction")
+    num_layers: int = setting(1, help="stacked recurrent layers")
+    bidirectional: bool = setting(True, help="read both ways")
+    pooling: str = setting("max", help="last, mean, max or attention", choices=POOLINGS)
+    attention_size: int = setting(64, help="hidden units of attention pooling")
+    mlp_size: int = setting(0, help="hidden units of the output MLP (0: linear)")
+    dropout: float = setting(0.5, help="dropout between layers and in the head")
+    input_dropout: float = setting(0.0, help="dropout on the embeddings")
+    word_dropout: float = setting(0.0, help="zero a whole token's embedding with this probability")
+    ensemble: int = setting(1, help="train K models side by side; predict their mean probability")
+    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

@@ -19,13 +19,12 @@ language model); read at every step it cannot be forgotten, for C extra inputs p
 the pure initial-state form (the lecture's one-to-many picture).
 
 Training is teacher-forced: the inputs are ``<bos> y_1 .. y_{T-1}``, the targets ``y_1 .. y_T`` with ``y_T =
-<eos>``; :func:`sequence_loss` ignores padding. Generation steps the same layers one token at a time and samples
-with :func:`rnnkit.decode.sampling.sample_next` (temperature, top-k, top-p).
+<eos>``; :func:`sequence_loss` ignores padding. Generation steps the same layers one token at a time
+(:meth:`ConditionalGenerator.step`); the sampling loop is :func:`rnnkit.decode.condgen.generate_conditional`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,8 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..decode.sampling import sample_next
 from ..nn import Recurrent
+from ..nn.recurrent import BACKENDS
+from ..train.config import setting
 from .config_fields import (
     CELLS,
     DictConfig,
@@ -68,15 +68,16 @@ class ConditionalGeneratorConfig(DictConfig):
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the decoder layers.
     """
 
-    cell: str = "lstm"
-    embedding_size: int = 128
-    hidden_size: int = 256
-    num_layers: int = 1
-    condition_size: int = 32
-    condition_input: bool = True
-    dropout: float = 0.3
-    tie_weights: bool = False
-    backend: str = "auto"
+    cell: str = setting("lstm", help="rnn, gru, lstm or lnlstm", choices=CELLS)
+    embedding_size: int = setting(128, help="token embedding size")
+    hidden_size: int = setting(256, help="hidden units per decoder layer")
+    num_layers: int = setting(1, help="stacked decoder layers")
+    condition_size: int = setting(32, help="size of the label's embedding")
+    condition_input: bool = setting(True, help="also feed the label's embedding at every step (off: initial state "
+                                                "only)")
+    dropout: float = setting(0.3, help="dropout on embeddings, between layers and before the output")
+    tie_weights: bool = setting(False, help="share the embedding and output matrices")
+    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)
@@ -191,63 +192,6 @@ class ConditionalGenerator(nn.Module):
         """One decoding step: the previous tokens ``(N,)`` -> next-token logits ``(N, V)`` and the new state."""
         outputs, state = self.decoder(self._inputs(tokens.unsqueeze(1), q), state=state)  # (N, 1, H)
         return self.logits(outputs[:, 0]), state
-
-    @torch.no_grad()
-    def generate(self, condition: Tensor, bos_id: int, eos_id: int, max_length: int, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None, banned: Sequence[int] = (),
-                 generator: torch.Generator | None = None, min_length: int = 1,
-                 guidance: float = 0.0) -> list[list[int]]:
-        r"""Sample one sequence per condition (a batch, all decoded together).
-
-        Each sequence starts from ``<bos>`` and ends at ``<eos>`` (not included) or after ``max_length`` tokens;
-        ``<eos>`` cannot come before ``min_length`` tokens (default 1: no empty texts, which training never has).
-        ``banned`` ids (``<pad>``, ``<unk>``, ``<bos>``) are never produced. Call in eval mode for no dropout.
-
-        ``guidance`` w > 0 (label conditions only) samples from scores that push away from the other labels, as
-        classifier-free guidance (Ho & Salimans 2022; for language models Sanchez et al. 2023)::
-
-            s_t(y) = log p(y | y_<t, c) + w [log p(y | y_<t, c) - log (1/K sum_k p(y | y_<t, k))]
-
-        The bracket is the generator's own log-odds that the next token belongs to c rather than to a label
-        drawn at random; the K decoders (one per label) read the same tokens. w = 0 is plain sampling.
-        """
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"max_length: got {max_length!r}; expected a positive integer")
-        if isinstance(min_length, bool) or not isinstance(min_length, int) or not 0 <= min_length <= max_length:
-            raise ValueError(f"min_length: got {min_length!r}; expected an integer in [0, max_length={max_length}]")
-        if isinstance(guidance, bool) or not isinstance(guidance, int | float) or not 0 <= guidance < math.inf:
-            raise ValueError(f"guidance: got {guidance!r}; expected a finite number >= 0")
-        if guidance and self.num_classes is None:
-            raise ValueError("guidance: needs label conditions (it contrasts the labels); got feature conditions")
-        count = condition.shape[0]
-        guided = bool(guidance) and self.num_classes > 1
-        classes = self.num_classes if guided else 1
-        # with guidance, row n * K + k decodes sequence n under label k; otherwise row n under its own condition
-        decoded = torch.arange(classes, device=condition.device).repeat(count) if guided else condition
-        q = self.encode_condition(decoded)  # (N*K, C)
-        state = self.initial_state(q)
-        tokens = torch.full((count,), bos_id, dtype=torch.long, device=q.device)  # (N,)
-        finished = torch.zeros(count, dtype=torch.bool, device=q.device)
-        sequences: list[list[int]] = [[] for _ in range(count)]
-        for position in range(max_length):
-            logits, state = self.step(tokens.repeat_interleave(classes), q, state)  # (N*K, V)
-            logits = logits.float()
-            if guided:
-                log_probs = torch.log_softmax(logits, dim=1).view(count, classes, -1)  # (N, K, V)
-                own = log_probs[torch.arange(count), condition]  # (N, V)
-                marginal = torch.logsumexp(log_probs, dim=1) - math.log(classes)  # (N, V)
-                logits = own + guidance * (own - marginal)
-            if banned:
-                logits[:, list(banned)] = -math.inf
-            if position < min_length:
-                logits[:, eos_id] = -math.inf
-            tokens = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
-            for index in (~finished & (tokens != eos_id)).nonzero().flatten().tolist():
-                sequences[index].append(int(tokens[index]))
-            finished |= tokens == eos_id
-            if bool(finished.all()):
-                break
-        return sequences
 
 
 def sequence_loss(logits: Tensor, targets: Tensor, pad_id: int) -> Tensor:

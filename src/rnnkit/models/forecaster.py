@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from ..nn import GRU, LSTM, RNN
-from ..train.config import validate_field_types
+from ..train.config import setting, validate_field_types
 
 __all__ = ["Forecast", "Forecaster", "ForecasterConfig", "forecast_loss"]
 
@@ -63,17 +63,21 @@ class ForecasterConfig:
         transform: ``"none"`` or ``"log"`` (every column must then be > 0).
     """
 
-    input_size: int = 1
-    num_targets: int = 1
-    horizon: int = 1
-    strategy: str = "direct"
-    cell: str = "lstm"
-    hidden_size: int = 32
-    num_layers: int = 1
-    dropout: float = 0.0
-    gaussian: bool = False
-    relative: bool = False
-    transform: str = "none"
+    input_size: int = setting(1, flag=None, help="input features per step, targets first (set from the data's "
+                                                 "columns)")
+    num_targets: int = setting(1, flag=None, help="target columns forecast, the first of the inputs (set from the "
+                                                  "data's target columns)")
+    horizon: int = setting(1, help="steps ahead to forecast")
+    strategy: str = setting("direct", help="direct (all H steps at once) or autoregressive (feed back)",
+                            choices=STRATEGIES)
+    cell: str = setting("lstm", help="rnn, gru or lstm", choices=tuple(CELLS))
+    hidden_size: int = setting(32, help="hidden units per layer")
+    num_layers: int = setting(1, help="stacked recurrent layers")
+    dropout: float = setting(0.0, help="dropout between layers and before the head")
+    gaussian: bool = setting(False, help="a Gaussian head (mean, log-variance): intervals")
+    relative: bool = setting(False, help="forecast the change from the last observed level")
+    transform: str = setting("none", help="none or log (positive series with multiplicative seasons)",
+                             choices=TRANSFORMS)
 
     def __post_init__(self) -> None:
         validate_field_types(self)

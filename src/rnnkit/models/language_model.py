@@ -19,6 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from ..nn import LockedDropout, Recurrent, embedding_dropout
+from ..nn.recurrent import BACKENDS
+from ..train.config import setting
 from .config_fields import (
     CELLS,
     DictConfig,
@@ -57,17 +59,17 @@ class LanguageModelConfig(DictConfig):
         backend: ``"auto"``, ``"explicit"`` or ``"fused"``, passed to every layer.
     """
 
-    cell: str = "lstm"
-    embedding_size: int = 128
-    hidden_size: int = 256
-    num_layers: int = 2
-    dropout: float = 0.2
-    embedding_dropout: float = 0.0
-    input_dropout: float = 0.0
-    hidden_dropout: float = 0.0
-    weight_dropout: float = 0.0
-    tie_weights: bool = False
-    backend: str = "auto"
+    cell: str = setting("lstm", help="rnn, gru, lstm or lnlstm (layer-normalised LSTM)", choices=CELLS)
+    embedding_size: int = setting(128, help="token embedding size")
+    hidden_size: int = setting(256, help="hidden units per layer")
+    num_layers: int = setting(2, help="stacked recurrent layers")
+    dropout: float = setting(0.2, help="dropout on the last layer's output")
+    embedding_dropout: float = setting(0.0, help="drop whole word types (AWD-LSTM)")
+    input_dropout: float = setting(0.0, help="locked dropout on the embeddings")
+    hidden_dropout: float = setting(0.0, help="locked dropout between layers")
+    weight_dropout: float = setting(0.0, help="DropConnect on hidden-to-hidden weights")
+    tie_weights: bool = setting(False, help="share the embedding and output weights")
+    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

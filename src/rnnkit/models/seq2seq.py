@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from ..nn import GRU, LSTM, RNN, Recurrent
 from ..nn.attention import ATTENTION_MODES, Attention, Memory, check_attention_mode
 from ..nn.recurrent import BACKENDS
+from ..train.config import setting
 from .config_fields import DictConfig, check_choice, check_integer, check_probability
 
 CELLS = ("rnn", "gru", "lstm")
@@ -64,15 +65,16 @@ class Seq2SeqConfig(DictConfig):
             call), ``"explicit"`` rnnkit's cells.
     """
 
-    cell: str = "gru"
-    embedding_size: int = 256
-    hidden_size: int = 512
-    num_layers: int = 1
-    bidirectional: bool = True
-    attention: str = "additive"
-    attention_size: int | None = None
-    dropout: float = 0.3
-    backend: str = "auto"
+    cell: str = setting("gru", help="rnn, gru or lstm", choices=CELLS)
+    embedding_size: int = setting(256, help="token embedding size")
+    hidden_size: int = setting(512, help="hidden units per layer (and per encoder direction)")
+    num_layers: int = setting(1, help="stacked layers of the encoder and of the decoder")
+    bidirectional: bool = setting(True, help="bidirectional encoder", switches={"--unidirectional": False})
+    attention: str = setting("additive", help="none (the last encoder state only), additive, dot or general",
+                             choices=ATTENTION_MODES)
+    attention_size: int | None = setting(None, help="hidden units of the additive score (unset: --hidden-size)")
+    dropout: float = setting(0.3, help="dropout on embeddings, between layers, before the output")
+    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, CELLS)

@@ -21,8 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..nn.recurrent import BACKENDS
+from ..train.config import setting
 from .classifier import build_recurrent
-from .config_fields import DictConfig, check_cell_and_backend, check_flag, check_integer, check_probability
+from .config_fields import CELLS, DictConfig, check_cell_and_backend, check_flag, check_integer, check_probability
 
 IGNORE_INDEX = -100  # the tag of a padding position: cross-entropy skips it
 
@@ -43,14 +45,14 @@ class TaggerConfig(DictConfig):
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
     """
 
-    cell: str = "lstm"
-    embedding_size: int = 100
-    hidden_size: int = 100
-    num_layers: int = 1
-    bidirectional: bool = True
-    dropout: float = 0.5
-    word_dropout: float = 0.0
-    backend: str = "auto"
+    cell: str = setting("lstm", help="rnn, gru, lstm or lnlstm", choices=CELLS)
+    embedding_size: int = setting(100, help="token embedding size")
+    hidden_size: int = setting(100, help="hidden units per direction")
+    num_layers: int = setting(1, help="stacked recurrent layers (0: tag from the embedding alone)")
+    bidirectional: bool = setting(True, help="read both ways")
+    dropout: float = setting(0.5, help="dropout on embeddings, between layers and before the output")
+    word_dropout: float = setting(0.0, help="in training, replace tokens by <unk> with this probability")
+    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

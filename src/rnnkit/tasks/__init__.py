@@ -1,34 +1,33 @@
-"""Tasks: each knows which reader, model, loss and metrics go together, and how a trained run is used."""
+"""Tasks: each knows which reader, model, loss and metrics go together, and how a trained run is used.
 
-from .audio import train_audio_classifier
-from .audio_predict import AudioClassifierPredictor
-from .classify import train_classifier
-from .classify_predict import ClassifierPredictor
-from .condgen import train_condgen
-from .condgen_predict import ConditionalGeneratorPredictor
-from .corpus import CorpusConfig
-from .dna import train_dna
-from .dna_predict import SequenceClassifierPredictor
-from .forecast import train_forecaster
-from .forecast_data import SeriesConfig
-from .forecast_predict import ForecastPredictor
-from .lm import train_language_model
-from .lm_predict import LanguageModelPredictor
-from .seq2seq import Seq2SeqTaskConfig, train_seq2seq
-from .seq2seq_predict import Seq2SeqPredictor
-from .tag import train_tagger
-from .tag_predict import TaggerPredictor
+``TASKS`` is the registry of the task contract (:class:`~rnnkit.tasks.base.Task`): the CLI builds ``rnnkit train
+TASK`` from it and ``rk.load`` finds each run's predictor class in it (``PREDICTORS``).
+"""
 
-PREDICTORS = {"lm": LanguageModelPredictor, "seq2seq": Seq2SeqPredictor}
-PREDICTORS["forecast"] = ForecastPredictor
-PREDICTORS["classify"] = ClassifierPredictor
-PREDICTORS["tag"] = TaggerPredictor
-PREDICTORS["dna"] = SequenceClassifierPredictor
-PREDICTORS["audio"] = AudioClassifierPredictor
-PREDICTORS["condgen"] = ConditionalGeneratorPredictor
+from ..data.corpus import CorpusConfig
+from .audio import TASK as AUDIO
+from .audio import AudioClassifierPredictor, train_audio_classifier
+from .base import Task
+from .classify import TASK as CLASSIFY
+from .classify import ClassifierPredictor, train_classifier
+from .condgen import TASK as CONDGEN
+from .condgen import ConditionalGeneratorPredictor, train_condgen
+from .dna import TASK as DNA
+from .dna import SequenceClassifierPredictor, train_dna
+from .forecast import TASK as FORECAST
+from .forecast import ForecastPredictor, SeriesConfig, train_forecaster
+from .lm import TASK as LM
+from .lm import LanguageModelPredictor, train_language_model
+from .seq2seq import TASK as SEQ2SEQ
+from .seq2seq import Seq2SeqPredictor, Seq2SeqTaskConfig, train_seq2seq
+from .tag import TASK as TAG
+from .tag import TaggerPredictor, train_tagger
 
-__all__ = ["PREDICTORS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor", "Seq2SeqTaskConfig",
-           "train_language_model", "train_seq2seq"]
+TASKS: dict[str, Task] = {task.name: task for task in (LM, CLASSIFY, TAG, DNA, AUDIO, CONDGEN, FORECAST, SEQ2SEQ)}
+PREDICTORS = {name: task.predictor for name, task in TASKS.items()}
+
+__all__ = ["PREDICTORS", "TASKS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor",
+           "Seq2SeqTaskConfig", "Task", "train_language_model", "train_seq2seq"]
 __all__ += ["ForecastPredictor", "SeriesConfig", "train_forecaster"]
 __all__ += ["ClassifierPredictor", "train_classifier"]
 __all__ += ["TaggerPredictor", "train_tagger"]

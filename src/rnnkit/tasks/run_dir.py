@@ -16,7 +16,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +78,6 @@ def run_settings(run_dir: Path, config: Mapping[str, Any], sections: Mapping[str
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {config.get('task')!r} run config "
                          f"({type(error).__name__}: {error})") from None
-
-
-def check_data_given(data: Any, resume: bool) -> None:
-    """A ValueError for a new run (not ``resume``) without training data."""
-    if data is None and not resume:
-        raise ValueError("data: missing; expected the training data (or resume=True to continue the run in out)")
 
 
 def resumed_run(out: Path, task: str, sections: Mapping[str, type], epochs: int | None = None,
@@ -163,14 +157,17 @@ def describe_paths(paths: Paths) -> str:
     return " ".join(str(path) for path in paths)
 
 
-def fit_keeping_best(trainer: Any, network: Any, out: Path) -> dict[str, Any]:
+def fit_keeping_best(trainer: Any, network: Any, out: Path, wait: Callable[[], None] | None = None) -> dict[str, Any]:
     """Run ``trainer.fit()``, then load the weights it kept (the best epoch on its monitored metric, saved as
-    ``out/model.safetensors``) into ``network``.
+    ``out/model.safetensors``) into ``network``; ``wait()`` runs in between (under torchrun: until rank 0, which
+    alone writes, has saved them).
 
     Returns:
         The last epoch's record plus ``best_epoch`` (where the loaded weights come from) and ``train_seconds``.
     """
     trainer.fit()
+    if wait is not None:
+        wait()
     history = trainer.state.history
     results: dict[str, Any] = dict(history[-1]) if history else {}
     results["best_epoch"] = best_epoch(history, trainer.monitor)

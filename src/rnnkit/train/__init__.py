@@ -1,6 +1,7 @@
-"""Training: configs that map onto files and flags, atomic file writes, and pickle-free checkpoints."""
+"""Training: configs that map onto files and flags, callbacks, atomic file writes, and pickle-free checkpoints."""
 
 from .atomic import append_jsonl, atomic_save_file, atomic_write_bytes, atomic_write_json, atomic_write_text
+from .callbacks import Callback, EpochRecorder
 from .checkpoint import (
     capture_rng_state,
     flatten_state,
@@ -24,6 +25,8 @@ from .config import (
 )
 
 __all__ = [
+    "Callback",
+    "EpochRecorder",
     "TrainConfig",
     "append_jsonl",
     "atomic_save_file",

@@ -35,6 +35,8 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "TrainConfig",
+    "flag_of",
+    "setting",
     "config_from_mapping",
     "config_to_dict",
     "environment_versions",
@@ -46,6 +48,34 @@ __all__ = [
 ConfigT = TypeVar("ConfigT")
 NONE_TYPE = type(None)
 SIMPLE_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = "", choices: tuple | None = None,
+            parse: Any = None, switches: Mapping[str, Any] | None = None,
+            default_factory: Any = dataclasses.MISSING) -> Any:
+    """A settings-dataclass field that also describes its command-line flag (read by ``rnnkit.cli.flags``).
+
+    Args:
+        default: The field's default (or ``default_factory``).
+        help: One line for ``--help``; the default and the choices are appended there, not written here.
+        flag: The option string; ``""`` derives it from the field name (``hidden_size`` -> ``--hidden-size``);
+            None for a field that no flag sets (derived from the data, e.g. a model's input size).
+        choices: The values the flag accepts (shown in ``--help``, checked by argparse).
+        parse: A function from the flag's text to the value (e.g. comma-separated column names to a tuple).
+        switches: More flags without a value, each setting the field to a constant (``{"--keep-case": False}``).
+    """
+    metadata = {"help": help, "flag": flag, "choices": choices, "parse": parse, "switches": dict(switches or {})}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def flag_of(field: dataclasses.Field) -> str | None:
+    """The option string of a settings field (see :func:`setting`); None when no flag sets it."""
+    flag = field.metadata.get("flag", "")
+    if flag is None:
+        return None
+    return flag or "--" + field.name.replace("_", "-")
 
 
 class _MismatchError(Exception):
@@ -353,30 +383,31 @@ class TrainConfig:
         quiet: No progress output.
     """
 
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    optimizer: str = "adamw"
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    clip_norm: float | None = 1.0
-    clip_value: float | None = None
-    bptt: int = 64
-    bptt_k1: int | None = None
-    schedule: str = "none"
-    lr_decay: float = 0.25
-    plateau_patience: int = 0
-    decay_start: int = 1
-    warmup_steps: int = 0
-    early_stopping_patience: int | None = None
-    seed: int = 0
-    deterministic: bool = False
-    bf16: bool = False
-    device: str = "cpu"
-    max_steps_per_epoch: int | None = None
-    max_seconds: float | None = None
-    log_every: int = 50
-    quiet: bool = False
+    epochs: int = setting(10, help="passes over the training data")
+    batch_size: int = setting(32, help="sequences per batch")
+    lr: float = setting(1e-3, help="learning rate")
+    optimizer: str = setting("adamw", help="sgd or adamw", choices=("sgd", "adamw"))
+    momentum: float = setting(0.0, help="SGD momentum")
+    weight_decay: float = setting(0.0, help="weight decay")
+    clip_norm: float | None = setting(1.0, flag="--clip", help="clip the gradients' global norm to this")
+    clip_value: float | None = setting(None, help="clip each gradient value to [-X, X]")
+    bptt: int = setting(64, help="steps of backpropagation through time per window (k2)")
+    bptt_k1: int | None = setting(None, help="steps between truncations (k1 < k2: overlapping windows)")
+    schedule: str = setting("none", help="none, plateau, step or cosine", choices=("none", "plateau", "step", "cosine"))
+    lr_decay: float = setting(0.25, help="learning-rate factor of a plateau or step decay")
+    plateau_patience: int = setting(0, help="epochs without improvement before a decay")
+    decay_start: int = setting(1, help="schedule step: first epoch whose end decays the rate")
+    warmup_steps: int = setting(0, help="linear learning-rate warm-up")
+    early_stopping_patience: int | None = setting(None, flag="--patience",
+                                                  help="stop after this many epochs without improvement")
+    seed: int = setting(0, help="random seed")
+    deterministic: bool = setting(False, help="deterministic algorithms only")
+    bf16: bool = setting(False, help="bfloat16 autocast")
+    device: str = setting("cpu", help="cpu or cuda")
+    max_steps_per_epoch: int | None = setting(None, help="cap the batches of an epoch")
+    max_seconds: float | None = setting(None, help="training time budget in seconds")
+    log_every: int = setting(50, help="steps between progress lines when not on a terminal")
+    quiet: bool = setting(False, help="no progress output")
 
     def __post_init__(self) -> None:
         validate_field_types(self)

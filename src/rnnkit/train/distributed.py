@@ -21,7 +21,9 @@ writes files (run directory, metrics, checkpoints); the others compute and stay 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -30,9 +32,11 @@ from torch import Tensor, nn
 __all__ = [
     "DistributedContext",
     "all_reduce_mean",
+    "all_reduce_sum",
     "barrier",
     "check_batch_size",
     "setup_distributed",
+    "shard_batch",
     "shard_rows",
     "teardown_distributed",
     "wrap_model",
@@ -46,6 +50,7 @@ class DistributedContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0  # the process's index on its machine, which picks its GPU
+    owns_group: bool = False  # this context joined the process group (and so leaves it); a caller's group stays
 
     @property
     def is_main(self) -> bool:
@@ -90,14 +95,17 @@ def setup_distributed(device: str) -> DistributedContext:
     cuda = str(device).startswith("cuda")
     if cuda:
         torch.cuda.set_device(local_rank)
-    if not dist.is_initialized():
+    owns_group = not dist.is_initialized()
+    if owns_group:
         dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank)
+    return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, owns_group=owns_group)
 
 
 def teardown_distributed(ctx: DistributedContext) -> None:
-    """Leave the process group that :func:`setup_distributed` joined (nothing to do for a single process)."""
-    if ctx.enabled and dist.is_available() and dist.is_initialized():
+    """Leave the process group that :func:`setup_distributed` joined (nothing to do for a single process, or for a
+    group the caller had joined before: a program that trains several runs in one torchrun keeps its group)."""
+    if ctx.enabled and ctx.owns_group and dist.is_available() and dist.is_initialized():
+        dist.barrier()  # every rank done (rank 0 may still be writing) before the group goes
         dist.destroy_process_group()
 
 
@@ -151,3 +159,56 @@ def all_reduce_mean(value: float, ctx: DistributedContext) -> float:
     tensor = torch.tensor([float(value)], dtype=torch.float64, device=device)
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return float(tensor.item()) / ctx.world_size
+
+
+def all_reduce_sum(values: Sequence[float], device: torch.device | str = "cpu") -> list[float]:
+    """Each of ``values`` summed over all processes of the group, in one call (float64 on ``device``: the
+    model's device, as NCCL reduces CUDA tensors only)."""
+    tensor = torch.tensor([float(value) for value in values], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor.tolist()
+
+
+def _rows(batch: Any) -> int | None:
+    """The number of rows of a batch: dim 0 of its first tensor (None without tensors)."""
+    if isinstance(batch, Tensor):
+        return batch.shape[0] if batch.dim() else None
+    if isinstance(batch, dict):
+        batch = list(batch.values())
+    if isinstance(batch, (list, tuple)):
+        for part in batch:
+            rows = _rows(part)
+            if rows is not None:
+                return rows
+    return None
+
+
+def _take(batch: Any, rows: int, start: int, stop: int) -> Any:
+    if isinstance(batch, Tensor):
+        return batch[start:stop] if batch.dim() and batch.shape[0] == rows else batch
+    if isinstance(batch, dict):
+        return {key: _take(value, rows, start, stop) for key, value in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a named tuple
+        return type(batch)(*(_take(part, rows, start, stop) for part in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_take(part, rows, start, stop) for part in batch)
+    return batch
+
+
+def shard_batch(batch: Any, rank: int, world_size: int) -> Any:
+    """This rank's contiguous rows of a global batch (a tensor, or tuples / lists / dicts / named tuples of them).
+
+    Every tensor whose dim 0 has the batch's row count (dim 0 of its first tensor) is split, in order, into
+    ``world_size`` parts as ``torch.tensor_split`` does (the first ``B % W`` ranks take one row more); anything
+    else (ints, tensors of other sizes) is kept whole. Returns None for a batch with fewer rows than ranks, which
+    no rank can share.
+    """
+    rows = _rows(batch)
+    if rows is None or world_size == 1:
+        return batch
+    if rows < world_size:
+        return None
+    size, extra = divmod(rows, world_size)
+    start = rank * size + min(rank, extra)
+    stop = start + size + (1 if rank < extra else 0)
+    return _take(batch, rows, start, stop)

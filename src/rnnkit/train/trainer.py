@@ -11,6 +11,15 @@ function and a :class:`~rnnkit.train.config.TrainConfig`::
 A stateful task (a language model reading long streams) returns the final hidden state of each window; the
 trainer detaches it (the truncation of truncated BPTT) and hands it to the next window, and resets it to None
 at each epoch. Batches of an epoch must depend only on (seed, epoch), so a resumed run sees the same data.
+
+Under ``torchrun`` (a ``distributed`` context with several ranks) every rank iterates over the same global
+batches and trains on its own rows of each (``shard``); the loss is normalised by the count summed over the
+ranks, so the averaged gradients are those of one process on the whole batch::
+
+    loss_r = W * loss_sum_r / sum_r count_r     # DDP averages over the W ranks: sum_r grad(loss_sum_r) / count
+
+Epoch metrics are summed over the ranks, and a stop (Ctrl-C, the time budget, a callback) on any rank stops
+them all at the same batch. Callbacks (:mod:`rnnkit.train.callbacks`) see every step, evaluation and epoch.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +38,10 @@ import torch
 from torch import Tensor, nn
 
 from .atomic import append_jsonl
+from .callbacks import run_callbacks
 from .checkpoint import has_checkpoint, load_training_state, save_model_weights, save_training_state
 from .config import TrainConfig
+from .distributed import DistributedContext, all_reduce_sum, shard_batch
 from .events import EventWriter
 from .progress import Progress
 
@@ -69,6 +80,7 @@ class TrainerState:
 
 LossFn = Callable[[nn.Module, Any, Any], StepResult]
 EvaluateFn = Callable[[nn.Module], dict[str, float]]
+ShardFn = Callable[[Any, int, int], Any]
 
 
 def detach_state(state: Any) -> Any:
@@ -100,14 +112,24 @@ class Trainer:
             (lower is better); without ``evaluate``, the epoch's training loss.
         run_dir: where ``model.safetensors``, ``metrics.jsonl`` and ``checkpoint/`` go; None keeps nothing.
         steps_per_epoch: batches per epoch, for the progress bar and the cosine schedule.
-        is_main: False on DDP ranks other than 0, which write nothing.
+        is_main: False on DDP ranks other than 0, which write nothing (taken from ``distributed`` when given).
         show_perplexity: show exp(loss) in the progress (language models).
+        callbacks: objects with ``on_step_end`` / ``on_validation_end`` / ``on_epoch_end`` (any of them).
+        distributed: who this process is under ``torchrun``; None or one rank: a single process.
+        shard: ``shard(batch, rank, world_size)`` -> this rank's part of a global batch; None when the batches
+            are already this rank's own (a language model's streams are split before windowing).
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, loss_fn: LossFn,
                  batches: Callable[[int], Iterable[Any]], *, evaluate: EvaluateFn | None = None,
                  monitor: str = "valid_loss", run_dir: Path | None = None, steps_per_epoch: int | None = None,
-                 is_main: bool = True, show_perplexity: bool = True) -> None:
+                 is_main: bool = True, show_perplexity: bool = True, callbacks: Sequence[Any] = (),
+                 distributed: DistributedContext | None = None, shard: ShardFn | None = shard_batch) -> None:
+        self.distributed = distributed or DistributedContext()
+        if distributed is not None:
+            is_main = distributed.is_main
+        self.shard = shard if self.distributed.enabled else None
+        self.callbacks = list(callbacks)
         self.model, self.config, self.loss_fn, self.batches = model, config, loss_fn, batches
         self.evaluate, self.monitor = evaluate, monitor if evaluate is not None else "train_loss"
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -124,6 +146,7 @@ class Trainer:
         self.carried: Any = None  # the hidden state carried between windows (stateful tasks)
         self._interrupted = False
         self._out_of_time = False
+        self._stop_asked = False  # by a callback
 
     @property
     def checkpoint_dir(self) -> Path | None:
@@ -154,7 +177,7 @@ class Trainer:
 
         Ctrl-C (SIGINT) is taken between two batches: the state is saved and TrainingInterrupted raised.
         """
-        self._interrupted = False
+        self._interrupted = self._stop_asked = False
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGINT, self._request_stop)
@@ -183,13 +206,25 @@ class Trainer:
             record = {"epoch": self.state.epoch + 1, "step": self.state.step, **train_metrics}
             if self.evaluate is not None:
                 self.model.eval()
-                with torch.no_grad():
-                    record.update(self.evaluate(self.model))
+                with torch.no_grad():  # every rank evaluates the whole validation data: the same numbers
+                    metrics = self.evaluate(_unwrap(self.model))
+                record.update(metrics)
+                self._stop_asked |= run_callbacks(self.callbacks, "on_validation_end", self, metrics)
             record["lr"] = self.learning_rate()
             stop = self._end_of_epoch(record)
-            if stop or self._out_of_time:
+            self._stop_asked |= run_callbacks(self.callbacks, "on_epoch_end", self, record)
+            if stop or self._out_of_time or self._agreed(self._stop_asked):
                 break
         return self.state.history
+
+    def _agreed(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is True on any rank (``flag`` itself for a single process)."""
+        if not self.distributed.enabled:
+            return flag
+        return all_reduce_sum([float(flag)], self._reduce_device())[0] > 0
+
+    def _reduce_device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
     def _train_epoch(self) -> dict[str, float]:
         config, state = self.config, self.state
@@ -208,6 +243,11 @@ class Trainer:
                     continue  # resumed mid-epoch: these batches were trained on before the stop
                 if config.max_steps_per_epoch is not None and index >= config.max_steps_per_epoch:
                     break
+                if self.shard is not None:
+                    batch = self.shard(batch, self.distributed.rank, self.distributed.world_size)
+                    if batch is None:  # fewer rows than ranks (a last, short batch): no rank trains on it
+                        state.batch = index + 1
+                        continue
                 self.carried = carried
                 result = self._train_step(batch, carried)
                 carried = detach_state(result.state)
@@ -219,19 +259,30 @@ class Trainer:
                 total_count += result.count
                 tokens += result.tokens
                 progress.update(1, tokens=result.tokens, loss=batch_loss, lr=self.learning_rate())
-                if self._interrupted:
-                    break
+                self._stop_asked |= run_callbacks(self.callbacks, "on_step_end", self, state.step, batch_loss)
                 budget = config.max_seconds
-                if budget is not None and state.seconds + time.perf_counter() - started >= budget:
-                    self._out_of_time = True
+                out_of_time = budget is not None and state.seconds + time.perf_counter() - started >= budget
+                if self._stop_now(out_of_time):
                     break
         elapsed = time.perf_counter() - started
         state.seconds += elapsed
+        if self.distributed.enabled:  # the epoch's figures over all ranks' rows
+            total_loss, total_count, tokens = all_reduce_sum([total_loss, total_count, tokens], self._reduce_device())
         mean = total_loss / max(total_count, 1)
         metrics = {"train_loss": mean, "tokens_per_second": tokens / elapsed if elapsed else 0.0}
         if self.show_perplexity:
             metrics["train_ppl"] = math.exp(min(mean, 700.0))
         return metrics
+
+    def _stop_now(self, out_of_time: bool) -> bool:
+        """Whether to end the epoch after this batch: Ctrl-C, the time budget or a callback, on any rank."""
+        flags = [float(self._interrupted), float(out_of_time), float(self._stop_asked)]
+        if self.distributed.enabled:
+            flags = all_reduce_sum(flags, self._reduce_device())
+        self._interrupted = self._interrupted or flags[0] > 0
+        self._out_of_time = self._out_of_time or flags[1] > 0
+        self._stop_asked = self._stop_asked or flags[2] > 0
+        return any(flag > 0 for flag in flags)
 
     def _train_step(self, batch: Any, carried: Any) -> StepResult:
         config = self.config
@@ -239,7 +290,14 @@ class Trainer:
             group["lr"] = self.learning_rate()
         with torch.autocast("cpu" if config.device == "cpu" else "cuda", dtype=torch.bfloat16, enabled=config.bf16):
             result = self.loss_fn(self.model, batch, carried)
-        loss = result.loss_sum.float() / max(result.count, 1)
+        loss_sum = result.loss_sum.float()
+        count = max(result.count, 1)
+        if self.distributed.enabled:  # every rank's count, and whether any rank's loss is not finite
+            total, bad = all_reduce_sum([result.count, float(not torch.isfinite(loss_sum))], loss_sum.device)
+            count = max(total, 1.0) / self.distributed.world_size
+            if bad > 0:
+                loss_sum = loss_sum + float("nan")
+        loss = loss_sum / count
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {float(loss)} at step {self.state.step + 1} (epoch {self.state.epoch + 1}); "

@@ -26,7 +26,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ import numpy as np
 from .dates import GAPS, find_gaps, out_of_order, parse_dates
 from .text import read_text
 
-__all__ = ["FILLS", "MISSING_TOKENS", "TimeSeries", "fill_missing", "read_timeseries"]
+__all__ = ["FILLS", "MISSING_TOKENS", "TimeSeries", "fill_missing", "read_timeseries", "timeseries_from_columns"]
 
 FILLS = ("none", "ffill", "interpolate", "drop")
 MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
@@ -134,20 +135,7 @@ def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str |
             or a missing date without a gap option.
     """
     path = Path(path)
-    if fill not in FILLS:
-        raise ValueError(f"fill: got {fill!r}; expected one of {', '.join(FILLS)}")
-    if gaps not in GAPS:
-        raise ValueError(f"gaps: got {gaps!r}; expected one of {', '.join(GAPS)}")
-    if gaps == "fill" and (fill not in ("ffill", "interpolate") or date_column is None):
-        raise ValueError(f"gaps: got 'fill' with fill {fill!r} and date column {date_column!r}; expected a date "
-                         "column and --fill ffill or interpolate to fill the inserted steps")
-    targets, features = list(targets), list(features)
-    if not targets:
-        raise ValueError(f"{path}: no target column given; expected at least one --target COLUMN")
-    chosen = targets + features
-    repeated = sorted({name for name in chosen if chosen.count(name) > 1})
-    if repeated:
-        raise ValueError(f"{path}: column(s) {', '.join(repeated)} chosen more than once among targets and features")
+    chosen = _chosen_columns(path, targets, features, fill, gaps, date_column)
     text = read_text(path, encoding)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter or _sniff_delimiter(text))
     header = [name.strip() for name in next(reader, [])]
@@ -189,8 +177,34 @@ def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str |
     if not rows:
         raise ValueError(f"{path}: no data rows after the header; expected one row per time step")
     values = np.asarray(rows, dtype=np.float64)  # (N, F)
+    return _finish(path, values, dates, lines, chosen, len(targets), date_column, fill, gaps)
+
+
+def _chosen_columns(where: Path | str, targets: Sequence[str], features: Sequence[str], fill: str, gaps: str,
+                    date_column: str | None) -> list[str]:
+    """The target and feature columns, targets first; errors for a bad fill or gaps choice, no target, a repeat."""
+    if fill not in FILLS:
+        raise ValueError(f"fill: got {fill!r}; expected one of {', '.join(FILLS)}")
+    if gaps not in GAPS:
+        raise ValueError(f"gaps: got {gaps!r}; expected one of {', '.join(GAPS)}")
+    if gaps == "fill" and (fill not in ("ffill", "interpolate") or date_column is None):
+        raise ValueError(f"gaps: got 'fill' with fill {fill!r} and date column {date_column!r}; expected a date "
+                         "column and --fill ffill or interpolate to fill the inserted steps")
+    targets, features = list(targets), list(features)
+    if not targets:
+        raise ValueError(f"{where}: no target column given; expected at least one --target COLUMN")
+    chosen = targets + features
+    repeated = sorted({name for name in chosen if chosen.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{where}: column(s) {', '.join(repeated)} chosen more than once among targets and features")
+    return chosen
+
+
+def _finish(path: Path | str, values: np.ndarray, dates: list[str], lines: list[int], chosen: list[str],
+            num_targets: int, date_column: str | None, fill: str, gaps: str, unit: str = "line") -> TimeSeries:
+    """Check the dates (order, gaps), apply the fill, and make the :class:`TimeSeries`."""
     if date_column is not None:
-        values, dates, lines = _check_dates(path, values, dates, lines, gaps)
+        values, dates, lines = _check_dates(path, values, dates, lines, gaps, unit)
     if fill == "drop":
         keep = ~np.isnan(values).any(axis=1)
         values, dates = values[keep], [date for date, kept in zip(dates, keep, strict=True) if kept]
@@ -202,18 +216,19 @@ def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str |
             values = fill_missing(values, fill, chosen)
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
-    return TimeSeries(dates=dates, values=values, columns=chosen, num_targets=len(targets), lines=lines,
+    return TimeSeries(dates=dates, values=values, columns=chosen, num_targets=num_targets, lines=lines,
                       path=str(path))
 
 
-def _check_dates(path: Path, values: np.ndarray, dates: list[str], lines: list[int], gaps: str):
+def _check_dates(path: Path | str, values: np.ndarray, dates: list[str], lines: list[int], gaps: str,
+                 unit: str = "line"):
     """Refuse dates out of order; refuse, keep or fill (insert NaN rows for) missing time steps."""
     steps = parse_dates(dates)
     if steps is None:
         return values, dates, lines  # not a recognised date form: rows are consecutive steps
     row = out_of_order(steps)
     if row is not None:
-        raise ValueError(f"{path} line {lines[row]}: date {dates[row]!r} is not after {dates[row - 1]!r} (line "
+        raise ValueError(f"{path} {unit} {lines[row]}: date {dates[row]!r} is not after {dates[row - 1]!r} ({unit} "
                          f"{lines[row - 1]}); expected rows in time order, oldest first, one per time step")
     if gaps == "keep":
         return values, dates, lines
@@ -223,7 +238,7 @@ def _check_dates(path: Path, values: np.ndarray, dates: list[str], lines: list[i
     if gaps == "refuse":
         gap = found[0]
         every = f"{step} {steps.unit}s" if step > 1 else f"{steps.unit}"
-        raise ValueError(f"{path} line {lines[gap.row]}: date {dates[gap.row]!r} follows {dates[gap.row - 1]!r}: "
+        raise ValueError(f"{path} {unit} {lines[gap.row]}: date {dates[gap.row]!r} follows {dates[gap.row - 1]!r}: "
                          f"{gap.missing} missing step(s) of a series with one row every {every} ({len(found)} "
                          "gap(s) in all); choose --gaps fill (insert them, filled by --fill) or --gaps keep (take "
                          "the rows as consecutive steps)")
@@ -235,3 +250,75 @@ def _check_dates(path: Path, values: np.ndarray, dates: list[str], lines: list[i
         start = gap.row
     parts.append(values[start:])
     return np.concatenate(parts), new_dates + dates[start:], new_lines + lines[start:]
+
+
+def _cell_value(value: object, where: str, name: str, row: int, fill: str) -> float:
+    """A number from an in-memory cell: NaN for None, NaN or a missing-value token (refused without a fill)."""
+    number: float | None = None
+    if value is None:
+        number = math.nan
+    elif isinstance(value, str):
+        try:
+            number = _parse_number(value)
+        except ValueError:
+            number = None
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+    if number is None or math.isinf(number):
+        raise ValueError(f"{where} row {row}, column {name!r}: got {value!r}; expected a finite number (or None/NaN "
+                         "for a missing value)")
+    if math.isnan(number) and fill == "none":
+        raise ValueError(f"{where} row {row}, column {name!r}: missing value {value!r}; choose how to handle gaps "
+                         "with --fill ffill|interpolate|drop")
+    return number
+
+
+def _date_text(value: object) -> str:
+    """A date cell as text: ISO form for date and datetime objects (a midnight time left out)."""
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat) and not isinstance(value, str):
+        return str(isoformat()).removesuffix("T00:00:00")
+    return str(value).strip()
+
+
+def timeseries_from_columns(columns: Mapping[str, Sequence[object]], targets: Sequence[str],
+                            date_column: str | None = None, features: Sequence[str] = (), fill: str = "none",
+                            gaps: str = "refuse", where: str = "data") -> TimeSeries:
+    """The :class:`TimeSeries` of columns held in memory, checked and filled as :func:`read_timeseries` does.
+
+    Args:
+        columns: column name -> one value per time step (oldest first), all of the same length: what a pandas
+            DataFrame's ``to_dict("list")`` gives. Values are numbers; None, NaN or a missing-value token are
+            missing values. The date column's values are text or date/datetime objects.
+        targets, date_column, features, fill, gaps: as for :func:`read_timeseries`.
+        where: what errors call the data (``"data"``); rows are numbered from 1.
+
+    Raises:
+        ValueError: a missing column (listing those present), columns of different lengths, a value that is not
+            a number, a missing value without a fill, no rows, dates out of order, or a missing date without a gap
+            option.
+    """
+    chosen = _chosen_columns(where, targets, features, fill, gaps, date_column)
+    present = [str(name) for name in columns]
+    wanted = chosen + ([date_column] if date_column is not None else [])
+    absent = [name for name in wanted if name not in columns]
+    if absent:
+        raise ValueError(f"{where}: no column {', '.join(map(repr, absent))}; the data has "
+                         f"{', '.join(map(repr, present))}")
+    for name in wanted:
+        if isinstance(columns[name], str | bytes) or not isinstance(columns[name], Sequence | np.ndarray):
+            raise ValueError(f"{where} column {name!r}: got {type(columns[name]).__name__}; expected a sequence of "
+                             "values, one per time step")
+    lengths = {name: len(columns[name]) for name in wanted}
+    if len(set(lengths.values())) > 1:
+        counts = ", ".join(f"{name!r}: {length}" for name, length in lengths.items())
+        raise ValueError(f"{where}: columns of different lengths ({counts}); expected one value per time step in each")
+    count = lengths[chosen[0]]
+    if not count:
+        raise ValueError(f"{where}: no rows; expected one value per time step")
+    values = np.array([[_cell_value(columns[name][row], where, name, row + 1, fill) for name in chosen]
+                       for row in range(count)], dtype=np.float64)  # (N, F)
+    dates = ([_date_text(value) for value in columns[date_column]] if date_column is not None
+             else [str(row) for row in range(count)])
+    return _finish(where, values, dates, list(range(1, count + 1)), chosen, len(targets), date_column, fill, gaps,
+                   unit="row")

@@ -1,0 +1,92 @@
+"""A trained classifier put to use: class probabilities for new texts, metrics on labelled files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...data.readers.labelled import LabelledText, read_texts
+from ...models import ClassifierConfig, build_classifier
+from ...text import Vocab
+from ...train.checkpoint import load_model_weights
+from ..common import Encoded, check_batch_size, evaluation_report, predict_probabilities
+from ..run_dir import Paths, read_run_config, run_settings
+from ..text_data import TextDataConfig, encode_examples, read_examples, tokens_of
+from .data import NAME
+
+
+class ClassifierPredictor:
+    """The verbs of a classification run: :meth:`predict` and :meth:`evaluate`.
+
+    ``labels`` are the class names in id order (sorted); for two classes the second is the positive one of
+    ROC-AUC and PR-AUC.
+    """
+
+    task = NAME
+
+    def __init__(self, model: torch.nn.Module, vocab: Vocab, labels: list[str], text: TextDataConfig) -> None:
+        self.model, self.vocab, self.labels, self.text = model.eval(), vocab, labels, text
+
+    @classmethod
+    def load(cls, run_dir: Path, device: str = "cpu") -> ClassifierPredictor:
+        """Rebuild the classifier of a run directory from its config, vocabulary and weights (no pickle)."""
+        config = read_run_config(run_dir, NAME)
+        settings = run_settings(run_dir, config, {"text": TextDataConfig, "model": ClassifierConfig})
+        text, model_config = settings["text"], settings["model"]
+        if not isinstance(config.get("labels"), list):
+            raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {NAME!r} run config (no list of labels)")
+        labels = [str(label) for label in config["labels"]]
+        vocab = Vocab.load(Path(run_dir) / "vocab.json")
+        model = build_classifier(len(labels), model_config, vocab_size=len(vocab), pad_id=vocab.pad_id)
+        load_model_weights(Path(run_dir) / "model.safetensors", model)
+        return cls(model.to(device), vocab, labels, text)
+
+    def read_inputs(self, source: str, text_column: str | None = None) -> list[LabelledText]:
+        """The texts ``rnnkit predict RUN --input SOURCE`` reads: ``"-"`` the non-empty lines of stdin (``stdin
+        line N``), else the file ``source``: the ``text_column`` of a CSV/TSV/JSONL table (default: the run's),
+        or one text per non-blank line, in the run's encoding."""
+        if source == "-":
+            return [LabelledText(line, None, f"stdin line {number}")
+                    for number, line in enumerate(sys.stdin.read().splitlines(), 1) if line.strip()]
+        return list(read_texts(Path(source), text_column or self.text.text_column, self.text.encoding))
+
+    def _encode(self, records: list[LabelledText]) -> Encoded:
+        """Token ids of unlabelled records (label ids 0: unused)."""
+        ids = [torch.tensor(self.vocab.encode(tokens_of(record, self.text)), dtype=torch.long) for record in records]
+        return Encoded(ids, [0] * len(records), [record.where for record in records])
+
+    def predict(self, texts: Iterable[str | LabelledText], batch_size: int = 64) -> list[dict[str, Any]]:
+        """For each text: ``{"text", "label", "probabilities": {label: p}}``, in the order given.
+
+        Raises:
+            ValueError: If a text has no tokens (naming where it came from: ``text N`` or the file and line).
+        """
+        check_batch_size(batch_size)
+        records = [text if isinstance(text, LabelledText) else LabelledText(text, None, f"text {number}")
+                   for number, text in enumerate(texts, 1)]
+        if not records:
+            return []
+        probabilities = predict_probabilities(self.model, self._encode(records), self.vocab.pad_id, batch_size)
+        return [{"text": record.text, "label": self.labels[int(row.argmax())],
+                 "probabilities": dict(zip(self.labels, row.tolist(), strict=True))}
+                for record, row in zip(records, probabilities, strict=True)]
+
+    @torch.no_grad()
+    def evaluate(self, data: Paths | Sequence[tuple[str, str]], batch_size: int = 64,
+                 confusion_png: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """accuracy, macro_f1, confusion_matrix (rows: truth, in :attr:`labels` order), loss and, for two
+        classes, roc_auc and pr_auc of labelled data read as in training (same format, columns, encoding), or of
+        in-memory ``(text, label)`` pairs.
+
+        Raises:
+            ValueError: For malformed data, or a label that the model was not trained on (naming file and line).
+        """
+        check_batch_size(batch_size)
+        encoded = encode_examples(read_examples(data, self.text, "--data"), self.vocab, self.labels)
+        probabilities = predict_probabilities(self.model, encoded, self.vocab.pad_id, batch_size)
+        return evaluation_report(probabilities, encoded.labels, self.labels, confusion_png)

@@ -1,0 +1,109 @@
+"""Training a classifier through the task contract (:mod:`rnnkit.tasks.base`); see :mod:`rnnkit.tasks.classify`.
+
+::
+
+    prepare_run ─▶ read + check every split ─▶ vocab, network ─▶ run.start (config.json, vocab.json)
+        ─▶ [language-model pretraining in out/pretrain] ─▶ run.fit (best epoch on valid_error)
+        ─▶ valid/test metrics + confusion PNGs (rank 0) ─▶ finish_run
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from ...analysis.confusion_plot import plot_confusion_matrix
+from ...models import ClassifierConfig, build_classifier
+from ...text import Vocab
+from ...train.checkpoint import has_checkpoint
+from ...train.config import TrainConfig
+from ..base import Run, finish_run, prepare_run
+from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, training_batches
+from ..text_data import TextDataConfig
+from .data import NAME, SETTINGS, example_counts, read_data
+from .pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
+
+Data = str | os.PathLike[str] | Sequence[Any] | None  # paths, or in-memory (text, label) pairs
+
+
+def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: Data = None, test: Data = None,
+                     text: TextDataConfig | None = None, model: ClassifierConfig | None = None,
+                     train: TrainConfig | None = None, pretrain: PretrainConfig | None = None,
+                     resume: bool = False, epochs: int | None = None, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Train (or resume) a sequence classifier into the run directory ``out``; return the final metrics.
+
+    ``data``, ``valid`` and ``test`` are paths (see :mod:`rnnkit.data.readers.labelled`) or in-memory sequences
+    of ``(text, label)`` pairs (config.json then records ``"<in memory>"``; a resume needs them given again).
+    Without ``valid``, ``text.valid_fraction`` of each class of ``data`` is held out (seeded by ``train.seed``)
+    for choosing the best epoch. ``test`` is read and checked first (so a mistake in it costs no training), and
+    evaluated once with the best weights. With ``pretrain.pretrain_epochs`` the embedding and recurrent layer are
+    first trained as a language model on the training texts (:mod:`.pretrain`; in ``out/pretrain``).
+
+    With ``resume``, the data and settings saved in ``out/config.json`` are used and training continues from the
+    last checkpoint (of the pretraining, while that was running), ending with the weights an uninterrupted run
+    would have; ``epochs`` may extend a finished run. ``callbacks``: see :mod:`rnnkit.train.callbacks`.
+
+    Raises:
+        ValueError: For unreadable or malformed data (naming the file and line, or ``data item N``), a single
+            class, a label in ``valid`` or ``test`` that ``data`` does not have, or settings out of range.
+    """
+    run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
+                      settings={"text": text, "model": model, "train": train, "pretrain": pretrain},
+                      callbacks=callbacks, checkpoints=("checkpoint", "pretrain/checkpoint"),
+                      optional=("pretrain",))  # runs made before pretraining existed have no "pretrain" section
+    text, model, train, pretrain = (run.settings[name] for name in SETTINGS)
+    if pretrain.pretrain_epochs:
+        check_pretrainable(model)
+    labels, vocab, (train_data, valid_data, test_data) = read_data(run.data, run.valid, run.test, text, train.seed)
+    network = build_classifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(run.device)
+    run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "labels": labels},
+              vocabularies={"vocab.json": vocab}, derived={"labels": labels},
+              data_extra={"examples": example_counts(train_data, valid_data, test_data)})
+    pretrained = pretrained_first(run, network, vocab, train_data, valid_data)
+    batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
+    results = run.fit(network, batch_loss, batches, evaluate=validation(valid_data, vocab.pad_id),
+                      monitor="valid_error", steps_per_epoch=steps_per_epoch)  # the best epoch on validation
+    results.update(pretrained)
+    results.update(final_metrics(run, network, labels, vocab.pad_id, {"valid": valid_data, "test": test_data}))
+    return finish_run(run, results, title=f"{model.cell} classifier")
+
+
+def pretrained_first(run: Run, network: nn.Module, vocab: Vocab, train_data: Encoded,
+                     valid_data: Encoded) -> dict[str, Any]:
+    """The language-model pretraining (in ``out/pretrain``) when the run has one and is not yet past it (a resumed
+    run with a classification checkpoint is); its figures (``pretrain_*``), else {}."""
+    pretrain: PretrainConfig = run.settings["pretrain"]
+    if not pretrain.pretrain_epochs or (run.resume and has_checkpoint(run.out / "checkpoint")):
+        return {}
+    return pretrain_classifier(network, train_data, valid_data, pad_id=vocab.pad_id, unk_id=vocab.unk_id,
+                               config=pretrain, train=run.train, out=run.out / "pretrain", resume=run.resume,
+                               distributed=run.distributed)
+
+
+def validation(valid_data: Encoded, pad_id: int):
+    """The end-of-epoch evaluation: loss, accuracy and error (what the best epoch is chosen on) of ``valid``."""
+
+    def evaluate(net: nn.Module) -> dict[str, float]:
+        metrics = metrics_of(predict_probabilities(net, valid_data, pad_id), valid_data.labels, "valid")
+        return {"valid_loss": metrics["valid_loss"], "valid_accuracy": metrics["valid_accuracy"],
+                "valid_error": 1.0 - metrics["valid_accuracy"]}
+
+    return evaluate
+
+
+def final_metrics(run: Run, network: nn.Module, labels: list[str], pad_id: int,
+                  splits: dict[str, Encoded | None]) -> dict[str, Any]:
+    """The best weights' metrics on each split given (``valid_*``, ``test_*``); the confusion matrices drawn to
+    ``confusion_valid.png`` and ``confusion_test.png`` by rank 0."""
+    results: dict[str, Any] = {}
+    for prefix, split in splits.items():
+        if split is None:
+            continue
+        results.update(metrics_of(predict_probabilities(network, split, pad_id), split.labels, prefix))
+        if run.is_main:
+            plot_confusion_matrix(results[f"{prefix}_confusion_matrix"], labels, run.out / f"confusion_{prefix}.png",
+                                  title=f"{prefix}: accuracy {results[f'{prefix}_accuracy']:.3f}")
+    return results

@@ -1,0 +1,113 @@
+"""A trained language model put to use: score text, generate text, evaluate on a file.
+
+    P(x_1 .. x_T) = prod_t P(x_t | x_<t),   log P = sum_t log P(x_t | x_<t),   perplexity = exp(-log P / T)
+
+The first token is conditioned on a start context: a newline at char level, ``<eos>`` at word level (the
+boundary the model saw between lines in training).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ...data.corpus import CorpusConfig, context_token, encode_text, join_tokens, tokens_of
+from ...data.readers.text import read_text
+from ...data.streams import batchify
+from ...decode.sampling import sample_next
+from ...models import LanguageModel, LanguageModelConfig
+from ...text import Vocab
+from ...train.checkpoint import load_model_weights
+from ..run_dir import read_run_config, run_settings
+from .data import NAME, stream_loss, text_metrics
+
+
+class LanguageModelPredictor:
+    """The verbs of a language-model run: :meth:`score`, :meth:`generate`, :meth:`evaluate`."""
+
+    task = NAME
+
+    def __init__(self, model: LanguageModel, vocab: Vocab, corpus: CorpusConfig, bptt: int = 64) -> None:
+        self.model, self.vocab, self.corpus, self.bptt = model.eval(), vocab, corpus, bptt
+        self.device = next(model.parameters()).device
+
+    @classmethod
+    def load(cls, run_dir: Path, device: str = "cpu") -> LanguageModelPredictor:
+        """Rebuild the model of a run directory from its config, vocabulary and weights (no pickle)."""
+        config = read_run_config(run_dir, NAME)
+        settings = run_settings(run_dir, config, {"corpus": CorpusConfig, "model": LanguageModelConfig})
+        corpus, model_config = settings["corpus"], settings["model"]
+        bptt = config["train"].get("bptt", 64) if isinstance(config.get("train"), dict) else 64
+        vocab = Vocab.load(Path(run_dir) / "vocab.json")
+        model = LanguageModel(len(vocab), model_config)
+        load_model_weights(Path(run_dir) / "model.safetensors", model)
+        return cls(model.to(device), vocab, corpus, bptt=bptt)
+
+    def _ids(self, tokens: list[str]) -> torch.Tensor:
+        return torch.tensor([self.vocab.encode(tokens)], dtype=torch.long, device=self.device)  # (1, T)
+
+    @torch.no_grad()
+    def score(self, text: str) -> dict[str, Any]:
+        """Per-token log-probabilities (natural log), log P(text) and perplexity of one text."""
+        tokens = tokens_of(text, self.corpus)
+        if not tokens:
+            raise ValueError(f"text: got {text!r}, which has no tokens at level {self.corpus.level!r}")
+        inputs = self._ids([context_token(self.corpus), *tokens[:-1]])
+        targets = self._ids(tokens)
+        logits, _ = self.model(inputs)  # (1, T, V)
+        log_probs = F.log_softmax(logits.float(), dim=-1).gather(2, targets.unsqueeze(2))[0, :, 0]  # (T,)
+        token_logprobs = log_probs.tolist()
+        total = math.fsum(token_logprobs)  # the sum of the values reported, not a float32 sum that differs
+        return {"text": text, "tokens": tokens, "token_logprobs": token_logprobs,
+                "logprob": total, "perplexity": math.exp(-total / len(tokens))}
+
+    @torch.no_grad()
+    def generate(self, prompt: str = "", length: int = 200, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None) -> str:
+        """Continue ``prompt`` by ``length`` sampled tokens; returns prompt + continuation."""
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"length: got {length!r}; expected a positive integer")
+        prompt_tokens = tokens_of(prompt, self.corpus)
+        if self.corpus.level == "word" and prompt_tokens and not prompt.endswith("\n"):
+            prompt_tokens = prompt_tokens[:-1]  # continue the prompt's line rather than start a new one
+        if prompt_tokens and all(t not in self.vocab for t in prompt_tokens):
+            raise ValueError(f"prompt: got {prompt!r}, whose tokens are all unknown to the model's vocabulary")
+        generator = torch.Generator(device=self.device)
+        if seed is None:
+            generator.seed()  # fresh randomness for this generator only (torch.seed() reseeds the global RNG)
+        else:
+            generator.manual_seed(seed)
+        banned = [i for i in (self.vocab.stoi.get("<pad>"), self.vocab.stoi.get("<unk>")) if i is not None]
+        logits, state = self.model(self._ids([context_token(self.corpus), *prompt_tokens]))
+        next_logits = logits[:, -1]  # (1, V)
+        generated: list[str] = []
+        for _ in range(length):
+            next_logits = next_logits.float()
+            next_logits[:, banned] = -math.inf
+            token_id = sample_next(next_logits, temperature, top_k, top_p, generator)  # (1,)
+            generated.append(self.vocab.decode([int(token_id)])[0])
+            logits, state = self.model(token_id.view(1, 1), state)
+            next_logits = logits[:, -1]
+        separator = " " if self.corpus.level == "word" and prompt and not prompt.endswith(("\n", " ")) else ""
+        return prompt + separator + join_tokens(generated, self.corpus)
+
+    @torch.no_grad()
+    def evaluate(self, path: Path, batch_size: int = 1) -> dict[str, float]:
+        """Loss, perplexity and bits per token (or character) of a text file.
+
+        With ``batch_size`` 1 the text is read as one stream, the state carried from start to end (the
+        convention of published perplexities); more streams are faster but start that many times from zero.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
+        ids = encode_text(read_text(path, self.corpus.encoding), self.vocab, self.corpus)
+        if len(ids) < 2:
+            raise ValueError(f"{path}: holds {len(ids)} token(s) at level {self.corpus.level!r}; expected at "
+                             "least 2 to evaluate a language model on")
+        streams = batchify(ids, max(1, min(batch_size, len(ids) // 2))).to(self.device)
+        metrics = text_metrics(*stream_loss(self.model, streams, self.bptt), "test", self.corpus.level)
+        return {key.removeprefix("test_"): value for key, value in metrics.items()} | {"tokens": int(streams.numel())}

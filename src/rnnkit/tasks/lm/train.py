@@ -1,0 +1,109 @@
+"""The language-modelling task: P(x_{t+1} | x_t, ..., x_1), trained with truncated BPTT on text streams.
+
+This is the one place that knows which reader, model, loss and metrics go together for language models:
+text files (or the built-in CPython documentation corpus) -> tokens -> vocabulary -> B parallel streams ->
+windows of ``bptt`` steps -> :class:`~rnnkit.models.LanguageModel` -> cross-entropy summed over the window.
+Metrics: loss in nats per token, perplexity exp(loss), and bits per token (bits per character at char level).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ...data.corpus import CorpusConfig, build_vocab, encode_text
+from ...data.streams import batchify, bptt_windows, num_windows
+from ...models import LanguageModel, LanguageModelConfig
+from ...text import Vocab
+from ...train.config import TrainConfig
+from ...train.distributed import check_batch_size, shard_rows
+from ..base import IN_MEMORY, Run, finish_run, prepare_run
+from ..run_dir import read_run_config
+from .data import NAME, Texts, described, eval_streams, is_in_memory, load_texts, stream_loss, text_metrics, window_loss
+
+__all__ = ["SETTINGS", "demo_settings", "train_language_model"]
+SETTINGS = {"corpus": CorpusConfig, "model": LanguageModelConfig, "train": TrainConfig}
+TextData = str | os.PathLike[str] | Sequence[str]  # a text file, or a list of texts (documents)
+
+
+def demo_settings(seconds: float, quiet: bool) -> dict[str, Any]:
+    """The settings of ``rnnkit demo``: a char-level LSTM trained for ``seconds`` on the built-in corpus."""
+    return {"corpus": CorpusConfig(level="char"),
+            "model": LanguageModelConfig(cell="lstm", embedding_size=64, hidden_size=256, num_layers=1, dropout=0.1),
+            "train": TrainConfig(epochs=1000, batch_size=64, bptt=100, lr=3e-3, optimizer="adamw", clip_norm=1.0,
+                                 schedule="none", seed=0, quiet=quiet, max_seconds=seconds, log_every=20)}
+
+
+def train_language_model(out: str | os.PathLike[str], *, data: TextData | None = None, valid: TextData | None = None,
+                         test: TextData | None = None, corpus: CorpusConfig | None = None,
+                         model: LanguageModelConfig | None = None, train: TrainConfig | None = None,
+                         resume: bool = False, epochs: int | None = None, callbacks: Sequence[Any] = (),
+                         demo: bool = False) -> dict[str, Any]:
+    """Train (or resume) a language model into the run directory ``out``; return the final metrics.
+
+    ``data``, ``valid`` and ``test`` are text files or lists of texts (documents, joined with newlines); without
+    ``data`` the built-in corpus, without ``valid`` the last 10% of the training text. With ``resume``, the settings
+    saved in ``out/config.json`` are used and the run continues from its last checkpoint, ending with exactly the
+    weights an uninterrupted run would have; ``epochs`` may extend a run that has finished.
+    """
+    run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
+                      settings={"corpus": corpus, "model": model, "train": train}, callbacks=callbacks,
+                      data_required=False)
+    corpus, model, train = run.settings["corpus"], run.settings["model"], run.train
+    texts = load_texts(run.data, run.valid, run.test, corpus.encoding)
+    vocab = build_vocab(texts.train, corpus)
+    check_batch_size(train.batch_size, run.distributed)  # the global batch is split over ranks
+    network = LanguageModel(len(vocab), model).to(run.device)
+    train_streams = _training_streams(run, encode_text(texts.train, vocab, corpus))
+    valid_name = f"--valid {described(run.valid if run.valid is not None else run.data)}"
+    valid_streams = eval_streams(encode_text(texts.valid, vocab, corpus), valid_name).to(run.device)
+    windows = list(bptt_windows(train_streams, train.bptt, train.bptt_k1))
+    run.start({"corpus": corpus, "model": model, "train": train, "demo": _is_demo(run, demo)},
+              vocabularies={"vocab.json": vocab}, data_extra=_data_extra(run, texts.source))
+
+    def evaluate(net: nn.Module) -> dict[str, float]:
+        return text_metrics(*stream_loss(net, valid_streams, train.bptt), "valid", corpus.level)
+
+    results = run.fit(network, window_loss, lambda epoch: windows, evaluate=evaluate, monitor="valid_loss",
+                      steps_per_epoch=num_windows(train_streams.shape[1], train.bptt, train.bptt_k1),
+                      show_perplexity=True, shard=None)  # the streams are this rank's rows already
+    results.update(_final_metrics(run, network, evaluate, texts, vocab))
+    return finish_run(run, results, title=f"{model.cell} language model")
+
+
+def _training_streams(run: Run, ids: Tensor) -> Tensor:
+    """This rank's rows of the ``batch_size`` training streams (split per rank before windowing)."""
+    batch_size = run.train.batch_size
+    if len(ids) // batch_size < 2:
+        raise ValueError(f"--data {described(run.data) if run.data is not None else 'built-in'}: {len(ids)} tokens are "
+                         f"too few for --batch-size {batch_size}; expected at least {2 * batch_size}")
+    return shard_rows(batchify(ids, batch_size), run.distributed).to(run.device)
+
+
+def _is_demo(run: Run, demo: bool) -> bool:
+    """Whether the run is ``rnnkit demo``'s (a resumed run stays what it was)."""
+    return bool(read_run_config(run.out).get("demo")) if run.resume else demo
+
+
+def _data_extra(run: Run, source: str) -> dict[str, Any]:
+    """config.json's ``data`` entries besides the paths: the source, and :data:`IN_MEMORY` for lists of texts."""
+    extra: dict[str, Any] = {name: IN_MEMORY for name, value in
+                             (("train", run.data), ("valid", run.valid), ("test", run.test)) if is_in_memory(value)}
+    return extra | {"source": source}
+
+
+def _final_metrics(run: Run, network: nn.Module, evaluate: Any, texts: Texts, vocab: Vocab) -> dict[str, float]:
+    """Validation metrics of the best weights, and test metrics when there is a test text."""
+    corpus = run.settings["corpus"]
+    with torch.no_grad():
+        metrics = evaluate(network)
+        if texts.test is not None:
+            # one stream, the state carried through the whole test text: how published perplexities are measured
+            streams = eval_streams(encode_text(texts.test, vocab, corpus), f"--test {described(run.test)}", 1)
+            metrics.update(text_metrics(*stream_loss(network, streams.to(run.device), run.train.bptt), "test",
+                                        corpus.level))
+    return metrics

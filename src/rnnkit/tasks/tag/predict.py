@@ -1,0 +1,102 @@
+"""A trained tagger put to use: tags for new sentences, metrics on tagged CoNLL files."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...data.readers.conll import TaggedSentence
+from ...data.readers.labelled import numbered_lines
+from ...models.tagger import SequenceTagger, TaggerConfig
+from ...text import Vocab
+from ...train.checkpoint import load_model_weights
+from ..common import check_batch_size
+from ..run_dir import Paths, read_run_config, run_settings
+from .data import NAME, TagDataConfig, encode_sentences, read_sentences
+from .train import metrics_of, predict_tags
+
+
+class TaggerPredictor:
+    """The verbs of a tagging run: :meth:`predict` and :meth:`evaluate`; ``tags`` are the tag names in id order."""
+
+    task = NAME
+
+    def __init__(self, model: SequenceTagger, vocab: Vocab, tag_vocab: Vocab, text: TagDataConfig) -> None:
+        self.model, self.vocab, self.tag_vocab, self.text = model.eval(), vocab, tag_vocab, text
+        self.tags = list(tag_vocab.itos)
+
+    @classmethod
+    def load(cls, run_dir: Path, device: str = "cpu") -> TaggerPredictor:
+        """Rebuild the tagger of a run directory from its config, vocabularies and weights (no pickle)."""
+        config = read_run_config(run_dir, NAME)
+        settings = run_settings(run_dir, config, {"text": TagDataConfig, "model": TaggerConfig})
+        vocab = Vocab.load(Path(run_dir) / "vocab.json")
+        tag_vocab = Vocab.load(Path(run_dir) / "tags.json")
+        model = SequenceTagger(len(tag_vocab), len(vocab), settings["model"], pad_id=vocab.pad_id,
+                               unk_id=vocab.unk_id)
+        load_model_weights(Path(run_dir) / "model.safetensors", model)
+        return cls(model.to(device), vocab, tag_vocab, settings["text"])
+
+    def read_inputs(self, source: str, conll: bool = False) -> list[TaggedSentence]:
+        """The sentences ``rnnkit predict RUN --input SOURCE [--conll]`` tags: with ``conll``, the run's token column
+        of a CoNLL file (any tags ignored); else one whitespace-tokenized sentence per non-blank line of a file or,
+        for ``"-"``, of stdin. Each sentence keeps its file and line.
+
+        Raises:
+            ValueError: ``conll`` with stdin; a malformed or empty CoNLL file.
+        """
+        if conll:
+            if source == "-":
+                raise ValueError("--conll: got --input -; expected a file (CoNLL columns are read from files)")
+            return read_sentences(Path(source), self.text, "--input", tags=False)
+        if source == "-":
+            name, lines = "stdin", enumerate(sys.stdin.read().splitlines(), 1)
+        else:
+            name, lines = str(source), numbered_lines(Path(source), self.text.encoding)
+        return [TaggedSentence(tuple(line.split()), None, name, (number,) * len(line.split()))
+                for number, line in lines if line.strip()]
+
+    def predict(self, sentences: Iterable[str | Sequence[str] | TaggedSentence],
+                batch_size: int = 64) -> list[dict[str, Any]]:
+        """For each sentence: ``{"tokens": [...], "tags": [...]}``, in the order given.
+
+        A sentence is a list of tokens, a :class:`TaggedSentence`, or a string split on whitespace (the tokens
+        as the training files had them: CoNLL files are tokenized already).
+
+        Raises:
+            ValueError: If a sentence has no tokens (naming it: ``sentence N``, or its file and line).
+        """
+        check_batch_size(batch_size)
+        records = []
+        for number, sentence in enumerate(sentences, 1):
+            if isinstance(sentence, TaggedSentence):
+                records.append(TaggedSentence(sentence.tokens, None, sentence.path, sentence.lines))
+                continue
+            tokens = sentence.split() if isinstance(sentence, str) else list(sentence)
+            if not tokens or not all(isinstance(token, str) and token for token in tokens):
+                raise ValueError(f"sentence {number}: got {sentence!r}; expected a sentence of non-empty tokens")
+            records.append(TaggedSentence(tuple(tokens), None, f"sentence {number}", (number,) * len(tokens)))
+        if not records:
+            return []
+        encoded = encode_sentences(records, self.vocab, self.tag_vocab, self.text)
+        predicted, _ = predict_tags(self.model, encoded, self.vocab.pad_id, batch_size)
+        return [{"tokens": list(record.tokens), "tags": [self.tags[i] for i in guesses]}
+                for record, guesses in zip(records, predicted, strict=True)]
+
+    @torch.no_grad()
+    def evaluate(self, data: Paths, batch_size: int = 64) -> dict[str, Any]:
+        """Token accuracy, loss and (for a chunk tag set) span precision, recall, F1 and per-type scores of a
+        tagged file, read with the run's columns, separator and encoding.
+
+        Raises:
+            ValueError: For a malformed file, or a tag that the model was not trained on (naming file and line).
+        """
+        check_batch_size(batch_size)
+        encoded = encode_sentences(read_sentences(data, self.text, "--data"), self.vocab, self.tag_vocab, self.text)
+        predicted, loss = predict_tags(self.model, encoded, self.vocab.pad_id, batch_size)
+        metrics = metrics_of(predicted, loss, encoded, self.tags, "test")
+        return {"tags": self.tags, **{key.removeprefix("test_"): value for key, value in metrics.items()}}

@@ -1,0 +1,182 @@
+"""The tagging task (many-to-many, synchronous): a sentence in, one tag per token out.
+
+The one place that knows which reader, model, loss and metrics go together for tagging: CoNLL-style column files
+(see :mod:`rnnkit.data.readers.conll`), or ``(tokens, tags)`` pairs from Python -> word ids and tag ids ->
+batches of similar lengths -> :class:`~rnnkit.models.SequenceTagger` -> cross-entropy summed over the real tokens
+(padding never counts). The best epoch is chosen on validation data (``--valid``, or a held-out share of
+``--data``); test data is evaluated once, at the end, and never used for a choice.
+
+Metrics: token accuracy (over real tokens, ``O`` included, as conlleval's "accuracy") and, when the tags are a
+chunk tag set (BIO/IOB1/IOB2/IOBES: every tag ``O`` or ``B-``/``I-``/``E-``/``S-TYPE``), entity-level
+precision, recall and F1 as conlleval computes them (:mod:`rnnkit.analysis.spans`), overall and per type.
+Selection monitors the validation span F1 for chunk tag sets, else the validation token error.
+
+    RUN/ config.json (task "tag": data, model, train settings), vocab.json (words), tags.json (tags),
+         model.safetensors, metrics.jsonl, curves.png, checkpoint/
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...analysis.spans import is_chunk_tagset, span_scores
+from ...models.tagger import SequenceTagger, TaggerConfig, tagging_loss
+from ...text import Vocab
+from ...train.config import TrainConfig
+from ...train.trainer import StepResult
+from ..base import Run, finish_run, prepare_run
+from .data import (
+    NAME,
+    EncodedTags,
+    TagDataConfig,
+    build_tag_vocab,
+    build_vocab,
+    encode_sentences,
+    evaluation_batches,
+    sentences_from,
+    split_sentences,
+    training_batches,
+)
+
+EVAL_BATCH_SIZE = 64
+SETTINGS = {"text": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}
+
+
+def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
+    """Cross-entropy of one batch ``(ids, lengths, tags)`` summed over its real tokens (the count)."""
+    device = next(model.parameters()).device
+    ids, lengths, tags = (part.to(device) for part in batch)
+    logits = model(ids, lengths)  # (B, T, K)
+    tokens = int(lengths.sum())
+    return StepResult(tagging_loss(logits, tags, lengths), tokens, None, tokens=tokens)
+
+
+@torch.no_grad()
+def predict_tags(model: nn.Module, data: EncodedTags, pad_id: int,
+                 batch_size: int = EVAL_BATCH_SIZE) -> tuple[list[list[int]], float]:
+    """The argmax tag ids of every sentence (in the data's order), and the summed loss against ``data.tags``."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    predicted: list[list[int] | None] = [None] * len(data)
+    loss = 0.0
+    for indices, (ids, lengths, tags) in evaluation_batches(data, batch_size, pad_id):
+        logits = model(ids.to(device), lengths)  # (B, T, K)
+        loss += float(tagging_loss(logits, tags.to(device), lengths))
+        best = logits.argmax(2).cpu()  # (B, T)
+        for row, index in enumerate(indices):
+            predicted[index] = best[row, : int(lengths[row])].tolist()
+    model.train(was_training)
+    return predicted, loss
+
+
+def metrics_of(predicted: list[list[int]], loss: float, data: EncodedTags, tag_names: list[str],
+               prefix: str) -> dict[str, Any]:
+    """loss (nats per token), token accuracy, and span precision/recall/F1 (overall and per type) for a chunk
+    tag set; every key starts with ``prefix_``."""
+    gold = [tags.tolist() for tags in data.tags]
+    tokens = sum(len(sentence) for sentence in gold)
+    correct = sum(guess == truth for sentence, guesses in zip(gold, predicted, strict=True)
+                  for truth, guess in zip(sentence, guesses, strict=True))
+    metrics: dict[str, Any] = {"loss": loss / tokens, "accuracy": correct / tokens, "sentences": len(gold),
+                               "tokens": tokens}
+    if is_chunk_tagset(tag_names):
+        names = [[tag_names[i] for i in sentence] for sentence in gold]
+        guesses = [[tag_names[i] for i in sentence] for sentence in predicted]
+        metrics.update(span_scores(names, guesses))
+    return {f"{prefix}_{key}": value for key, value in metrics.items()}
+
+
+@dataclass
+class TagData:
+    """The encoded splits of a run and the vocabularies they were encoded with."""
+
+    train: EncodedTags
+    valid: EncodedTags
+    test: EncodedTags | None
+    vocab: Vocab
+    tag_vocab: Vocab
+
+    @property
+    def tag_names(self) -> list[str]:
+        return list(self.tag_vocab.itos)
+
+
+Data = str | os.PathLike[str] | Sequence[Any]  # CoNLL file path(s), or (tokens, tags) pairs
+
+
+def train_tagger(out: str | os.PathLike[str], *, data: Data | None = None, valid: Data | None = None,
+                 test: Data | None = None, text: TagDataConfig | None = None, model: TaggerConfig | None = None,
+                 train: TrainConfig | None = None, resume: bool = False, epochs: int | None = None,
+                 callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Train (or resume) a sequence tagger into the run directory ``out``; return the final metrics.
+
+    ``data``, ``valid``, ``test``: CoNLL file path(s), or sequences of ``(tokens, tags)`` pairs (two equal-length
+    lists of strings). Without ``valid``, ``text.valid_fraction`` of the training sentences is held out (seeded by
+    ``train.seed``); ``valid`` and ``test`` are read and checked before training. With ``resume``, the run's saved
+    settings and data are used (in-memory data must be given again) and training continues from its checkpoint.
+
+    Raises:
+        ValueError: For unreadable or malformed data (naming the file and line, or the item), a single tag, a tag
+            in ``valid`` or ``test`` that ``data`` does not have, or settings out of range.
+    """
+    run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
+                      settings={"text": text, "model": model, "train": train}, callbacks=callbacks)
+    text, model, train = (run.settings[name] for name in SETTINGS)
+    splits = read_data(run, text)
+    network = SequenceTagger(len(splits.tag_vocab), len(splits.vocab), model, pad_id=splits.vocab.pad_id,
+                             unk_id=splits.vocab.unk_id).to(run.device)
+    counts = {"train": len(splits.train), "valid": len(splits.valid),
+              "test": None if splits.test is None else len(splits.test)}
+    run.start({"text": text, "model": model, "train": train},
+              vocabularies={"vocab.json": splits.vocab, "tags.json": splits.tag_vocab},
+              data_extra={"sentences": counts})
+    chunked = is_chunk_tagset(splits.tag_names)
+    batches, steps_per_epoch = training_batches(splits.train, train.batch_size, train.seed, splits.vocab.pad_id)
+    results = run.fit(network, batch_loss, batches, evaluate=validation_of(splits, chunked),
+                      monitor="valid_f1_error" if chunked else "valid_error", steps_per_epoch=steps_per_epoch)
+    for prefix, split in (("valid", splits.valid), ("test", splits.test)):
+        if split is not None:
+            predicted, loss = predict_tags(network, split, splits.vocab.pad_id)
+            results.update(metrics_of(predicted, loss, split, splits.tag_names, prefix))
+    return finish_run(run, results, title=f"{model.cell} tagger")
+
+
+def read_data(run: Run, text: TagDataConfig) -> TagData:
+    """The run's sentences read, checked, split (without ``valid``) and encoded; vocabularies from training."""
+    train_sentences = sentences_from(run.data, text, "data")
+    tag_vocab = build_tag_vocab(train_sentences, run.data)
+    valid_sentences = sentences_from(run.valid, text, "valid") if run.valid is not None else None
+    test_sentences = sentences_from(run.test, text, "test") if run.test is not None else None
+    if valid_sentences is None:
+        if len(train_sentences) < 2:
+            raise ValueError(f"--data: {len(train_sentences)} sentence is too few to hold out a validation share; "
+                             "pass --valid")
+        kept, held_out = split_sentences(len(train_sentences), text.valid_fraction, run.train.seed)
+        train_sentences, valid_sentences = [train_sentences[i] for i in kept], [train_sentences[i] for i in held_out]
+    vocab = build_vocab(train_sentences, text)
+    train_data, valid_data = (encode_sentences(split, vocab, tag_vocab, text)
+                              for split in (train_sentences, valid_sentences))
+    test_data = encode_sentences(test_sentences, vocab, tag_vocab, text) if test_sentences is not None else None
+    return TagData(train_data, valid_data, test_data, vocab, tag_vocab)
+
+
+def validation_of(splits: TagData, chunked: bool):
+    """The trainer's ``evaluate``: validation loss, accuracy and error (and span F1 for a chunk tag set)."""
+
+    def evaluate(net: nn.Module) -> dict[str, float]:
+        predicted, loss = predict_tags(net, splits.valid, splits.vocab.pad_id)
+        metrics = metrics_of(predicted, loss, splits.valid, splits.tag_names, "valid")
+        record = {"valid_loss": metrics["valid_loss"], "valid_accuracy": metrics["valid_accuracy"],
+                  "valid_error": 1.0 - metrics["valid_accuracy"]}
+        if chunked:
+            record |= {"valid_f1": metrics["valid_f1"], "valid_f1_error": 1.0 - metrics["valid_f1"]}
+        return record
+
+    return evaluate

@@ -1,0 +1,52 @@
+"""The translation task from Python: in-memory sentence pairs, their checks, and resuming such a run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+import rnnkit as rk
+from rnnkit.tasks.base import IN_MEMORY
+from rnnkit.tasks.seq2seq import TranslationCorpusConfig, train_seq2seq
+from rnnkit.tasks.seq2seq.data import pairs_in_memory
+from tests.contract.tiny_seq2seq import pairs, tiny
+
+
+def test_in_memory_pairs_train_record_in_memory_and_resume(tmp_path):
+    keywords = tiny(tmp_path, in_memory=True)
+    keywords["train"] = dataclasses.replace(keywords["train"], epochs=1)
+    results = train_seq2seq(tmp_path / "run", **keywords)
+    assert {"valid_loss", "test_bleu", "test_chrf"} <= set(results)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"] == {"train": IN_MEMORY, "valid": IN_MEMORY, "test": IN_MEMORY}
+    with pytest.raises(ValueError, match="trained on in-memory data; pass the same data again"):
+        train_seq2seq(tmp_path / "run", resume=True, epochs=2)
+    resumed = train_seq2seq(tmp_path / "run", data=keywords["data"], valid=keywords["valid"], resume=True, epochs=2)
+    assert resumed["epoch"] == 2
+    scores = rk.load(tmp_path / "run").evaluate(pairs(4, 5), beam_size=1)
+    assert scores["sentences"] == 4
+
+
+def test_in_memory_pairs_are_checked():
+    corpus = TranslationCorpusConfig()
+    with pytest.raises(ValueError, match=r"^data item 2: expected a \(source, target\) pair of strings; got 'oops'"):
+        pairs_in_memory([("a", "b"), "oops"], corpus, "data")
+    with pytest.raises(ValueError, match=r"^valid item 1: expected a \(source, target\) pair"):
+        pairs_in_memory([("a", "b", "c")], corpus, "valid")
+    with pytest.raises(ValueError, match="^data item 2: empty target sentence"):
+        pairs_in_memory([("a", "b"), ("c", " ")], corpus, "data")
+    assert len(pairs_in_memory([("a", "b"), ("c", " ")], TranslationCorpusConfig(skip_empty=True), "data")) == 1
+    with pytest.raises(ValueError, match="^data: got int; expected a path"):
+        pairs_in_memory(3, corpus, "data")
+    reversed_pairs = pairs_in_memory([("a", "b")], TranslationCorpusConfig(reverse=True), "data")
+    assert (reversed_pairs[0].source, reversed_pairs[0].target) == ("b", "a")
+
+
+def test_task_keyword_is_the_old_name_of_seq2seq(tmp_path):
+    keywords = tiny(tmp_path, in_memory=True)
+    keywords["task"] = dataclasses.replace(keywords.pop("seq2seq"), beam_size=1)
+    keywords["train"] = dataclasses.replace(keywords["train"], epochs=1)
+    train_seq2seq(tmp_path / "run", **keywords)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["seq2seq"]["beam_size"] == 1
