@@ -38,8 +38,10 @@ def tiny(tmp_path: Path, in_memory: bool = False) -> dict[str, Any]:
     return {**splits, "text": TextDataConfig(),
             "model": ClassifierConfig(cell="lstm", embedding_size=8, hidden_size=12, num_layers=1, dropout=0.0,
                                       input_dropout=0.0, word_dropout=0.0),
-            # adamw at lr 0.01: the loss falls, and two torchrun ranks stay within 1e-6 of one process
-            "train": TrainConfig(epochs=2, batch_size=4, lr=0.01, seed=0, quiet=True),
+            # AdamW at a small rate: the loss falls (SGD's does not in 2 epochs here), and Adam's g / sqrt(v),
+            # which magnifies rounding differences of near-zero gradients, moves two torchrun ranks only ~3e-7
+            # from one process
+            "train": TrainConfig(epochs=2, batch_size=4, lr=0.005, seed=0, quiet=True),
             "pretrain": PretrainConfig()}
 
 

@@ -57,7 +57,8 @@ class FeatureConfig:
         normalize: scale each feature to zero mean and unit variance with statistics of the training frames.
     """
 
-    kind: str = setting("logmel", flag="--features", help="logmel or mfcc", choices=FEATURE_KINDS)
+    kind: str = setting("logmel", flag="--features", choices=FEATURE_KINDS,
+                        help="frame features: log-mel energies or MFCCs")
     sample_rate: int | None = setting(None, help="resample every recording to this rate (unset: the most common "
                                                  "rate of the training files)")
     window_ms: float = setting(25.0, help="analysis window in milliseconds")

@@ -74,19 +74,23 @@ class ClassifierConfig(DictConfig):
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
     """
 
-    cell: str = setting("lstm", help="rnn, gru, lstm or lnlstm", choices=CELLS)
+    cell: str = setting("lstm", help="recurrent cell (lnlstm: layer-normalised LSTM)", choices=CELLS)
     embedding_size: int = setting(128, help="token embedding size")
     hidden_size: int = setting(128, help="hidden units per direction")
     num_layers: int = setting(1, help="stacked recurrent layers")
     bidirectional: bool = setting(True, help="read both ways")
-    pooling: str = setting("max", help="last, mean, max or attention", choices=POOLINGS)
+    pooling: str = setting("max", choices=POOLINGS,
+                           help="how the outputs become one vector: the last step's, their mean, their max, or "
+                                "attention-weighted")
     attention_size: int = setting(64, help="hidden units of attention pooling")
     mlp_size: int = setting(0, help="hidden units of the output MLP (0: linear)")
     dropout: float = setting(0.5, help="dropout between layers and in the head")
     input_dropout: float = setting(0.0, help="dropout on the embeddings")
     word_dropout: float = setting(0.0, help="zero a whole token's embedding with this probability")
     ensemble: int = setting(1, help="train K models side by side; predict their mean probability")
-    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
+    backend: str = setting("auto", choices=BACKENDS,
+                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
+                                "auto (fused where the cell has one)")
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

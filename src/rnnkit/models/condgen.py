@@ -68,7 +68,7 @@ class ConditionalGeneratorConfig(DictConfig):
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the decoder layers.
     """
 
-    cell: str = setting("lstm", help="rnn, gru, lstm or lnlstm", choices=CELLS)
+    cell: str = setting("lstm", help="recurrent cell (lnlstm: layer-normalised LSTM)", choices=CELLS)
     embedding_size: int = setting(128, help="token embedding size")
     hidden_size: int = setting(256, help="hidden units per decoder layer")
     num_layers: int = setting(1, help="stacked decoder layers")
@@ -77,7 +77,9 @@ class ConditionalGeneratorConfig(DictConfig):
                                                 "only)")
     dropout: float = setting(0.3, help="dropout on embeddings, between layers and before the output")
     tie_weights: bool = setting(False, help="share the embedding and output matrices")
-    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
+    backend: str = setting("auto", choices=BACKENDS,
+                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
+                                "auto (fused where the cell has one)")
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

@@ -70,7 +70,7 @@ class ForecasterConfig:
     horizon: int = setting(1, help="steps ahead to forecast")
     strategy: str = setting("direct", help="direct (all H steps at once) or autoregressive (feed back)",
                             choices=STRATEGIES)
-    cell: str = setting("lstm", help="rnn, gru or lstm", choices=tuple(CELLS))
+    cell: str = setting("lstm", help="recurrent cell", choices=tuple(CELLS))
     hidden_size: int = setting(32, help="hidden units per layer")
     num_layers: int = setting(1, help="stacked recurrent layers")
     dropout: float = setting(0.0, help="dropout between layers and before the head")

@@ -59,7 +59,7 @@ class LanguageModelConfig(DictConfig):
         backend: ``"auto"``, ``"explicit"`` or ``"fused"``, passed to every layer.
     """
 
-    cell: str = setting("lstm", help="rnn, gru, lstm or lnlstm (layer-normalised LSTM)", choices=CELLS)
+    cell: str = setting("lstm", help="recurrent cell (lnlstm: layer-normalised LSTM)", choices=CELLS)
     embedding_size: int = setting(128, help="token embedding size")
     hidden_size: int = setting(256, help="hidden units per layer")
     num_layers: int = setting(2, help="stacked recurrent layers")
@@ -69,7 +69,9 @@ class LanguageModelConfig(DictConfig):
     hidden_dropout: float = setting(0.0, help="locked dropout between layers")
     weight_dropout: float = setting(0.0, help="DropConnect on hidden-to-hidden weights")
     tie_weights: bool = setting(False, help="share the embedding and output weights")
-    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
+    backend: str = setting("auto", choices=BACKENDS,
+                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
+                                "auto (fused where the cell has one)")
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

@@ -65,7 +65,7 @@ class Seq2SeqConfig(DictConfig):
             call), ``"explicit"`` rnnkit's cells.
     """
 
-    cell: str = setting("gru", help="rnn, gru or lstm", choices=CELLS)
+    cell: str = setting("gru", help="recurrent cell", choices=CELLS)
     embedding_size: int = setting(256, help="token embedding size")
     hidden_size: int = setting(512, help="hidden units per layer (and per encoder direction)")
     num_layers: int = setting(1, help="stacked layers of the encoder and of the decoder")
@@ -74,7 +74,9 @@ class Seq2SeqConfig(DictConfig):
                              choices=ATTENTION_MODES)
     attention_size: int | None = setting(None, help="hidden units of the additive score (unset: --hidden-size)")
     dropout: float = setting(0.3, help="dropout on embeddings, between layers, before the output")
-    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
+    backend: str = setting("auto", choices=BACKENDS,
+                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
+                                "auto (fused where the cell has one)")
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, CELLS)

@@ -45,14 +45,16 @@ class TaggerConfig(DictConfig):
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
     """
 
-    cell: str = setting("lstm", help="rnn, gru, lstm or lnlstm", choices=CELLS)
+    cell: str = setting("lstm", help="recurrent cell (lnlstm: layer-normalised LSTM)", choices=CELLS)
     embedding_size: int = setting(100, help="token embedding size")
     hidden_size: int = setting(100, help="hidden units per direction")
     num_layers: int = setting(1, help="stacked recurrent layers (0: tag from the embedding alone)")
     bidirectional: bool = setting(True, help="read both ways")
     dropout: float = setting(0.5, help="dropout on embeddings, between layers and before the output")
     word_dropout: float = setting(0.0, help="in training, replace tokens by <unk> with this probability")
-    backend: str = setting("auto", help="auto, explicit or fused", choices=BACKENDS)
+    backend: str = setting("auto", choices=BACKENDS,
+                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
+                                "auto (fused where the cell has one)")
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

@@ -59,7 +59,7 @@ class TextDataConfig:
     text_column: str = setting("text", help="text column or JSON key of a table")
     label_column: str = setting("label", help="label column or JSON key of a table")
     encoding: str = setting("utf-8", help="text encoding of the data files")
-    level: str = setting("word", help="word or char tokens", choices=LEVELS)
+    level: str = setting("word", help="tokens: words or characters", choices=LEVELS)
     lower: bool = setting(True, help="lower-case the text")
     min_freq: int = setting(1, help="rarer training tokens become <unk>")
     max_vocab: int | None = setting(None, help="vocabulary size limit, specials included")

@@ -386,14 +386,17 @@ class TrainConfig:
     epochs: int = setting(10, help="passes over the training data")
     batch_size: int = setting(32, help="sequences per batch")
     lr: float = setting(1e-3, help="learning rate")
-    optimizer: str = setting("adamw", help="sgd or adamw", choices=("sgd", "adamw"))
+    optimizer: str = setting("adamw", help="optimiser (sgd uses --momentum)", choices=("sgd", "adamw"))
     momentum: float = setting(0.0, help="SGD momentum")
     weight_decay: float = setting(0.0, help="weight decay")
     clip_norm: float | None = setting(1.0, flag="--clip", help="clip the gradients' global norm to this")
     clip_value: float | None = setting(None, help="clip each gradient value to [-X, X]")
     bptt: int = setting(64, help="steps of backpropagation through time per window (k2)")
     bptt_k1: int | None = setting(None, help="steps between truncations (k1 < k2: overlapping windows)")
-    schedule: str = setting("none", help="none, plateau, step or cosine", choices=("none", "plateau", "step", "cosine"))
+    schedule: str = setting("none", choices=("none", "plateau", "step", "cosine"),
+                            help="learning-rate schedule: plateau (decay after --plateau-patience epochs without "
+                                 "improvement), step (decay every epoch from --decay-start), cosine (per step, to "
+                                 "zero)")
     lr_decay: float = setting(0.25, help="learning-rate factor of a plateau or step decay")
     plateau_patience: int = setting(0, help="epochs without improvement before a decay")
     decay_start: int = setting(1, help="schedule step: first epoch whose end decays the rate")

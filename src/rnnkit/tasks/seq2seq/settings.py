@@ -33,8 +33,9 @@ class Seq2SeqTaskConfig:
 
     teacher_forcing: float = setting(1.0, help="probability of feeding the true previous token")
     teacher_forcing_final: float = setting(1.0, help="where a schedule ends")
-    teacher_forcing_schedule: str = setting("constant", flag="--scheduled-sampling",
-                                            help="constant, linear or inverse_sigmoid", choices=SCHEDULES)
+    teacher_forcing_schedule: str = setting("constant", flag="--scheduled-sampling", choices=SCHEDULES,
+                                            help="teacher-forcing schedule from --teacher-forcing to "
+                                                 "--teacher-forcing-final")
     label_smoothing: float = setting(0.0, help="label smoothing of the loss")
     beam_size: int = setting(5, flag="--beam", help="beam size for the test set and the run's default (1: greedy)")
     length_penalty: float = setting(1.0, help="alpha of log P / length^alpha in beam search")
