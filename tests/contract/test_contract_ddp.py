@@ -1,5 +1,6 @@
 """Data-parallel training for every task: two CPU ranks under torchrun (gloo) end with the weights of one process
-on the same global batch (within 1e-6), with the same per-epoch metrics, and rank 0 alone writes the run."""
+on the same global batch (within 1e-6), with the same per-epoch metrics, and rank 0 alone writes the run; a stop
+asked for on one rank stops all of them at the same batch."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
     single, parallel = base / "single", base / "parallel"
     _run([sys.executable, str(WORKER), str(single), *NAMES], base)
     _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
-          str(parallel), *NAMES], base)
+          str(parallel), *NAMES, "stop:classify"], base)
     return single, parallel
 
 
@@ -59,3 +60,10 @@ def test_two_ranks_end_with_the_weights_of_one_process(name, runs):
             if isinstance(value, float) and "second" not in key:
                 assert two[key] == pytest.approx(value, rel=1e-5, abs=1e-6), (name, key)
     assert sorted(p.name for p in (runs[1] / name).iterdir()) == sorted(p.name for p in (runs[0] / name).iterdir())
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without torch.distributed")
+def test_a_stop_asked_for_on_one_rank_stops_every_rank_at_the_same_step(runs):
+    run = runs[1] / "stop-classify"  # the last rank's callback asked to stop after step 2; rank 0's did not
+    assert [(record["epoch"], record["step"]) for record in _metrics(run)] == [(1, 2)]
+    assert (run / "model.safetensors").is_file() and latest_checkpoint(run / "checkpoint").is_dir()
