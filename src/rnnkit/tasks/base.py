@@ -46,9 +46,9 @@ from ..train.trainer import EvaluateFn, LossFn, ShardFn, Trainer
 from .run_dir import absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
 
 IN_MEMORY = "<in memory>"  # what config.json records for data handed over as Python objects, not paths
-# TrainConfig fields that only stream training (language models: truncated BPTT windows, the step schedule) uses:
-# the other tasks hide their flags
-STREAM_SETTINGS = frozenset({"train.clip_value", "train.bptt", "train.bptt_k1", "train.decay_start"})
+# TrainConfig fields that only stream training (language models: truncated BPTT windows) uses: the other tasks
+# hide their flags
+STREAM_SETTINGS = frozenset({"train.bptt", "train.bptt_k1"})
 SEED_HELP = "random seed (also of the validation split)"  # tasks that hold out a validation share
 
 

@@ -16,7 +16,7 @@ TASK = Task(
     ("the series: CSV with a header (.csv.gz too; required unless --resume)",
      "validation rows that continue --data in time", "test rows that continue the series in time"),
     several_files=False,
-    hidden=STREAM_SETTINGS | {"train.momentum"},
+    hidden=STREAM_SETTINGS,
     flag_help={"--batch-size": "windows per batch"})
 
 __all__ = ["SETTINGS", "TASK", "ForecastPredictor", "ForecasterConfig", "SeriesConfig", "TrainConfig",

@@ -15,7 +15,7 @@ TASK = Task(
     SETTINGS, train_seq2seq, Seq2SeqPredictor, ("translate", "evaluate"),
     ("training pairs: a TSV, or a parallel-file prefix (required unless --resume)",
      "validation pairs (default: hold out a share)", "test pairs: BLEU and chrF at the end"),
-    several_files=False, hidden=STREAM_SETTINGS | {"train.momentum"},
+    several_files=False, hidden=STREAM_SETTINGS,
     flag_help={"--batch-size": "sentence pairs per batch", "--keep-case": "do not lower-case the text",
                "--unidirectional": "forward-only encoder"})
 
