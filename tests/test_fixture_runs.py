@@ -18,30 +18,10 @@ import pytest
 
 import rnnkit as rk
 from rnnkit.cli import build_parser
+from tests.fixtures.make_runs import call, plain  # what recorded the expected outputs, applied again
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TASKS = ("lm", "classify", "tag", "dna", "audio", "condgen", "forecast", "seq2seq")
-TIMING = ("seconds", "per_second")  # left out of the recorded results
-
-
-def plain(value: Any) -> Any:
-    """JSON-able form of a verb's result, as make_runs.py recorded it: tuples and tensors as lists, no timings."""
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items() if not any(t in str(key) for t in TIMING)}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    if hasattr(value, "tolist"):  # torch tensors, numpy arrays and scalars
-        return plain(value.tolist())
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def call(predictor: Any, verb: str, args: list, kwargs: dict) -> Any:
-    """``predictor.verb(*args, **kwargs)``; ``read+predict``: ``predictor.predict(predictor.read(path), ...)``."""
-    if verb == "read+predict":
-        return predictor.predict(predictor.read(*args), **kwargs)
-    return getattr(predictor, verb)(*args, **kwargs)
 
 
 def assert_same(actual: Any, expected: Any, where: str) -> None:

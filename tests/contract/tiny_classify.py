@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,8 @@ from rnnkit.models import ClassifierConfig
 from rnnkit.tasks.classify import PretrainConfig
 from rnnkit.tasks.text_data import TextDataConfig
 from rnnkit.train.config import TrainConfig
+
+from .labelled_files import labelled_splits
 
 NAME = "classify"
 WORDS = {"pos": ("good", "great", "fine", "nice"), "neg": ("bad", "awful", "dull", "poor")}
@@ -27,14 +28,7 @@ def pairs(count: int, offset: int) -> list[tuple[str, str]]:
 
 def tiny(tmp_path: Path, in_memory: bool = False) -> dict[str, Any]:
     """Keywords of ``train_classifier``: 16 training texts (4 batches of 4), 8 validation and 4 test texts."""
-    splits: dict[str, Any] = {"data": pairs(16, 0), "valid": pairs(8, 16), "test": pairs(4, 24)}
-    if not in_memory:
-        tmp_path.mkdir(parents=True, exist_ok=True)
-        for name, split in splits.items():
-            path = tmp_path / f"{name}.jsonl"
-            path.write_text("".join(json.dumps({"text": text, "label": label}) + "\n" for text, label in split),
-                            encoding="utf-8")
-            splits[name] = path
+    splits = labelled_splits(tmp_path, {"data": pairs(16, 0), "valid": pairs(8, 16), "test": pairs(4, 24)}, in_memory)
     return {**splits, "text": TextDataConfig(),
             "model": ClassifierConfig(cell="lstm", embedding_size=8, hidden_size=12, num_layers=1, dropout=0.0,
                                       input_dropout=0.0, word_dropout=0.0),

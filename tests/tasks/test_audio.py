@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import rnnkit as rk
 from rnnkit.data.audio_features import FeatureConfig, FeatureExtractor, fit_normalization
 from rnnkit.data.readers.audio import read_labelled_audio, read_wav
 from rnnkit.models import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.audio.data import AudioDataConfig, examples_from
+from rnnkit.tasks.audio.data import AudioDataConfig, examples_from, extract_frames
 from rnnkit.tasks.audio.train import train_audio_classifier
 from rnnkit.tasks.common import stratified_split
 from rnnkit.train.config import TrainConfig
@@ -135,6 +136,11 @@ def test_in_memory_waveforms_give_the_frames_of_their_wav_files(two_tones, tmp_p
     """A run trained on the samples of WAV files (as read_wav gives them) equals the run trained on the files."""
     files = read_labelled_audio(two_tones / "train")
     triples = [(*read_wav(example.path), example.label) for example in files]
+    extractor = FeatureExtractor(replace(FEATURES, sample_rate=8000))
+    file_frames = extract_frames(files, extractor, ["high", "low"])
+    memory_frames = extract_frames(examples_from(triples, AudioDataConfig(), "data"), extractor, ["high", "low"])
+    assert memory_frames.labels == file_frames.labels
+    assert all(torch.equal(memory, file) for memory, file in zip(memory_frames.frames, file_frames.frames, strict=True))
     settings = {"features": FEATURES, "model": TINY_MODEL, "audio": AudioDataConfig(valid_fraction=0.2),
                 "train": TrainConfig(epochs=1, batch_size=8, quiet=True, seed=0)}
     from_files = train_audio_classifier(tmp_path / "files", data=two_tones / "train", **settings)

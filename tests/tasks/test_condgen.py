@@ -87,6 +87,7 @@ def test_in_memory_pairs_train_evaluate_and_name_a_bad_item(tmp_path):
     assert results["test_ppl_by_label"].keys() == {"neg", "pos"}
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["data"]["train"] == config["data"]["valid"] == IN_MEMORY and config["generation"]["max_length"] == 13
+    assert config["data"]["examples"] == {"train": 16, "valid": 4, "test": 4}
     predictor = rk.load(tmp_path / "run")
     assert predictor.evaluate(pairs[:8])["examples"] == 8
     with pytest.raises(ValueError, match=r"valid item 2: expected a \(text, label\) pair of strings; got \['y'\]"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -25,8 +26,19 @@ def test_in_memory_pairs_train_record_in_memory_and_resume(tmp_path):
         train_seq2seq(tmp_path / "run", resume=True, epochs=2)
     resumed = train_seq2seq(tmp_path / "run", data=keywords["data"], valid=keywords["valid"], resume=True, epochs=2)
     assert resumed["epoch"] == 2
-    scores = rk.load(tmp_path / "run").evaluate(pairs(4, 5), beam_size=1)
+    predictor = rk.load(tmp_path / "run")
+    scores = predictor.evaluate(pairs(4, 5), beam_size=1)
     assert scores["sentences"] == 4
+    # an error names the sentence as the caller gave it: an item in memory, a file line, a text argument
+    long_pair = ("I see a big cat, I see a dog", "x")  # 10 tokens; the run's max_length is 8
+    with pytest.raises(ValueError, match="^data item 2: 10 tokens; the model takes at most 8"):
+        predictor.evaluate([pairs(1, 5)[0], long_pair], beam_size=1)
+    tsv = tmp_path / "long.tsv"
+    tsv.write_text("\t".join(long_pair) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"^{re.escape(str(tsv))} line 1: 10 tokens"):
+        predictor.evaluate(tsv, beam_size=1)
+    with pytest.raises(ValueError, match="^text 2: 10 tokens"):
+        predictor.translate(["A cat.", long_pair[0]], beam_size=1)
 
 
 def test_in_memory_pairs_are_checked():
@@ -43,10 +55,3 @@ def test_in_memory_pairs_are_checked():
     reversed_pairs = pairs_in_memory([("a", "b")], TranslationCorpusConfig(reverse=True), "data")
     assert (reversed_pairs[0].source, reversed_pairs[0].target) == ("b", "a")
 
-
-def test_task_keyword_is_the_old_name_of_seq2seq(tmp_path):
-    keywords = tiny(tmp_path, in_memory=True)
-    keywords["task"] = dataclasses.replace(keywords.pop("seq2seq"), beam_size=1)
-    keywords["train"] = dataclasses.replace(keywords["train"], epochs=1)
-    train_seq2seq(tmp_path / "run", **keywords)
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["seq2seq"]["beam_size"] == 1

@@ -17,7 +17,6 @@ from torch import nn
 from rnnkit.train.checkpoint import latest_checkpoint
 from rnnkit.train.distributed import (
     DistributedContext,
-    all_reduce_mean,
     check_batch_size,
     setup_distributed,
     shard_rows,
@@ -56,7 +55,6 @@ def test_a_single_process_is_left_alone(monkeypatch):
     assert setup_distributed("cpu") == DistributedContext()
     model = nn.Linear(2, 2)
     assert wrap_model(model, ctx) is model
-    assert all_reduce_mean(2.5, ctx) == 2.5
     teardown_distributed(ctx)  # nothing to do, no error
     assert not DistributedContext(rank=1, world_size=2).is_main and DistributedContext(world_size=2).enabled
 

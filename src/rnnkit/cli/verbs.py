@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..tasks import TASKS
 from .flags import texts_from
 from .output import FORMATS, write_predictions
 
@@ -25,11 +26,11 @@ def print_json(record: Any) -> None:
 
 
 def predictor_with(run: Path, verb: str, device: str = "cpu") -> Any:
-    """The run's predictor, or a user error if its task has no such verb (``score`` on a classifier)."""
+    """The run's predictor, or a user error if its task does not declare the verb (``score`` on a classifier)."""
     from ..api import load
 
     predictor = load(run, device=device)
-    if not callable(getattr(predictor, verb, None)):
+    if verb not in TASKS[predictor.task].verbs:
         raise ValueError(f"{run}: a run of task {predictor.task!r}, which has no '{verb}'; expected a run of a "
                          f"task that does (rnnkit train --help lists the tasks)")
     return predictor
@@ -90,12 +91,9 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..tasks import TASKS
-
     predictor = predictor_with(args.run, "evaluate")
-    task = TASKS.get(predictor.task)
     data: Any = args.data
-    if task is None or not task.several_files:
+    if not TASKS[predictor.task].several_files:
         if len(data) > 1:
             raise ValueError(f"--data: got {len(data)} paths; a {predictor.task!r} run evaluates one file")
         data = data[0]

@@ -76,8 +76,9 @@ def generate_conditional(model: ConditionalGenerator, condition: Tensor, bos_id:
         if position < min_length:
             logits[:, eos_id] = -math.inf
         tokens = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
+        chosen = tokens.tolist()  # one copy to the host per step, not one per sequence
         for index in (~finished & (tokens != eos_id)).nonzero().flatten().tolist():
-            sequences[index].append(int(tokens[index]))
+            sequences[index].append(chosen[index])
         finished |= tokens == eos_id
         if bool(finished.all()):
             break

@@ -43,7 +43,7 @@ from ..train.distributed import (
 )
 from ..train.plots import plot_learning_curves
 from ..train.trainer import EvaluateFn, LossFn, ShardFn, Trainer
-from .run_dir import absolute_paths, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import absolute_paths, describe_paths, fit_keeping_best, resumed_run, start_run, write_run_config
 
 IN_MEMORY = "<in memory>"  # what config.json records for data handed over as Python objects, not paths
 # TrainConfig fields that only stream training (language models: truncated BPTT windows) uses: the other tasks
@@ -112,6 +112,17 @@ def is_path_like(data: Any) -> bool:
     return isinstance(data, Sequence) and bool(data) and all(isinstance(item, str | os.PathLike) for item in data)
 
 
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (``...`` marks a cut): how an error quotes a bad item."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def describe_data(flag: str, data: Any) -> str:
+    """A data argument as an error message names it: ``--data PATHS`` for files, ``data`` for data in memory."""
+    return f"{flag} {describe_paths(data)}" if is_path_like(data) else flag.lstrip("-")
+
+
 def recorded(data: Any) -> Any:
     """How config.json records a data argument: absolute paths, None, or :data:`IN_MEMORY`."""
     if data is None or is_path_like(data):
@@ -173,16 +184,17 @@ class Run:
         """
         if self.is_main:
             start_run(self.out, self.resume, vocabularies, derived)
-            data_section = {"train": recorded(self.data), "valid": recorded(self.valid), "test": recorded(self.test),
-                            **(data_extra or {})}
+            given = {"train": self.data, "valid": self.valid, "test": self.test}
+            extra = dict(data_extra or {})  # a task's own entries win (e.g. texts in memory that look like paths)
+            data_section = {name: extra.pop(name) if name in extra else recorded(value)
+                            for name, value in given.items()} | extra
             write_run_config(self.out, self.task, {name: _as_dict(value) for name, value in sections.items()}
                              | {"data": data_section})
         barrier(self.distributed)  # the other ranks go on once the run directory exists
 
     def fit(self, network: nn.Module, loss_fn: LossFn, batches: Callable[[int], Any], *,
             evaluate: EvaluateFn | None = None, monitor: str = "valid_loss", steps_per_epoch: int | None = None,
-            show_perplexity: bool = False, shard: ShardFn | None = shard_batch,
-            checkpoint: str = "checkpoint") -> dict[str, Any]:
+            show_perplexity: bool = False, shard: ShardFn | None = shard_batch) -> dict[str, Any]:
         """Train ``network`` (on its device already) until the run's epochs are done; load the best epoch back.
 
         Under torchrun the network is wrapped in DDP and each rank trains on ``shard`` of every batch (None: the
@@ -194,7 +206,7 @@ class Run:
                           show_perplexity=show_perplexity, callbacks=self.callbacks, distributed=self.distributed,
                           shard=shard)
         self.trainer = trainer
-        if self.resume and has_checkpoint(self.out / checkpoint):
+        if self.resume and has_checkpoint(self.out / "checkpoint"):
             trainer.resume()
         results = fit_keeping_best(trainer, network, self.out, wait=lambda: barrier(self.distributed))
         network.eval()

@@ -19,12 +19,14 @@ import torch
 from ..data.readers.labelled import FORMATS, LabelledText, read_labelled
 from ..text import CharTokenizer, Vocab, WordTokenizer
 from ..text.clean import strip_html_tags
+from ..text.vocab import DEFAULT_SPECIALS
 from ..train.config import setting, validate_field_types
-from .base import is_path_like
+from .base import describe_data, is_path_like
 from .common import Encoded, stratified_split
-from .run_dir import Paths, describe_paths
+from .run_dir import Paths
 
 Example = tuple[list[str], str, str]  # (tokens, label, where: file and line)
+Splits = tuple[Encoded, Encoded, Encoded | None]  # train, valid, test (None when not given) as ids
 
 LEVELS = ("word", "char")
 TRUNCATIONS = ("head", "tail", "head+tail")
@@ -144,11 +146,6 @@ def labelled_pairs(pairs: Any, name: str) -> list[LabelledText]:
     return records
 
 
-def describe_source(source: Any, name: str) -> str:
-    """The data argument for an error message: ``--data PATHS`` for files, ``data`` for in-memory pairs."""
-    return f"{name} {describe_paths(source)}" if is_path_like(source) else name.lstrip("-")
-
-
 def read_examples(paths: Paths | Sequence[tuple[str, str]], config: TextDataConfig,
                   name: str) -> list[tuple[list[str], str, str]]:
     """``(tokens, label, where)`` of every labelled record in ``paths`` (files, or in-memory ``(text, label)``
@@ -159,7 +156,7 @@ def read_examples(paths: Paths | Sequence[tuple[str, str]], config: TextDataConf
         records = labelled_pairs(paths, name.lstrip("-"))
     examples = [(tokens_of(record, config), record.label, record.where) for record in records]
     if not examples:
-        raise ValueError(f"{describe_source(paths, name)}: holds no examples; expected labelled texts")
+        raise ValueError(f"{describe_data(name, paths)}: holds no examples; expected labelled texts")
     return examples
 
 
@@ -168,7 +165,7 @@ def check_training_labels(examples: Sequence[tuple[list[str], str, str]], paths:
     counts = Counter(label for _, label, _ in examples)
     if len(counts) < 2:
         (label,) = counts
-        raise ValueError(f"{describe_source(paths, '--data')}: every one of the {len(examples)} examples has the label "
+        raise ValueError(f"{describe_data('--data', paths)}: every one of the {len(examples)} examples has the label "
                          f"{label!r}; expected at least 2 classes")
     return sorted(counts)
 
@@ -187,8 +184,11 @@ def encode_examples(examples: Iterable[tuple[list[str], str, str]], vocab: Vocab
     return encoded
 
 
-def build_vocab(examples: Iterable[tuple[list[str], str, str]], config: TextDataConfig) -> Vocab:
-    return Vocab.build((tokens for tokens, _, _ in examples), min_freq=config.min_freq, max_size=config.max_vocab)
+def build_vocab(examples: Iterable[tuple[list[str], str, str]], config: TextDataConfig,
+                specials: Sequence[str] = DEFAULT_SPECIALS) -> Vocab:
+    """The training tokens' vocabulary (``min_freq``, ``max_vocab``), ``specials`` first."""
+    return Vocab.build((tokens for tokens, _, _ in examples), min_freq=config.min_freq, max_size=config.max_vocab,
+                       specials=specials)
 
 
 def read_splits(data: Any, valid: Any, test: Any, text: TextDataConfig,
@@ -216,9 +216,21 @@ def read_splits(data: Any, valid: Any, test: Any, text: TextDataConfig,
 
 
 def encode_splits(vocab: Vocab, labels: list[str], train: list[Example], valid: list[Example],
-                  test: list[Example] | None) -> tuple[Encoded, Encoded, Encoded | None]:
+                  test: list[Example] | None) -> Splits:
     """The three splits of :func:`read_splits` as ids and label indices (test None when there is none)."""
     encoded_test = encode_examples(test, vocab, labels) if test is not None else None
     return encode_examples(train, vocab, labels), encode_examples(valid, vocab, labels), encoded_test
 
 
+def read_data(data: Any, valid: Any, test: Any, text: TextDataConfig, seed: int,
+              specials: Sequence[str] = DEFAULT_SPECIALS) -> tuple[list[str], Vocab, Splits]:
+    """``(labels, vocab, (train, valid, test))``: every split read and checked (see :func:`read_splits`), the
+    vocabulary of the training split (``specials`` first), and the splits as ids."""
+    labels, train_examples, valid_examples, test_examples = read_splits(data, valid, test, text, seed)
+    vocab = build_vocab(train_examples, text, specials)
+    return labels, vocab, encode_splits(vocab, labels, train_examples, valid_examples, test_examples)
+
+
+def example_counts(train: Encoded, valid: Encoded, test: Encoded | None) -> dict[str, int | None]:
+    """config.json's ``data.examples``."""
+    return {"train": len(train), "valid": len(valid), "test": None if test is None else len(test)}

@@ -31,7 +31,6 @@ from torch import Tensor, nn
 
 __all__ = [
     "DistributedContext",
-    "all_reduce_mean",
     "all_reduce_sum",
     "barrier",
     "check_batch_size",
@@ -149,16 +148,6 @@ def wrap_model(model: nn.Module, ctx: DistributedContext) -> nn.Module:
     on_cuda = first is not None and first.device.type == "cuda"
     device_ids = [ctx.local_rank] if on_cuda else None
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-
-
-def all_reduce_mean(value: float, ctx: DistributedContext) -> float:
-    """The mean of ``value`` over all processes (``value`` itself for a single process)."""
-    if not ctx.enabled:
-        return float(value)
-    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-    tensor = torch.tensor([float(value)], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return float(tensor.item()) / ctx.world_size
 
 
 def all_reduce_sum(values: Sequence[float], device: torch.device | str = "cpu") -> list[float]:

@@ -299,12 +299,11 @@ def timeseries_from_columns(columns: Mapping[str, Sequence[object]], targets: Se
             option.
     """
     chosen = _chosen_columns(where, targets, features, fill, gaps, date_column)
-    present = [str(name) for name in columns]
     wanted = chosen + ([date_column] if date_column is not None else [])
     absent = [name for name in wanted if name not in columns]
     if absent:
         raise ValueError(f"{where}: no column {', '.join(map(repr, absent))}; the data has "
-                         f"{', '.join(map(repr, present))}")
+                         f"{', '.join(repr(str(name)) for name in columns)}")
     for name in wanted:
         if isinstance(columns[name], str | bytes) or not isinstance(columns[name], Sequence | np.ndarray):
             raise ValueError(f"{where} column {name!r}: got {type(columns[name]).__name__}; expected a sequence of "

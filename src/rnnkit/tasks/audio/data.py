@@ -33,7 +33,7 @@ from ...data.readers.audio import (
     read_wav,
 )
 from ...train.config import setting, validate_field_types
-from ..base import is_path_like
+from ..base import is_path_like, short_repr
 
 NAME = "audio"
 
@@ -105,7 +105,7 @@ def examples_from(source: Any, config: AudioDataConfig, argument: str) -> list[E
     if is_path_like(source):
         return list(read_labelled_audio(source, config.format, config.label_pattern))
     if isinstance(source, str | bytes) or not isinstance(source, Sequence) or not source:
-        raise ValueError(f"{argument}: got {_short(source)}; expected WAV paths or a non-empty sequence of "
+        raise ValueError(f"{argument}: got {short_repr(source)}; expected WAV paths or a non-empty sequence of "
                          "(waveform, sample_rate, label) triples")
     return [memory_audio(item, f"{argument} item {number}") for number, item in enumerate(source, 1)]
 
@@ -116,7 +116,7 @@ def memory_audio(item: Any, where: str) -> MemoryAudio:
     expected = ("expected a (waveform, sample_rate, label) triple: a 1-D array or list of floats (mono), a positive "
                 "integer rate and a string label")
     if not (isinstance(item, tuple | list) and len(item) == 3):
-        raise ValueError(f"{where}: {expected}; got {_short(item)}")
+        raise ValueError(f"{where}: {expected}; got {short_repr(item)}")
     waveform, rate, label = item
     try:
         samples = np.asarray(waveform, dtype=np.float32)
@@ -141,11 +141,6 @@ def where_of(example: Example) -> str:
 def samples_of(example: Example) -> tuple[np.ndarray, int]:
     """``(samples, rate)`` of an example: the WAV file read, or the samples handed over."""
     return read_wav(example.path) if isinstance(example, LabelledAudio) else (example.samples, example.rate)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def resolve_sample_rate(config: FeatureConfig, examples: Sequence[Example]) -> FeatureConfig:

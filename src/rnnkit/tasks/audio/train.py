@@ -2,8 +2,8 @@
 
 The one place that knows which reader, features, model, loss and metrics go together for audio: labelled WAV
 files (a folder per class, or the label in the file name; see :mod:`rnnkit.data.readers.audio`), or
-``(waveform, sample_rate, label)`` triples from Python -> log-mel or
-MFCC frames (:mod:`rnnkit.data.audio_features`), normalised with statistics of the training part only ->
+``(waveform, sample_rate, label)`` triples from Python -> log-mel or MFCC frames
+(:mod:`rnnkit.data.audio_features`), normalised with statistics of the training part only ->
 :class:`~rnnkit.models.SequenceClassifier` on numeric features -> cross-entropy summed over the batch. The best
 epoch is chosen on validation data (``valid``, or a stratified share of ``data``); test data is evaluated once,
 at the end, and never used for a choice. Metrics as the text classifier's: accuracy, macro-F1, confusion matrix
@@ -26,7 +26,7 @@ from ...data.audio_features import FeatureConfig, FeatureExtractor, fit_normaliz
 from ...models import ClassifierConfig, SequenceClassifier
 from ...train.config import TrainConfig
 from ..base import Run, finish_run, prepare_run
-from ..common import batch_loss, metrics_of, stratified_split
+from ..common import EVAL_BATCH_SIZE, batch_loss, metrics_of, stratified_split
 from .data import (
     NAME,
     AudioDataConfig,
@@ -40,7 +40,6 @@ from .data import (
 )
 
 SETTINGS = {"audio": AudioDataConfig, "features": FeatureConfig, "model": ClassifierConfig, "train": TrainConfig}
-EVAL_BATCH_SIZE = 64
 Data = str | os.PathLike[str] | Sequence[Any]  # WAV paths, directories, globs; or (waveform, rate, label) triples
 
 
@@ -92,8 +91,8 @@ def train_audio_classifier(out: str | os.PathLike[str], *, data: Data | None = N
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
                       settings={"audio": audio, "features": features, "model": model, "train": train},
                       callbacks=callbacks)
-    audio, _, model, train = (run.settings[name] for name in SETTINGS)
-    splits = read_data(run, audio, run.settings["features"])
+    audio, features, model, train = (run.settings[name] for name in SETTINGS)
+    splits = read_data(run, audio, features)
     network = SequenceClassifier(len(splits.labels), model, input_size=splits.features.size).to(run.device)
     counts = {"train": len(splits.train), "valid": len(splits.valid),
               "test": None if splits.test is None else len(splits.test)}

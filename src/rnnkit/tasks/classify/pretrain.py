@@ -34,7 +34,7 @@ from ...train.checkpoint import load_model_weights
 from ...train.config import TrainConfig, setting
 from ...train.distributed import DistributedContext, barrier
 from ...train.trainer import StepResult, Trainer
-from ..common import Encoded, evaluation_batches, training_batches
+from ..common import EVAL_BATCH_SIZE, Encoded, evaluation_batches, training_batches
 from ..run_dir import best_epoch
 
 __all__ = ["BidirectionalLanguageModel", "PretrainConfig", "check_pretrainable", "pretrain_classifier"]
@@ -155,7 +155,7 @@ def pretrain_classifier(network: nn.Module, train_data: Encoded, valid_data: Enc
 
     def evaluate(model: nn.Module) -> dict[str, float]:
         loss, count = 0.0, 0
-        for _, (ids, lengths, _) in evaluation_batches(valid_data, 64, pad_id):
+        for _, (ids, lengths, _) in evaluation_batches(valid_data, EVAL_BATCH_SIZE, pad_id):
             batch_loss, batch_count = model(ids, lengths)
             loss, count = loss + float(batch_loss), count + batch_count
         mean = loss / max(count, 1)

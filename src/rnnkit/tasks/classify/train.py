@@ -22,8 +22,8 @@ from ...train.checkpoint import has_checkpoint
 from ...train.config import TrainConfig
 from ..base import Run, finish_run, prepare_run
 from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, training_batches
-from ..text_data import TextDataConfig
-from .data import NAME, SETTINGS, example_counts, read_data
+from ..text_data import TextDataConfig, example_counts, read_data
+from .data import NAME, SETTINGS
 from .pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 
 Data = str | os.PathLike[str] | Sequence[Any] | None  # paths, or in-memory (text, label) pairs

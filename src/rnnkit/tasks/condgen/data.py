@@ -18,18 +18,17 @@ from ...text import Vocab
 from ...train.config import TrainConfig
 from ..common import Encoded
 from ..text_data import TextDataConfig
+from ..text_data import build_vocab as build_text_vocab
 
 NAME = "condgen"
 SETTINGS = {"text": TextDataConfig, "model": ConditionalGeneratorConfig, "train": TrainConfig}
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
-EVAL_BATCH_SIZE = 64
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]  # labels (B,), inputs (B, T), targets (B, T), lengths (B,)
 
 
 def build_vocab(examples: Sequence[tuple[list[str], str, str]], text: TextDataConfig) -> Vocab:
     """The training tokens' vocabulary, with ``<pad> <unk> <bos> <eos>`` first."""
-    return Vocab.build((tokens for tokens, _, _ in examples), min_freq=text.min_freq, max_size=text.max_vocab,
-                       specials=SPECIALS)
+    return build_text_vocab(examples, text, SPECIALS)
 
 
 def collate(data: Encoded, indices: Sequence[int], vocab: Vocab) -> Batch:

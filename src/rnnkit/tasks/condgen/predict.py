@@ -17,9 +17,10 @@ from ...decode.condgen import generate_conditional
 from ...models.condgen import ConditionalGenerator, ConditionalGeneratorConfig
 from ...text import Vocab
 from ...train.checkpoint import load_model_weights
+from ..common import EVAL_BATCH_SIZE, check_batch_size
 from ..run_dir import Paths, read_run_config, run_settings
 from ..text_data import TextDataConfig, encode_examples, read_examples
-from .data import EVAL_BATCH_SIZE, NAME, SPECIALS, evaluation_batches
+from .data import NAME, SPECIALS, evaluation_batches
 from .loss import corpus_loss
 
 
@@ -120,8 +121,7 @@ class ConditionalGeneratorPredictor:
         Raises:
             ValueError: For malformed data, or a label that the model was not trained on (naming file and line).
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
+        check_batch_size(batch_size)
         if format is None:  # (in-memory pairs are read whatever the format)
             single = isinstance(data, str | os.PathLike) or len(data) == 1
             format = "auto" if self.text.format == "files" and single else self.text.format

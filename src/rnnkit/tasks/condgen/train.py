@@ -19,9 +19,9 @@ from ...models.condgen import ConditionalGenerator, ConditionalGeneratorConfig
 from ...text import Vocab
 from ...train.config import TrainConfig
 from ..base import finish_run, prepare_run
-from ..common import Encoded
-from ..text_data import TextDataConfig, encode_splits, read_splits
-from .data import EVAL_BATCH_SIZE, NAME, SETTINGS, build_vocab, evaluation_batches, training_batches
+from ..common import EVAL_BATCH_SIZE, Encoded
+from ..text_data import TextDataConfig, example_counts, read_data
+from .data import NAME, SETTINGS, SPECIALS, evaluation_batches, training_batches
 from .loss import batch_loss, corpus_loss
 
 Data = str | os.PathLike[str] | Sequence[Any] | None  # paths, or in-memory (text, label) pairs
@@ -47,17 +47,14 @@ def train_condgen(out: str | os.PathLike[str], *, data: Data = None, valid: Data
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
                       settings={"text": text, "model": model, "train": train}, callbacks=callbacks)
     text, model, train = (run.settings[name] for name in SETTINGS)
-    labels, train_examples, valid_examples, test_examples = read_splits(run.data, run.valid, run.test, text,
-                                                                        train.seed)
-    vocab = build_vocab(train_examples, text)
-    train_data, valid_data, test_data = encode_splits(vocab, labels, train_examples, valid_examples, test_examples)
+    labels, vocab, (train_data, valid_data, test_data) = read_data(run.data, run.valid, run.test, text, train.seed,
+                                                                   SPECIALS)
     network = ConditionalGenerator(len(vocab), model, num_classes=len(labels), pad_id=vocab.pad_id).to(run.device)
     run.start({"text": text, "model": model, "train": train, "labels": labels,
                # generation stops after this many tokens without <eos>: the longest training text, plus a margin
                "generation": {"max_length": max(len(ids) for ids in train_data.ids) + 10}},
               vocabularies={"vocab.json": vocab}, derived={"labels": labels},
-              data_extra={"examples": {"train": len(train_data), "valid": len(valid_data),
-                                       "test": None if test_data is None else len(test_data)}})
+              data_extra={"examples": example_counts(train_data, valid_data, test_data)})
     pad_id = vocab.pad_id
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab)
     results = run.fit(network, lambda net, batch, state: batch_loss(net, batch, pad_id), batches,

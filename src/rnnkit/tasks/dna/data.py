@@ -27,7 +27,7 @@ from ...data.sequence_encoding import kmers, letter_ids
 from ...models.binding_classifier import INPUTS
 from ...text import Vocab
 from ...train.config import setting, validate_field_types
-from ..base import is_path_like
+from ..base import is_path_like, short_repr
 from ..common import Encoded
 from ..run_dir import Paths
 
@@ -109,7 +109,7 @@ def records_from(source: Any, config: SequenceDataConfig, argument: str,
     if is_path_like(source):
         return read_records(source, config, f"--{argument}", labels)
     if isinstance(source, str | bytes) or not isinstance(source, Sequence) or not source:
-        raise ValueError(f"{argument}: got {_short(source)}; expected sequence file paths or a non-empty sequence "
+        raise ValueError(f"{argument}: got {short_repr(source)}; expected sequence file paths or a non-empty sequence "
                          "of (sequence, label) pairs")
     return [memory_record(item, f"{argument} item {number}", config) for number, item in enumerate(source, 1)]
 
@@ -119,14 +119,9 @@ def memory_record(item: Any, where: str, config: SequenceDataConfig) -> Sequence
     if not (isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str) and item[0].strip()
             and (item[1] is None or isinstance(item[1], str))):
         raise ValueError(f"{where}: expected a (sequence, label) pair of a non-empty string and a string label; "
-                         f"got {_short(item)}")
+                         f"got {short_repr(item)}")
     sequence = check_letters(item[0].strip(), ALPHABETS[config.alphabet], where)
     return SequenceRecord(sequence[: config.max_length], item[1], where, where)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def sample(records: list[SequenceRecord], limit: int | None, seed: int) -> list[SequenceRecord]:

@@ -2,8 +2,7 @@
 
 The classification task's training loop, loss and metrics (cross-entropy; accuracy, macro-F1, ROC-AUC, PR-AUC)
 on biological sequences: FASTA or TSV records (:mod:`rnnkit.data.readers.sequences`), or ``(sequence, label)``
-pairs from Python -> optional
-dinucleotide-shuffled negatives (as DeepBind) -> one-hot letters or k-mer tokens ->
+pairs from Python -> optional dinucleotide-shuffled negatives (as DeepBind) -> one-hot letters or k-mer tokens ->
 :class:`~rnnkit.models.binding_classifier.BindingSiteClassifier` (optional convolution, then the recurrent
 :class:`~rnnkit.models.SequenceClassifier`). The best epoch is chosen on validation data (``--valid``, or a share
 of ``--data`` held out *before* negatives are made, so no sequence has its shuffled copy on the other side); test
@@ -156,7 +155,7 @@ def validation_of(splits: DnaData):
     """The trainer's ``evaluate``: validation loss, accuracy, ROC-AUC (two classes) and the error it monitors."""
 
     def evaluate(net: nn.Module) -> dict[str, float]:
-        metrics = metrics_of(predict_probabilities(net, splits.valid, splits.pad_id), splits.valid.labels, "valid")
+        metrics = split_metrics(net, splits.valid, splits.pad_id, "valid")
         picked = {key: metrics[key] for key in ("valid_loss", "valid_accuracy", "valid_roc_auc") if key in metrics}
         # the epoch is chosen by validation ROC-AUC where there is one (the field's metric), else by accuracy
         picked["valid_error"] = 1.0 - metrics.get("valid_roc_auc", metrics["valid_accuracy"])

@@ -49,14 +49,15 @@ def train_forecaster(out: str | os.PathLike[str], *, data: SeriesData | None = N
         series, model, train: the settings (``series.targets`` required for a new run; ``model.input_size`` and
             ``num_targets`` are set from the columns). ``epochs`` extends a resumed run.
     """
-    if not resume and data is not None and not (series or SeriesConfig()).targets:
+    if not resume and data is not None and not (series and series.targets):
         raise ValueError(NO_TARGET)
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
                       settings={"series": series, "model": model, "train": train}, callbacks=callbacks)
     series, train = run.settings["series"], run.train
     split = load_series(run.data, run.valid, run.test, series, run.settings["model"].horizon)
     model = replace(run.settings["model"], input_size=len(split.series.columns), num_targets=split.series.num_targets)
-    network, z = _scaled(Forecaster(model), split)
+    network = Forecaster(model)
+    z = _normalized(network, split)
     network = network.to(run.device)
     split_rows = {"train_end": split.train_end, "valid_end": split.valid_end, "rows": len(split.series)}
     run.start({"series": series, "model": model, "train": train, "split": split_rows}, derived={"split": split_rows})
@@ -70,11 +71,11 @@ def train_forecaster(out: str | os.PathLike[str], *, data: SeriesData | None = N
                                           f"horizon {model.horizon}")
 
 
-def _scaled(network: Forecaster, split: Split) -> tuple[Forecaster, torch.Tensor]:
-    """The network with its scaler fitted on the training rows, and the whole series normalised ``(N, F)``."""
+def _normalized(network: Forecaster, split: Split) -> torch.Tensor:
+    """Fit the network's scaler on the training rows; return the whole series normalised by it ``(N, F)``."""
     try:
         fit_scaler_on_training_part(network, split)
-        return network, network.normalize(torch.from_numpy(split.series.values))
+        return network.normalize(torch.from_numpy(split.series.values))
     except ValueError as error:
         raise ValueError(f"{split.series.path}: {error}") from None
 

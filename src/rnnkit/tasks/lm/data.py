@@ -58,6 +58,7 @@ def _text_of(value: Any, name: str, encoding: str) -> str:
 
 
 def described(value: Any) -> str:
+    """A text argument as error messages and config.json's ``source`` name it: its path, or ``data (in memory)``."""
     return "data (in memory)" if is_in_memory(value) else str(value)
 
 

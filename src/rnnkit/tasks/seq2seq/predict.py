@@ -8,7 +8,6 @@ of the encoder-decoder tutorials; it is not comparable with detokenised, cased S
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from ...models.seq2seq import Seq2Seq
 from ...text import Vocab
 from ...train.checkpoint import load_model_weights
 from ..base import is_path_like
-from ..run_dir import read_run_config, run_settings
+from ..run_dir import describe_paths, read_run_config, run_settings
 from .data import BOS, EOS, TranslationCorpusConfig, read_data
 from .settings import SETTINGS, TASK_NAME, Seq2SeqTaskConfig
 
@@ -111,11 +110,8 @@ class Seq2SeqPredictor:
         """
         single = isinstance(texts, str)
         items = [texts] if single else list(texts)
-        tokens = [self.source_tokens(text, truncate, f"text {number}") for number, text in enumerate(items, 1)]
-        records = [{"source": text, "translation": self.tokenizer.detokenize(target), "tokens": target,
-                    "score": score, "complete": ended}
-                   for text, (target, score, ended) in zip(items, self.decode_tokens(tokens, beam_size, batch_size),
-                                                            strict=True)]
+        records = self.translate_records([(f"text {number}", text) for number, text in enumerate(items, 1)],
+                                         beam_size, truncate, batch_size)
         return records[0] if single else records
 
     def translate_records(self, texts: Sequence[tuple[str, str]], beam_size: int | None = None,
@@ -155,10 +151,7 @@ class Seq2SeqPredictor:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
         pairs = read_data(data, self.corpus, "data")
-        if is_path_like(data):
-            place = f"{data if isinstance(data, str | os.PathLike) else data[0]} line"
-        else:
-            place = "data item"
+        place = f"{describe_paths(data)} line" if is_path_like(data) else "data item"  # read_data took one path
         sources = [self.source_tokens(pair.source, truncate, f"{place} {pair.line}") for pair in pairs]
         started = time.perf_counter()
         decoded = self.decode_tokens(sources, beam_size, batch_size)

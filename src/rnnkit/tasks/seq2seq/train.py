@@ -22,7 +22,7 @@ from ...models.seq2seq import Seq2Seq, Seq2SeqConfig, sequence_loss
 from ...text import Vocab
 from ...train.config import TrainConfig
 from ...train.trainer import StepResult
-from ..base import Run, finish_run, is_path_like, prepare_run
+from ..base import Run, describe_data, finish_run, prepare_run
 from .data import (
     Batch,
     EncodedPairs,
@@ -63,23 +63,18 @@ def corpus_loss(model: nn.Module, batches: list[Batch], pad_id: int) -> dict[str
     return {"loss": mean, "ppl": math.exp(min(mean, 700.0))}
 
 
-def _named(flag: str, value: Any) -> str:
-    """How messages name a data argument: ``--data PATH`` for a path, ``data`` for pairs in memory."""
-    return f"{flag} {value}" if is_path_like(value) else flag.lstrip("-")
-
-
 def prepare_data(data: Pairs, valid: Pairs | None, corpus: TranslationCorpusConfig, seed: int):
     """Training and validation pairs (held out from ``data`` without ``valid``), vocabularies, encoded pairs."""
-    pairs = read_data(data, corpus, "data")
+    pairs, data_name = read_data(data, corpus, "data"), describe_data("--data", data)
     if valid is not None:
         valid_pairs = read_data(valid, corpus, "valid")
     else:
         try:
             pairs, valid_pairs = split_pairs(pairs, corpus.valid_fraction, seed)
         except ValueError as error:
-            raise ValueError(f"{_named('--data', data)}: {error}") from None
-    pairs, tokens = filter_by_length(pairs, tokenize_pairs(pairs, corpus), corpus.max_length, _named("--data", data))
-    valid_name = _named("--valid", valid) if valid is not None else "validation pairs"
+            raise ValueError(f"{data_name}: {error}") from None
+    pairs, tokens = filter_by_length(pairs, tokenize_pairs(pairs, corpus), corpus.max_length, data_name)
+    valid_name = describe_data("--valid", valid) if valid is not None else "validation pairs"
     valid_pairs, valid_tokens = filter_by_length(valid_pairs, tokenize_pairs(valid_pairs, corpus), corpus.max_length,
                                                  valid_name)
     source_vocab, target_vocab = build_vocabularies(tokens, corpus)
@@ -91,8 +86,7 @@ def prepare_data(data: Pairs, valid: Pairs | None, corpus: TranslationCorpusConf
 def train_seq2seq(out: Path, *, data: Pairs | None = None, valid: Pairs | None = None, test: Pairs | None = None,
                   corpus: TranslationCorpusConfig | None = None, model: Seq2SeqConfig | None = None,
                   train: TrainConfig | None = None, seq2seq: Seq2SeqTaskConfig | None = None, resume: bool = False,
-                  epochs: int | None = None, callbacks: Sequence[Any] = (),
-                  task: Seq2SeqTaskConfig | None = None) -> dict[str, Any]:
+                  epochs: int | None = None, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train (or resume) an encoder-decoder into the run directory ``out``; return the final metrics.
 
     Args:
@@ -101,15 +95,14 @@ def train_seq2seq(out: Path, *, data: Pairs | None = None, valid: Pairs | None =
             sequence of (source, target) strings (config.json then records ``"<in memory>"``).
         valid: validation pairs (same forms); default: ``corpus.valid_fraction`` of ``data`` held out.
         test: test pairs (same forms), translated with beam search at the end and scored (BLEU, chrF).
-        corpus, model, train, seq2seq: the settings of the data, the network, the training and the decoding
-            (``task``: the old name of ``seq2seq``, still accepted).
+        corpus, model, train, seq2seq: the settings of the data, the network, the training and the decoding.
         resume: continue the run in ``out`` from its last checkpoint, with its saved data and settings.
         epochs: with ``resume``, a new number of epochs (to extend a finished run).
         callbacks: trainer callbacks (:mod:`rnnkit.train.callbacks`).
     """
     run = prepare_run(TASK_NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
                       callbacks=callbacks, settings={"corpus": corpus, "model": model, "train": train,
-                                                     "seq2seq": seq2seq or task})
+                                                     "seq2seq": seq2seq})
     corpus, model_config, train = run.settings["corpus"], run.settings["model"], run.train
     train_data, valid_data, source_vocab, target_vocab = prepare_data(run.data, run.valid, corpus, train.seed)
     if run.test is not None:

@@ -25,7 +25,7 @@ from ...data.readers.conll import SEPARATORS, TaggedSentence, read_conll
 from ...models.tagger import IGNORE_INDEX
 from ...text import Vocab, pad_sequences
 from ...train.config import setting, validate_field_types
-from ..base import is_path_like
+from ..base import describe_data, is_path_like, short_repr
 from ..run_dir import Paths, describe_paths
 
 NAME = "tag"
@@ -100,7 +100,7 @@ def sentences_from(source: Any, config: TagDataConfig, argument: str) -> list[Ta
     if is_path_like(source):
         return read_sentences(source, config, f"--{argument}")
     if isinstance(source, str | bytes) or not isinstance(source, Sequence) or not source:
-        raise ValueError(f"{argument}: got {_short(source)}; expected CoNLL file paths or a non-empty sequence of "
+        raise ValueError(f"{argument}: got {short_repr(source)}; expected CoNLL file paths or a non-empty sequence of "
                          "(tokens, tags) pairs")
     return [memory_sentence(item, f"{argument} item {number}") for number, item in enumerate(source, 1)]
 
@@ -114,17 +114,7 @@ def memory_sentence(item: Any, where: str) -> MemorySentence:
         tokens, tags = (tuple(value.strip() for value in part) for part in item)
         return MemorySentence(tokens, tags, where, tuple(range(1, len(tokens) + 1)))
     raise ValueError(f"{where}: expected a (tokens, tags) pair of two equal-length, non-empty lists of non-empty "
-                     f"strings; got {_short(item)}")
-
-
-def describe_source(source: Any, argument: str) -> str:
-    """``--data FILE ...`` for files, ``data`` for in-memory sentences: how an error names the data."""
-    return f"--{argument} {describe_paths(source)}" if is_path_like(source) else argument
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+                     f"strings; got {short_repr(item)}")
 
 
 def read_sentences(paths: Paths, config: TagDataConfig, name: str, tags: bool = True) -> list[TaggedSentence]:
@@ -151,7 +141,7 @@ def build_tag_vocab(sentences: Sequence[TaggedSentence], paths: Any) -> Vocab:
     error (files, or in-memory sentences)."""
     tags = sorted({tag for sentence in sentences for tag in sentence.tags})
     if len(tags) < 2:
-        raise ValueError(f"{describe_source(paths, 'data')}: every token has the tag {tags[0]!r}; "
+        raise ValueError(f"{describe_data('--data', paths)}: every token has the tag {tags[0]!r}; "
                          "expected at least 2 tags")
     return Vocab(tags, specials=())
 

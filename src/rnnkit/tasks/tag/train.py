@@ -31,6 +31,7 @@ from ...text import Vocab
 from ...train.config import TrainConfig
 from ...train.trainer import StepResult
 from ..base import Run, finish_run, prepare_run
+from ..common import EVAL_BATCH_SIZE
 from .data import (
     NAME,
     EncodedTags,
@@ -44,7 +45,6 @@ from .data import (
     training_batches,
 )
 
-EVAL_BATCH_SIZE = 64
 SETTINGS = {"text": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}
 
 
