@@ -1,6 +1,7 @@
 """Run directories: settings per config section, a one-line error for a broken config.json, recorded data paths
 and the kept epoch."""
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -111,3 +112,15 @@ def test_resumed_run_needs_a_checkpoint_and_replaces_the_epochs(tmp_path):
     assert settings["train"].epochs == 7 and data["train"] == "a.txt"
     with pytest.raises(FileNotFoundError, match="no such run directory"):
         resumed_run(tmp_path / "none", "demo", sections)
+
+
+def test_run_start_takes_the_tasks_own_record_of_its_data_and_never_resolves_it_as_a_path(tmp_path):
+    from rnnkit.tasks.base import IN_MEMORY, prepare_run
+    from rnnkit.train.config import TrainConfig
+
+    texts = ["a text with a NUL \x00 byte", "another"]  # a list of str looks like paths to the generic record
+    run = prepare_run("demo", tmp_path / "run", {"train": TrainConfig}, data=texts, valid=[str(tmp_path / "v.txt")])
+    run.start({"train": run.train}, data_extra={"train": IN_MEMORY, "source": "memory"})
+    data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert data == {"train": IN_MEMORY, "valid": [str((tmp_path / "v.txt").resolve())], "test": None,
+                    "source": "memory"}
