@@ -17,10 +17,11 @@ Ties are broken by vocabulary index, lower first, so the same logits always keep
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
-__all__ = ["filter_logits", "sample_next"]
+__all__ = ["filter_logits", "sample_next", "sampling_rule"]
 
 
 def _check_top_k(top_k: object) -> None:
@@ -64,20 +65,40 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
     """
     _check_top_k(top_k)
     _check_top_p(top_p)
-    logits = _check_logits(logits)
+    return _filter(_check_logits(logits), top_k, top_p)
+
+
+def _filter(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """:func:`filter_logits` without the checks (the arguments were checked once by the caller)."""
     if top_k is None and (top_p is None or top_p >= 1.0):
         return logits.clone()
+    if top_p is None or top_p >= 1.0:
+        return logits.masked_fill(~_top_k_mask(logits, top_k), -math.inf)
     # A stable descending sort puts equal logits in index order: the tie-break of both filters.
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)  # (..., V)
     drop = torch.zeros_like(sorted_logits, dtype=torch.bool)  # (..., V), in sorted order
     if top_k is not None and top_k < logits.shape[-1]:
         drop[..., top_k:] = True
-    if top_p is not None and top_p < 1.0:
-        probabilities = torch.softmax(sorted_logits.masked_fill(drop, -math.inf), dim=-1)
-        mass_before = torch.cumsum(probabilities, dim=-1) - probabilities  # mass of the more probable tokens
-        drop |= mass_before >= top_p
-        drop[..., 0] = False
+    probabilities = torch.softmax(sorted_logits.masked_fill(drop, -math.inf), dim=-1)
+    mass_before = torch.cumsum(probabilities, dim=-1) - probabilities  # mass of the more probable tokens
+    drop |= mass_before >= top_p
+    drop[..., 0] = False
     return logits.masked_fill(drop.scatter(-1, order, drop), -math.inf)
+
+
+def _top_k_mask(logits: torch.Tensor, top_k: int) -> torch.Tensor:
+    """True at the ``top_k`` largest logits of each row, ties to the lower index (as a stable sort would keep).
+
+    ``topk`` finds the k-th largest value without sorting the whole row; every logit above it is kept, and of
+    those equal to it only as many as are still needed, lowest index first.
+    """
+    if top_k >= logits.shape[-1]:
+        return torch.ones_like(logits, dtype=torch.bool)
+    kth = logits.topk(top_k, dim=-1).values[..., -1:]  # (..., 1)
+    above = logits > kth
+    equal = logits == kth
+    needed = top_k - above.sum(dim=-1, keepdim=True)  # (..., 1): how many of the equal ones to keep
+    return above | (equal & (equal.cumsum(dim=-1) <= needed))
 
 
 def sample_next(
@@ -104,21 +125,41 @@ def sample_next(
         ValueError: If ``temperature`` is negative or not finite, ``top_k < 1``, ``top_p`` is outside ``(0, 1]``,
             or ``logits`` holds NaN, +inf or a row with no finite logit.
     """
+    choose = sampling_rule(temperature, top_k, top_p)
+    logits = _check_logits(logits)
+    if not torch.isfinite(logits).any(dim=-1).all():
+        raise ValueError("logits has a row with no finite value; expected at least one token that can be chosen")
+    return choose(logits, generator)
+
+
+def sampling_rule(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+                  ) -> Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]:
+    """:func:`sample_next` with its options checked once: ``choose(logits (B, V), generator) -> tokens (B,)``.
+
+    For decoding loops: the returned function checks nothing and never reads a value back to the host, so a
+    GPU runs ahead of Python; it draws exactly the tokens :func:`sample_next` draws from the same generator.
+
+    Raises:
+        ValueError: If ``temperature`` is negative or not finite, ``top_k < 1`` or ``top_p`` outside ``(0, 1]``.
+    """
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
         math.isfinite(temperature) and temperature >= 0
     ):
         raise ValueError(f"temperature must be a finite number >= 0 (0 for greedy); got {temperature!r}")
     _check_top_k(top_k)
     _check_top_p(top_p)
-    logits = _check_logits(logits)
-    if not torch.isfinite(logits).any(dim=-1).all():
-        raise ValueError("logits has a row with no finite value; expected at least one token that can be chosen")
     if temperature == 0:
-        return logits.argmax(dim=-1)
-    # Shift the maximum to 0 first, so a tiny temperature cannot overflow to +inf.
-    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # half precision: sample in float32
-    scaled = (logits - logits.amax(dim=-1, keepdim=True)) / temperature  # (..., V)
-    filtered = filter_logits(scaled, top_k=top_k, top_p=top_p)  # (..., V)
-    probabilities = torch.softmax(filtered, dim=-1).reshape(-1, logits.shape[-1])  # (rows, V)
-    tokens = torch.multinomial(probabilities, num_samples=1, generator=generator)  # (rows, 1)
-    return tokens.reshape(logits.shape[:-1])
+        return lambda logits, generator=None: logits.argmax(dim=-1)
+
+    def choose(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # half precision: sample in float32
+        # Shift the maximum to 0 first, so a tiny temperature cannot overflow to +inf.
+        scaled = logits - logits.amax(dim=-1, keepdim=True)  # (..., V)
+        if temperature != 1:
+            scaled = scaled / temperature
+        filtered = _filter(scaled, top_k, top_p) if top_k is not None or top_p is not None else scaled
+        probabilities = torch.softmax(filtered, dim=-1).reshape(-1, logits.shape[-1])  # (rows, V)
+        tokens = torch.multinomial(probabilities, num_samples=1, generator=generator)  # (rows, 1)
+        return tokens.reshape(logits.shape[:-1])
+
+    return choose

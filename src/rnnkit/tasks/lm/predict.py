@@ -18,9 +18,11 @@ import torch.nn.functional as F
 from ...data.corpus import CorpusConfig, context_token, encode_text, join_tokens, tokens_of
 from ...data.readers.text import read_text
 from ...data.streams import batchify
-from ...decode.sampling import sample_next
+from ...decode.generate import sample_continuations
+from ...decode.sampling import sampling_rule
+from ...decode.steps import LanguageModelStep
 from ...models import LanguageModel, LanguageModelConfig
-from ...text import Vocab
+from ...text import Vocab, pad_sequences
 from ...train.checkpoint import load_model_weights
 from ..run_dir import read_run_config, run_settings
 from .data import NAME, stream_loss, text_metrics
@@ -69,31 +71,50 @@ class LanguageModelPredictor:
     def generate(self, prompt: str = "", length: int = 200, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int | None = None) -> str:
         """Continue ``prompt`` by ``length`` sampled tokens; returns prompt + continuation."""
+        return self.generate_batch([prompt], length, temperature, top_k, top_p, seed)[0]
+
+    @torch.no_grad()
+    def generate_batch(self, prompts: list[str], length: int = 200, temperature: float = 1.0,
+                       top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> list[str]:
+        """Continue every prompt of ``prompts`` by ``length`` sampled tokens, all decoded together.
+
+        The prompts may have different lengths: each is read up to its own last token (one padded batch through
+        the model's layers), then the continuations are drawn step by step with the model's step function
+        (:func:`rnnkit.decode.step_function`). Greedy decoding (``temperature=0``) gives the texts that
+        :meth:`generate` gives one by one; sampled texts depend on the seed and on the batch.
+        """
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise ValueError(f"length: got {length!r}; expected a positive integer")
-        prompt_tokens = tokens_of(prompt, self.corpus)
-        if self.corpus.level == "word" and prompt_tokens and not prompt.endswith("\n"):
-            prompt_tokens = prompt_tokens[:-1]  # continue the prompt's line rather than start a new one
-        if prompt_tokens and all(t not in self.vocab for t in prompt_tokens):
-            raise ValueError(f"prompt: got {prompt!r}, whose tokens are all unknown to the model's vocabulary")
+        if isinstance(prompts, str) or not prompts:
+            raise ValueError(f"prompts: got {prompts!r}; expected a non-empty list of texts")
+        choose = sampling_rule(temperature, top_k, top_p)
+        contexts = [[context_token(self.corpus), *self._prompt_tokens(prompt, index, len(prompts))]
+                    for index, prompt in enumerate(prompts)]
+        ids, lengths = pad_sequences([self.vocab.encode(tokens) for tokens in contexts], pad_id=0)
         generator = torch.Generator(device=self.device)
         if seed is None:
             generator.seed()  # fresh randomness for this generator only (torch.seed() reseeds the global RNG)
         else:
             generator.manual_seed(seed)
         banned = [i for i in (self.vocab.stoi.get("<pad>"), self.vocab.stoi.get("<unk>")) if i is not None]
-        logits, state = self.model(self._ids([context_token(self.corpus), *prompt_tokens]))
-        next_logits = logits[:, -1]  # (1, V)
-        generated: list[str] = []
-        for _ in range(length):
-            next_logits = next_logits.float()
-            next_logits[:, banned] = -math.inf
-            token_id = sample_next(next_logits, temperature, top_k, top_p, generator)  # (1,)
-            generated.append(self.vocab.decode([int(token_id)])[0])
-            logits, state = self.model(token_id.view(1, 1), state)
-            next_logits = logits[:, -1]
-        separator = " " if self.corpus.level == "word" and prompt and not prompt.endswith(("\n", " ")) else ""
-        return prompt + separator + join_tokens(generated, self.corpus)
+        stepper = LanguageModelStep(self.model, banned)
+        ragged = bool(len(set(lengths.tolist())) > 1)
+        logits, state = stepper.prefill(ids.to(self.device), lengths if ragged else None)  # (B, V)
+        tokens = sample_continuations(stepper, logits, state, length, choose, generator).tolist()  # (B, length)
+        texts = []
+        for prompt, row in zip(prompts, tokens, strict=True):
+            separator = " " if self.corpus.level == "word" and prompt and not prompt.endswith(("\n", " ")) else ""
+            texts.append(prompt + separator + join_tokens(self.vocab.decode(row), self.corpus))
+        return texts
+
+    def _prompt_tokens(self, prompt: str, index: int, count: int) -> list[str]:
+        tokens = tokens_of(prompt, self.corpus)
+        if self.corpus.level == "word" and tokens and not prompt.endswith("\n"):
+            tokens = tokens[:-1]  # continue the prompt's line rather than start a new one
+        if tokens and all(t not in self.vocab for t in tokens):
+            where = "prompt" if count == 1 else f"prompts[{index}]"
+            raise ValueError(f"{where}: got {prompt!r}, whose tokens are all unknown to the model's vocabulary")
+        return tokens
 
     @torch.no_grad()
     def evaluate(self, path: Path, batch_size: int = 1) -> dict[str, float]:
