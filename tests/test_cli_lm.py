@@ -122,6 +122,22 @@ def test_generate_without_a_seed_leaves_the_global_rng_alone(char_run):
     assert torch.equal(torch.rand(3), expected)
 
 
+def test_dtype_bfloat16_keeps_the_weights_in_bf16_and_scores_close_to_float32(cli, char_run):
+    run, _ = char_run
+    predictor = rk.load(run, dtype="bfloat16")
+    assert {p.dtype for p in predictor.model.parameters()} == {torch.bfloat16}
+    full = one_json(cli("score", run, "some text")[1])
+    half = one_json(cli("score", run, "some text", "--dtype", "bfloat16")[1])
+    assert half["tokens"] == full["tokens"]
+    assert half["perplexity"] == pytest.approx(full["perplexity"], rel=0.05)
+    sample = one_json(cli("generate", run, "--prompt", "ab", "--length", 10, "--seed", 1, "--dtype", "bfloat16")[1])
+    assert sample["text"].startswith("ab") and len(sample["text"]) == 12
+    code, _, err = cli("score", run, "x", "--dtype", "float16")
+    assert code == 2 and "--dtype" in err
+    with pytest.raises(ValueError, match="dtype"):
+        rk.load(run, dtype="float16")
+
+
 def test_score_texts_gives_one_consistent_jsonl_line_each(cli, char_run):
     run, _ = char_run
     code, out, err = cli("score", run, "some text", "other")

@@ -7,11 +7,11 @@ from .data import BucketBatchSampler
 from .text import CharTokenizer, Vocab, WordTokenizer, lengths_to_mask, one_hot, pad_sequences
 
 
-def load(run_dir, device: str = "cpu"):
+def load(run_dir, device: str = "cpu", dtype=None):
     """Load a run directory written by ``rnnkit train``: an object with the task's verbs (see rnnkit.api)."""
     from .api import load as load_run
 
-    return load_run(run_dir, device=device)
+    return load_run(run_dir, device=device, dtype=dtype)
 
 
 try:

@@ -57,18 +57,21 @@ def test_cell_step_equals_the_cell(cell_type):
         torch.testing.assert_close(a, b)
 
 
-def test_banned_tokens_get_no_probability_and_prefill_reads_ragged_prompts():
+@pytest.mark.parametrize("stepped_prefill_limit", [0, 16])  # the whole-sequence layers, or the step function
+def test_banned_tokens_get_no_probability_and_prefill_reads_ragged_prompts(stepped_prefill_limit):
     model = language_model("lstm")
     stepper = step_function(model, banned=[0, 3])
-    prompts = [torch.tensor([4, 5, 6, 7]), torch.tensor([8, 9])]
+    stepper.stepped_prefill_limit = stepped_prefill_limit
+    prompts = [torch.tensor([4, 5, 6, 7]), torch.tensor([8, 9]), torch.tensor([1, 2, 3, 4])]
     ids = torch.nn.utils.rnn.pad_sequence(prompts, batch_first=True)
-    logits, state = stepper.prefill(ids, torch.tensor([4, 2]))
+    logits, state = stepper.prefill(ids, torch.tensor([4, 2, 4]))
     assert torch.isneginf(logits[:, [0, 3]]).all()
     for row, prompt in enumerate(prompts):
         alone, alone_state = model(prompt.unsqueeze(0))
         torch.testing.assert_close(logits[row, 4:], alone[0, -1, 4:], rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(state[0][0][row], alone_state[0][0][0, 0], rtol=1e-5, atol=1e-5)
-    step_logits, _ = stepper(torch.tensor([1, 2]), state)
+        torch.testing.assert_close(state[1][1][row], alone_state[1][1][0, 0], rtol=1e-5, atol=1e-5)
+    step_logits, _ = stepper(torch.tensor([1, 2, 5]), state)
     assert torch.isneginf(step_logits[:, [0, 3]]).all()
 
 
@@ -110,16 +113,16 @@ def old_generate(lm: LanguageModelPredictor, prompt: str, length: int, temperatu
                                                              (0.0, None, None), (1.0, 4, 0.8)])
 def test_generation_draws_the_tokens_of_the_old_loop(temperature, top_k, top_p):
     lm = predictor()
-    for seed in (0, 1):
-        expected = old_generate(lm, "the q", 40, temperature, top_k, top_p, seed)
-        assert lm.generate("the q", length=40, temperature=temperature, top_k=top_k, top_p=top_p,
+    for seed, prompt in ((0, "the q"), (1, "the quick brown fox jumps over the lazy")):  # stepped / fused prefill
+        expected = old_generate(lm, prompt, 40, temperature, top_k, top_p, seed)
+        assert lm.generate(prompt, length=40, temperature=temperature, top_k=top_k, top_p=top_p,
                            seed=seed) == expected
 
 
 @pytest.mark.parametrize("level", ["char", "word"])
 def test_batched_generation_equals_one_by_one_when_greedy(level):
     lm = predictor(level)
-    prompts = ["the quick brown", "and", "", "lazy dog\n", "some more text and then the"]
+    prompts = ["the quick brown", "and", "", "lazy dog\n", "some more text and then the quick brown fox jumps"]
     batched = lm.generate_batch(prompts, length=12, temperature=0.0)
     assert batched == [lm.generate(prompt, length=12, temperature=0.0) for prompt in prompts]
     sampled = lm.generate_batch(prompts, length=12, seed=5)

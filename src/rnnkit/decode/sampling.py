@@ -152,14 +152,19 @@ def sampling_rule(temperature: float = 1.0, top_k: int | None = None, top_p: flo
         return lambda logits, generator=None: logits.argmax(dim=-1)
 
     def choose(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # half precision: sample in float32
-        # Shift the maximum to 0 first, so a tiny temperature cannot overflow to +inf.
-        scaled = logits - logits.amax(dim=-1, keepdim=True)  # (..., V)
+        if logits.dtype != torch.float32 and logits.dtype != torch.float64:
+            logits = logits.float()  # half precision: sample in float32
         if temperature != 1:
-            scaled = scaled / temperature
-        filtered = _filter(scaled, top_k, top_p) if top_k is not None or top_p is not None else scaled
-        probabilities = torch.softmax(filtered, dim=-1).reshape(-1, logits.shape[-1])  # (rows, V)
+            # Shift the maximum to 0 first, so a tiny temperature cannot overflow to +inf. (At T = 1 softmax
+            # subtracts the maximum itself, to the same values: the shift would only cost time.)
+            logits = (logits - logits.amax(dim=-1, keepdim=True)) / temperature  # (..., V)
+        if top_k is not None or top_p is not None:
+            logits = _filter(logits - logits.amax(dim=-1, keepdim=True) if temperature == 1 else logits,
+                             top_k, top_p)
+        probabilities = torch.softmax(logits, dim=-1)
+        if probabilities.dim() != 2:
+            probabilities = probabilities.reshape(-1, logits.shape[-1])  # (rows, V)
         tokens = torch.multinomial(probabilities, num_samples=1, generator=generator)  # (rows, 1)
-        return tokens.reshape(logits.shape[:-1])
+        return tokens.view(logits.shape[:-1])
 
     return choose
