@@ -39,7 +39,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.data.corpus import CorpusConfig
