@@ -9,9 +9,16 @@ import pytest
 import torch
 
 from rnnkit.data.corpus import CorpusConfig, context_token
-from rnnkit.decode import sample_next, step_function
+from rnnkit.decode import beam_search, greedy_search, sample_next, step_function
 from rnnkit.decode.steps import LanguageModelStep, cell_step
-from rnnkit.models import LanguageModel, LanguageModelConfig
+from rnnkit.models import (
+    ConditionalGenerator,
+    ConditionalGeneratorConfig,
+    LanguageModel,
+    LanguageModelConfig,
+    Seq2Seq,
+    Seq2SeqConfig,
+)
 from rnnkit.nn import GRUCell, LayerNormLSTMCell, LSTMCell
 from rnnkit.nn.cells import ElmanCell
 from rnnkit.tasks.lm.predict import LanguageModelPredictor
@@ -147,3 +154,69 @@ def test_a_stepper_state_goes_on_with_the_model():
     expected, _ = model(ids[:, 3:4], LanguageModelStep.to_model_state(stepper.from_model_state(
         model(ids[:, :3])[1])))
     torch.testing.assert_close(logits, expected[:, 0], rtol=1e-5, atol=1e-5)
+
+
+class ThroughModelStep(torch.nn.Module):
+    """A Seq2Seq seen only through its own ``step`` / ``logits`` (so beam search takes its duck-typed path)."""
+
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.inner = model
+
+    def encode(self, source, lengths):
+        return self.inner.encode(source, lengths)
+
+    def step(self, tokens, state, encoded):
+        return self.inner.step(tokens, state, encoded)
+
+    def logits(self, features):
+        return self.inner.logits(features)
+
+
+@pytest.mark.parametrize(("cell", "attention"), [("lstm", "additive"), ("gru", "none"), ("rnn", "dot"),
+                                               ("lstm", "general")])
+def test_seq2seq_step_equals_the_models_step_and_beam_search_is_unchanged(cell, attention):
+    torch.manual_seed(4)
+    config = Seq2SeqConfig(cell=cell, embedding_size=8, hidden_size=8, num_layers=2, attention=attention,
+                           bidirectional=attention != "dot", dropout=0.0)
+    model = Seq2Seq(11, 9, config).eval()
+    source = torch.randint(2, 11, (3, 6))
+    lengths = torch.tensor([6, 4, 2])
+    source[torch.arange(6) >= lengths.unsqueeze(1)] = 0
+    encoded, state = model.encode(source, lengths)
+    stepper = step_function(model)
+    ours = stepper.from_model_state(state)
+    tokens = torch.tensor([1, 1, 1])
+    for _ in range(4):
+        features, state, weights = model.step(tokens, state, encoded)
+        logits, ours, our_weights = stepper(tokens, ours, encoded)
+        torch.testing.assert_close(logits, model.logits(features), rtol=1e-5, atol=1e-5)
+        if weights is not None:
+            torch.testing.assert_close(our_weights, weights)
+        tokens = logits.argmax(1)
+    for a, b in zip(stepper.to_model_state(ours) if cell == "lstm" else (stepper.to_model_state(ours),),
+                    state if cell == "lstm" else (state,), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    for search in (greedy_search, lambda *a, **k: beam_search(*a, beam_size=3, **k)):
+        fast = search(model, source, lengths, 1, 2, banned=[0])
+        slow = search(ThroughModelStep(model), source, lengths, 1, 2, banned=[0])
+        assert fast.tokens == slow.tokens and fast.finished == slow.finished
+        assert fast.scores == pytest.approx(slow.scores, rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize(("cell", "condition_input", "tie_weights"), [("lstm", True, False), ("gru", False, True),
+                                                                      ("lnlstm", True, False)])
+def test_conditional_generator_step_equals_the_models_step(cell, condition_input, tie_weights):
+    torch.manual_seed(5)
+    config = ConditionalGeneratorConfig(cell=cell, embedding_size=6, hidden_size=8, num_layers=2, condition_size=4,
+                                        dropout=0.0, condition_input=condition_input, tie_weights=tie_weights)
+    model = ConditionalGenerator(10, config, num_classes=3, pad_id=0).eval()
+    q = model.encode_condition(torch.tensor([0, 2, 1]))
+    stepper = step_function(model)
+    state, ours = model.initial_state(q), stepper.initial_state(q)
+    tokens = torch.tensor([1, 1, 1])
+    for _ in range(4):
+        logits, state = model.step(tokens, q, state)
+        our_logits, ours = stepper(tokens, ours, q)
+        torch.testing.assert_close(our_logits, logits, rtol=1e-5, atol=1e-5)
+        tokens = logits.argmax(1)

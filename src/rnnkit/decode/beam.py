@@ -20,13 +20,14 @@ continues it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..models.seq2seq import select_state
+from ..models.seq2seq import Seq2Seq, select_state
+from .steps import Seq2SeqStep
 
 
 @dataclass
@@ -46,8 +47,29 @@ def max_lengths(lengths: Tensor, ratio: float, offset: int) -> Tensor:
     return ((lengths.float() * ratio).floor().long() + offset).clamp(min=1)
 
 
-def _log_probs(model, features: Tensor, banned: Sequence[int]) -> Tensor:
-    log_probs = torch.log_softmax(model.logits(features).float(), dim=-1)  # (N, V)
+def _decoder(model) -> tuple[Callable, Callable, Callable]:
+    """``(step, select, adopt)``: one step ``(tokens, state, encoded) -> (logits (N, V), state)``, the rows of a
+    state, and the encoder's initial state in the step's layout.
+
+    A :class:`~rnnkit.models.Seq2Seq` in eval mode runs through its step function (cells stepped directly, weights
+    looked up once); any other model through its own ``step`` and ``logits``.
+    """
+    if isinstance(model, Seq2Seq) and not model.training:
+        stepper = Seq2SeqStep(model)
+
+        def fast_step(tokens: Tensor, state, encoded):
+            logits, state, _ = stepper(tokens, state, encoded)
+            return logits, state
+        return fast_step, stepper.select, stepper.from_model_state
+
+    def model_step(tokens: Tensor, state, encoded):
+        features, state, _ = model.step(tokens, state, encoded)
+        return model.logits(features), state
+    return model_step, select_state, lambda state: state
+
+
+def _log_probs(logits: Tensor, banned: Sequence[int]) -> Tensor:
+    log_probs = torch.log_softmax(logits.float(), dim=-1)  # (N, V)
     if banned:
         log_probs[:, list(banned)] = float("-inf")  # never emitted: <pad>, <bos>
     return log_probs
@@ -65,7 +87,9 @@ def _cut(row: list[int], eos_id: int, limit: int) -> tuple[list[int], bool]:
 def greedy_search(model, source: Tensor, lengths: Tensor, bos_id: int, eos_id: int, *,
                   max_length_ratio: float = 2.0, max_length_offset: int = 5, banned: Sequence[int] = ()) -> Decoded:
     """Pick the most likely token at every step, for a batch of sources ``(B, S)`` with ``lengths (B,)``."""
+    step, _, adopt = _decoder(model)
     encoded, state = model.encode(source, lengths)
+    state = adopt(state)
     limits = max_lengths(encoded.lengths, max_length_ratio, max_length_offset)  # (B,)
     batch_size, device = source.shape[0], source.device
     tokens = torch.full((batch_size,), bos_id, dtype=torch.long, device=device)
@@ -73,8 +97,8 @@ def greedy_search(model, source: Tensor, lengths: Tensor, bos_id: int, eos_id: i
     total = torch.zeros(batch_size, device=device)
     outputs = []
     for t in range(int(limits.max())):
-        features, state, _ = model.step(tokens, state, encoded)
-        log_probs = _log_probs(model, features, banned)
+        logits, state = step(tokens, state, encoded)
+        log_probs = _log_probs(logits, banned)
         best, tokens = log_probs.max(dim=1)  # (B,)
         total = total + torch.where(finished, torch.zeros_like(best), best)
         outputs.append(tokens)
@@ -101,12 +125,13 @@ def beam_search(model, source: Tensor, lengths: Tensor, bos_id: int, eos_id: int
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f"beam_size: got {beam_size!r}; expected a positive integer")
     K = beam_size
+    step, select, adopt = _decoder(model)
     encoded, state = model.encode(source, lengths)
     B, device = source.shape[0], source.device
     limits = max_lengths(encoded.lengths, max_length_ratio, max_length_offset)  # (B,)
     T = int(limits.max())
     repeat = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,): sentence of each beam row
-    encoded, state = encoded.select(repeat), select_state(state, repeat)
+    encoded, state = encoded.select(repeat), select(adopt(state), repeat)
     scores = torch.full((B, K), float("-inf"), device=device)
     scores[:, 0] = 0.0  # one live hypothesis to start with: <bos>
     history = torch.empty(B, K, 0, dtype=torch.long, device=device)
@@ -117,8 +142,8 @@ def beam_search(model, source: Tensor, lengths: Tensor, bos_id: int, eos_id: int
     tokens = torch.full((B * K,), bos_id, dtype=torch.long, device=device)
     rows = torch.arange(B, device=device).unsqueeze(1)  # (B, 1)
     for t in range(T):
-        features, state, _ = model.step(tokens, state, encoded)
-        log_probs = _log_probs(model, features, banned)  # (B*K, V)
+        logits, state = step(tokens, state, encoded)
+        log_probs = _log_probs(logits, banned)  # (B*K, V)
         V = log_probs.shape[1]
         candidates = (scores.view(B * K, 1) + log_probs).view(B, K * V)
         top_scores, top_index = candidates.topk(min(2 * K, K * V), dim=1)  # (B, 2K), best first
@@ -141,7 +166,7 @@ def beam_search(model, source: Tensor, lengths: Tensor, bos_id: int, eos_id: int
         # the K best extensions that did not end go on
         live_scores, live = torch.where(token == eos_id, float("-inf"), top_scores).topk(K, dim=1)  # (B, K)
         scores, history, tokens = live_scores, extended[rows, live], token[rows, live].reshape(-1)
-        state = select_state(state, (rows * K + origin[rows, live]).reshape(-1))
+        state = select(state, (rows * K + origin[rows, live]).reshape(-1))
     best = pool_tokens[:, 0].tolist()  # (B, T)
     cut = [_cut(row, eos_id, int(limit)) for row, limit in zip(best, limits.tolist(), strict=True)]
     return Decoded([tokens for tokens, _ in cut], pool_scores[:, 0].tolist(), [ended for _, ended in cut])

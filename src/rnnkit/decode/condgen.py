@@ -14,7 +14,8 @@ import torch
 from torch import Tensor
 
 from ..models.condgen import ConditionalGenerator
-from .sampling import sample_next
+from .sampling import sampling_rule
+from .steps import ConditionalGeneratorStep
 
 __all__ = ["generate_conditional"]
 
@@ -53,18 +54,28 @@ def generate_conditional(model: ConditionalGenerator, condition: Tensor, bos_id:
         raise ValueError(f"guidance: got {guidance!r}; expected a finite number >= 0")
     if guidance and model.num_classes is None:
         raise ValueError("guidance: needs label conditions (it contrasts the labels); got feature conditions")
+    choose = sampling_rule(temperature, top_k, top_p)  # options checked once, not at every step
     count = condition.shape[0]
     guided = bool(guidance) and model.num_classes > 1
     classes = model.num_classes if guided else 1
     # with guidance, row n * K + k decodes sequence n under label k; otherwise row n under its own condition
     decoded = torch.arange(classes, device=condition.device).repeat(count) if guided else condition
     q = model.encode_condition(decoded)  # (N*K, C)
-    state = model.initial_state(q)
+    if model.training:  # dropout on, as asked: the model's own step
+        def step(tokens: Tensor, state):
+            return model.step(tokens, q, state)
+        state = model.initial_state(q)
+    else:  # the step function: cells stepped directly, weights looked up once
+        stepper = ConditionalGeneratorStep(model)
+
+        def step(tokens: Tensor, state):
+            return stepper(tokens, state, q)
+        state = stepper.initial_state(q)
     tokens = torch.full((count,), bos_id, dtype=torch.long, device=q.device)  # (N,)
     finished = torch.zeros(count, dtype=torch.bool, device=q.device)
     sequences: list[list[int]] = [[] for _ in range(count)]
     for position in range(max_length):
-        logits, state = model.step(tokens.repeat_interleave(classes), q, state)  # (N*K, V)
+        logits, state = step(tokens.repeat_interleave(classes) if guided else tokens, state)  # (N*K, V)
         logits = logits.float()
         if guided:
             log_probs = torch.log_softmax(logits, dim=1).view(count, classes, -1)  # (N, K, V)
@@ -75,7 +86,7 @@ def generate_conditional(model: ConditionalGenerator, condition: Tensor, bos_id:
             logits[:, list(banned)] = -math.inf
         if position < min_length:
             logits[:, eos_id] = -math.inf
-        tokens = sample_next(logits, temperature, top_k, top_p, generator)  # (N,)
+        tokens = choose(logits, generator)  # (N,)
         chosen = tokens.tolist()  # one copy to the host per step, not one per sequence
         for index in (~finished & (tokens != eos_id)).nonzero().flatten().tolist():
             sequences[index].append(chosen[index])
