@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell, State, bias_sum
 from .checks import check_input, check_lengths, check_state
+from .gru_bptt import gru_unroll
 from .lstm_bptt import lstm_unroll
 
 BACKENDS = ("auto", "explicit", "fused")
@@ -268,6 +269,9 @@ def _unroll(cell: RecurrentCell, sequence: Tensor, state: State, mask: Tensor | 
         bias = bias_sum(cell.bias_ih, cell.bias_hh)
         output, h, c = lstm_unroll(sequence, cell.weight_ih, bias, cell.weight_hh, *state, mask, first_ragged_step)
         return output, (h, c)
+    if type(cell) is GRUCell and not _autocast_enabled(sequence.device):
+        return gru_unroll(sequence, cell.weight_ih, cell.bias_ih, cell.weight_hh, cell.bias_hh, state, mask,
+                          first_ragged_step)
     projected = cell.input_projection(sequence)  # (T, B, G*H): one matrix product for all steps
     outputs = []
     # unbind, not projected[t]: one split node in the graph instead of T full-size slice gradients
