@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell, State, bias_sum
+from .cells import ElmanCell, GRUCell, LayerNormLSTMCell, LSTMCell, RecurrentCell, State, bias_sum
 from .checks import check_input, check_lengths, check_state
 from .gru_bptt import gru_unroll
+from .lnlstm_bptt import lnlstm_unroll
 from .lstm_bptt import lstm_unroll
 
 BACKENDS = ("auto", "explicit", "fused")
@@ -272,6 +273,11 @@ def _unroll(cell: RecurrentCell, sequence: Tensor, state: State, mask: Tensor | 
     if type(cell) is GRUCell and not _autocast_enabled(sequence.device):
         return gru_unroll(sequence, cell.weight_ih, cell.bias_ih, cell.weight_hh, cell.bias_hh, state, mask,
                           first_ragged_step)
+    if type(cell) is LayerNormLSTMCell and not _autocast_enabled(sequence.device):
+        output, h, c = lnlstm_unroll(cell.input_projection(sequence), cell.weight_hh, cell.norm_hh_weight,
+                                     cell.norm_hh_bias, cell.norm_cell_weight, cell.norm_cell_bias, *state, mask,
+                                     first_ragged_step, cell.eps)
+        return output, (h, c)
     projected = cell.input_projection(sequence)  # (T, B, G*H): one matrix product for all steps
     outputs = []
     # unbind, not projected[t]: one split node in the graph instead of T full-size slice gradients

@@ -1,0 +1,187 @@
+r"""The layer-normalised LSTM recurrence of one layer and direction with backpropagation through time by hand.
+
+:class:`~rnnkit.nn.LayerNormLSTMCell` (Ba et al. 2016) under autograd records ~20 nodes per step; this module runs
+the same equations with one autograd Function for the whole sequence, as :mod:`rnnkit.nn.lstm_bptt` does for the
+plain LSTM. The input side ``x_t = LN(W_ih x_t; gamma_ih, beta_ih)`` of all steps is computed before (by the cell's
+``input_projection``, one matrix product and one normalisation for all T steps, recorded by autograd); this function
+takes it and runs, for t = 1..T::
+
+    u_t = W_hh h_{t-1}                                    (B, 4H): one matrix product per step
+    a_t = x_t + LN(u_t; gamma_hh, beta_hh)                the gates' pre-activations, i, f, g, o
+    i, f, o = sigma(a_i), sigma(a_f), sigma(a_o)          g = tanh(a_g)
+    c_t = f c_{t-1} + i g                                 h_t = o tanh(LN(c_t; gamma_c, beta_c))
+
+Backward, with ``dh_t`` the gradient reaching h_t and ``dc_t`` the one reaching c_t from step t+1, and
+``LN'(dy)`` the layer-norm input gradient (torch's fused ``native_layer_norm_backward``, from the mean and
+1/std kept by the forward pass)::
+
+    dn   = dh_t * P,   P = o (1 - tanh(LN(c_t))^2)        gradient reaching LN(c_t)
+    dc   = dc_t + LN'_c(dn)
+    da_i = dc * d_i   d_i = g i (1 - i)      da_f = dc * d_f   d_f = c_{t-1} f (1 - f)
+    da_g = dc * d_g   d_g = i (1 - g^2)      da_o = dh_t * d_o  d_o = tanh(LN(c_t)) o (1 - o)
+    dc_{t-1} = dc * f                        du_t = LN'_hh(da_t)     dh_{t-1} = W_hh^T du_t (+ output gradient)
+    dL/dx_t = da_t      dL/dW_hh = sum_t du_t^T h_{t-1}
+    dL/dgamma_hh = sum_t da_t * LN-normalised u_t   dL/dbeta_hh = sum_t da_t   (likewise gamma_c, beta_c with dn)
+
+The factors ``d_i .. d_o``, ``f`` and ``P`` come from the forward pass (computed while the step's values are in
+cache); the parameter gradients of the norms and of ``W_hh`` are one product or reduction each after the loop.
+Variable lengths as in :mod:`rnnkit.nn.lstm_bptt` (ended sequences carry their state, outputs 0). The results equal
+the autograd loop over ``LayerNormLSTMCell.step`` (tests check values, gradients, and gradcheck in float64).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_input=out): out = dy * y * (1 - y)
+_tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (dy, y, grad_input=out): out = dy * (1 - y^2)
+_norm_backward = torch.ops.aten.native_layer_norm_backward
+
+__all__ = ["lnlstm_unroll"]
+
+
+def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor | None],
+                   norm_cell: tuple[Tensor, Tensor | None], h0: Tensor, c0: Tensor, mask: Tensor | None,
+                   ragged_from: int, eps: float, keep: bool) -> tuple[Tensor, Tensor, Tensor, dict | None]:
+    """The forward recurrence of :func:`lnlstm_unroll`; with ``keep``, also what the backward pass reads."""
+    steps, batch_size, gate_size = x.shape
+    H = gate_size // 4
+    weight_t = weight_hh.t()  # (H, 4H)
+    states = x.new_empty(steps, batch_size, H)  # h_1 .. h_T
+    cells = x.new_empty(steps + 1, batch_size, H)  # c_0 .. c_T
+    cells[0] = c0
+    if keep:
+        recurrent = x.new_empty(steps, batch_size, gate_size)  # u_t
+        factors = x.new_empty(steps, batch_size, gate_size)  # d_i, d_f, d_g, d_o
+        forget_gates, cell_factors = x.new_empty(steps, batch_size, H), x.new_empty(steps, batch_size, H)  # f, P
+        moments = x.new_empty(4, steps, batch_size, 1)  # mean and 1/std of u_t, then of c_t
+    x_rows, state_rows, cell_rows = x.unbind(0), states.unbind(0), cells.unbind(0)
+    h = h0
+    for t in range(steps):
+        u = h @ weight_t  # (B, 4H)
+        normed, mean_u, rstd_u = torch.native_layer_norm(u, (gate_size,), *norm_hh, eps)
+        a = normed.add_(x_rows[t])  # (B, 4H)
+        i, f, g, o = a.chunk(4, dim=1)
+        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+        g = torch.tanh(g)
+        c_previous, c = cell_rows[t], cell_rows[t + 1]
+        torch.mul(f, c_previous, out=c)
+        c.addcmul_(i, g)  # c_t = f c_{t-1} + i g
+        normed_c, mean_c, rstd_c = torch.native_layer_norm(c, (H,), *norm_cell, eps)
+        tanh_c = normed_c.tanh_()
+        h_t = state_rows[t]
+        torch.mul(o, tanh_c, out=h_t)  # h_t = o tanh(LN(c_t))
+        if keep:
+            recurrent[t] = u
+            for index, value in enumerate((mean_u, rstd_u, mean_c, rstd_c)):
+                moments[index, t] = value
+            d_i, d_f, d_g, d_o = factors[t].chunk(4, dim=1)
+            _sigmoid_backward(g, i, grad_input=d_i)  # g i (1 - i)
+            _sigmoid_backward(c_previous, f, grad_input=d_f)  # c_{t-1} f (1 - f)
+            _tanh_backward(i, g, grad_input=d_g)  # i (1 - g^2)
+            _sigmoid_backward(tanh_c, o, grad_input=d_o)  # tanh(LN(c)) o (1 - o)
+            forget_gates[t] = f
+            _tanh_backward(o, tanh_c, grad_input=cell_factors[t])  # P = o (1 - tanh(LN(c))^2)
+        if mask is not None and t >= ragged_from:  # ended sequences keep their state
+            torch.where(mask[t], h_t, h, out=h_t)
+            torch.where(mask[t], c, c_previous, out=c)
+        h = h_t
+    outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
+    saved = None
+    if keep:
+        saved = {"recurrent": recurrent, "factors": factors, "forget_gates": forget_gates,
+                 "cell_factors": cell_factors, "moments": moments, "states": states, "cells": cells}
+    return outputs, states[-1].clone(), cells[-1].clone(), saved
+
+
+class LayerNormLSTMUnroll(torch.autograd.Function):
+    """``(x (T, B, 4H), weight_hh, gamma_hh, beta_hh | None, gamma_c, beta_c | None, h0, c0, mask | None,
+    ragged_from, eps)`` -> ``(outputs (T, B, H), h_T, c_T)``; ``x`` the normalised input projections."""
+
+    @staticmethod
+    def forward(ctx, x, weight_hh, gamma_hh, beta_hh, gamma_c, beta_c, h0, c0, mask, ragged_from, eps):
+        outputs, h, c, saved = lnlstm_forward(x, weight_hh, (gamma_hh, beta_hh), (gamma_c, beta_c), h0, c0, mask,
+                                              ragged_from, eps, True)
+        ctx.save_for_backward(weight_hh, gamma_hh, gamma_c, h0, mask, *saved.values())
+        ctx.ragged_from, ctx.eps = ragged_from, eps
+        ctx.has_bias = (beta_hh is not None, beta_c is not None)
+        return outputs, h, c
+
+    @staticmethod
+    def backward(ctx, grad_outputs: Tensor, grad_h: Tensor, grad_c: Tensor):
+        (weight_hh, gamma_hh, gamma_c, h0, mask, recurrent, factors, forget_gates, cell_factors, moments, states,
+         cells) = ctx.saved_tensors
+        steps, batch_size, gate_size = factors.shape
+        H = gate_size // 4
+        if mask is not None:
+            grad_outputs = grad_outputs * mask  # the output is 0 (a constant) past each end
+        grad_gates = torch.empty_like(factors)  # (T, B, 4H): dL/da_t = dL/dx_t
+        grad_recurrent = torch.empty_like(factors)  # (T, B, 4H): dL/du_t
+        grad_normed_cells = factors.new_empty(steps, batch_size, H)  # dL/dLN(c_t)
+        dh = grad_h + grad_outputs[-1]
+        dc_next = grad_c.clone()
+        mean_u, rstd_u, mean_c, rstd_c = moments.unbind(0)
+        no_grads = [True, False, False]
+        for t in range(steps - 1, -1, -1):
+            masked = mask is not None and t >= ctx.ragged_from
+            if masked:
+                m = mask[t]
+                carried_h, carried_c = dh * ~m, dc_next * ~m
+                dh, dc_next = dh * m, dc_next * m
+            dn = torch.mul(dh, cell_factors[t], out=grad_normed_cells[t])  # (B, H)
+            dc = _norm_backward(dn, cells[t + 1], (H,), mean_c[t], rstd_c[t], gamma_c, None, no_grads)[0]
+            dc += dc_next
+            da = grad_gates[t]
+            torch.mul(dc.unsqueeze(1), factors[t, :, : 3 * H].view(batch_size, 3, H),
+                      out=da[:, : 3 * H].view(batch_size, 3, H))  # da_i, da_f, da_g
+            torch.mul(dh, factors[t, :, 3 * H :], out=da[:, 3 * H :])  # da_o
+            dc_next = dc.mul_(forget_gates[t])  # dc_{t-1}
+            du = _norm_backward(da, recurrent[t], (gate_size,), mean_u[t], rstd_u[t], gamma_hh, None, no_grads)[0]
+            grad_recurrent[t] = du
+            previous_grad = grad_outputs[t - 1] if t > 0 else None
+            if masked:
+                previous_grad = carried_h if previous_grad is None else previous_grad + carried_h
+                dc_next = dc_next + carried_c
+            dh = du @ weight_hh if previous_grad is None else torch.addmm(previous_grad, du, weight_hh)
+        flat_du = grad_recurrent.view(steps * batch_size, gate_size)
+        grads = [grad_gates if ctx.needs_input_grad[0] else None, None, None, None, None, None, dh, dc_next]
+        if ctx.needs_input_grad[1]:
+            previous = torch.cat([h0.unsqueeze(0), states[:-1]]).view(steps * batch_size, H)  # h_{t-1}
+            grads[1] = flat_du.t() @ previous  # (4H, H)
+        flat_da = grad_gates.view(steps * batch_size, gate_size)
+        if ctx.needs_input_grad[2]:
+            grads[2] = (flat_da * ((recurrent - mean_u) * rstd_u).view(-1, gate_size)).sum(0)
+        if ctx.has_bias[0] and ctx.needs_input_grad[3]:
+            grads[3] = flat_da.sum(0)
+        flat_dn = grad_normed_cells.view(steps * batch_size, H)
+        if ctx.needs_input_grad[4]:
+            grads[4] = (flat_dn * ((cells[1:] - mean_c) * rstd_c).view(-1, H)).sum(0)
+        if ctx.has_bias[1] and ctx.needs_input_grad[5]:
+            grads[5] = flat_dn.sum(0)
+        return (*grads, None, None, None)
+
+
+def lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tensor | None, gamma_c: Tensor,
+                  beta_c: Tensor | None, h0: Tensor, c0: Tensor, mask: Tensor | None = None, ragged_from: int = 0,
+                  eps: float = 1e-5) -> tuple[Tensor, Tensor, Tensor]:
+    """Run one layer-normalised LSTM direction over the normalised input projections ``x (T, B, 4H)``.
+
+    Args:
+        x: ``LN(W_ih x_t)`` of every step (the cell's ``input_projection``), time first.
+        weight_hh: recurrent weights ``(4H, H)``, gates i, f, g, o.
+        gamma_hh, beta_hh: the recurrent pre-activations' norm ``(4H,)`` (beta None without biases).
+        gamma_c, beta_c: the cell state's norm ``(H,)``.
+        h0, c0: initial states ``(B, H)``.
+        mask: ``(T, B, 1)`` booleans, True at real steps, or None when every sequence fills all T steps.
+        ragged_from: the first step at which some mask entry is False.
+        eps: the norms' epsilon.
+
+    Returns:
+        ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``, outputs 0 past each sequence's end.
+    """
+    inputs = (x, weight_hh, gamma_hh, beta_hh, gamma_c, beta_c, h0, c0)
+    if torch.is_grad_enabled() and any(tensor is not None and tensor.requires_grad for tensor in inputs):
+        return LayerNormLSTMUnroll.apply(*inputs, mask, ragged_from, eps)
+    return lnlstm_forward(x, weight_hh, (gamma_hh, beta_hh), (gamma_c, beta_c), h0, c0, mask, ragged_from, eps,
+                          False)[:3]
