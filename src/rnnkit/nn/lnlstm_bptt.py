@@ -36,7 +36,8 @@ from torch import Tensor
 
 _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_input=out): out = dy * y * (1 - y)
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (dy, y, grad_input=out): out = dy * (1 - y^2)
-_norm_backward = torch.ops.aten.native_layer_norm_backward
+_norm_forward = torch.ops.aten.native_layer_norm.out  # (..., out0=normalised, out1=mean, out2=1/std)
+_norm_backward = torch.ops.aten.native_layer_norm_backward  # (dy, x, shape, mean, rstd, weight, bias, mask)
 
 __all__ = ["lnlstm_unroll"]
 
@@ -44,45 +45,56 @@ __all__ = ["lnlstm_unroll"]
 def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor | None],
                    norm_cell: tuple[Tensor, Tensor | None], h0: Tensor, c0: Tensor, mask: Tensor | None,
                    ragged_from: int, eps: float, keep: bool) -> tuple[Tensor, Tensor, Tensor, dict | None]:
-    """The forward recurrence of :func:`lnlstm_unroll`; with ``keep``, also what the backward pass reads."""
+    """The forward recurrence of :func:`lnlstm_unroll`; with ``keep``, also what the backward pass reads.
+
+    Every intermediate is written in place into a buffer made before the loop (the norms through their ``out=``
+    forms), so a step allocates nothing and copies nothing; the loop's views are made up front, one ``unbind`` per
+    buffer.
+    """
     steps, batch_size, gate_size = x.shape
     H = gate_size // 4
     weight_t = weight_hh.t()  # (H, 4H)
     states = x.new_empty(steps, batch_size, H)  # h_1 .. h_T
     cells = x.new_empty(steps + 1, batch_size, H)  # c_0 .. c_T
     cells[0] = c0
-    if keep:
-        recurrent = x.new_empty(steps, batch_size, gate_size)  # u_t
-        factors = x.new_empty(steps, batch_size, gate_size)  # d_i, d_f, d_g, d_o
-        forget_gates, cell_factors = x.new_empty(steps, batch_size, H), x.new_empty(steps, batch_size, H)  # f, P
-        moments = x.new_empty(4, steps, batch_size, 1)  # mean and 1/std of u_t, then of c_t
+    rows = 1 if not keep else steps  # without a backward pass, one row of each buffer is reused at every step
+    recurrent = x.new_empty(rows, batch_size, gate_size)  # u_t
+    activations = x.new_empty(rows, batch_size, gate_size)  # i, f, g, o
+    factors = x.new_empty(rows, batch_size, gate_size)  # d_i, d_f, d_g, d_o
+    cell_factors = x.new_empty(rows, batch_size, H)  # P
+    moments = x.new_empty(4, rows, batch_size, 1)  # mean and 1/std of u_t, then of c_t
+    pre = x.new_empty(batch_size, gate_size)  # a_t
+    tanh_cell = x.new_empty(batch_size, H)  # tanh(LN(c_t))
     x_rows, state_rows, cell_rows = x.unbind(0), states.unbind(0), cells.unbind(0)
+    u_rows, act_rows, factor_rows, p_rows = (t.unbind(0) for t in (recurrent, activations, factors, cell_factors))
+    gate_views = [activations[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4)]
+    factor_views = [factors[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4)]
+    moment_rows = [part.unbind(0) for part in moments.unbind(0)]
+    pre_g = pre[:, 2 * H : 3 * H]
     h = h0
     for t in range(steps):
-        u = h @ weight_t  # (B, 4H)
-        normed, mean_u, rstd_u = torch.native_layer_norm(u, (gate_size,), *norm_hh, eps)
-        a = normed.add_(x_rows[t])  # (B, 4H)
-        i, f, g, o = a.chunk(4, dim=1)
-        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
-        g = torch.tanh(g)
+        r = t if keep else 0
+        u = u_rows[r]
+        torch.mm(h, weight_t, out=u)  # u_t = W_hh h_{t-1}
+        _norm_forward(u, (gate_size,), *norm_hh, eps, out0=pre, out1=moment_rows[0][r], out2=moment_rows[1][r])
+        pre.add_(x_rows[t])  # a_t
+        torch.sigmoid(pre, out=act_rows[r])  # i, f, o (and sigma(a_g), overwritten next)
+        i, f, g, o = (views[r] for views in gate_views)
+        torch.tanh(pre_g, out=g)
         c_previous, c = cell_rows[t], cell_rows[t + 1]
         torch.mul(f, c_previous, out=c)
         c.addcmul_(i, g)  # c_t = f c_{t-1} + i g
-        normed_c, mean_c, rstd_c = torch.native_layer_norm(c, (H,), *norm_cell, eps)
-        tanh_c = normed_c.tanh_()
+        _norm_forward(c, (H,), *norm_cell, eps, out0=tanh_cell, out1=moment_rows[2][r], out2=moment_rows[3][r])
+        tanh_cell.tanh_()
         h_t = state_rows[t]
-        torch.mul(o, tanh_c, out=h_t)  # h_t = o tanh(LN(c_t))
+        torch.mul(o, tanh_cell, out=h_t)  # h_t = o tanh(LN(c_t))
         if keep:
-            recurrent[t] = u
-            for index, value in enumerate((mean_u, rstd_u, mean_c, rstd_c)):
-                moments[index, t] = value
-            d_i, d_f, d_g, d_o = factors[t].chunk(4, dim=1)
+            d_i, d_f, d_g, d_o = (views[r] for views in factor_views)
             _sigmoid_backward(g, i, grad_input=d_i)  # g i (1 - i)
             _sigmoid_backward(c_previous, f, grad_input=d_f)  # c_{t-1} f (1 - f)
             _tanh_backward(i, g, grad_input=d_g)  # i (1 - g^2)
-            _sigmoid_backward(tanh_c, o, grad_input=d_o)  # tanh(LN(c)) o (1 - o)
-            forget_gates[t] = f
-            _tanh_backward(o, tanh_c, grad_input=cell_factors[t])  # P = o (1 - tanh(LN(c))^2)
+            _sigmoid_backward(tanh_cell, o, grad_input=d_o)  # tanh(LN(c)) o (1 - o)
+            _tanh_backward(o, tanh_cell, grad_input=p_rows[r])  # P = o (1 - tanh(LN(c))^2)
         if mask is not None and t >= ragged_from:  # ended sequences keep their state
             torch.where(mask[t], h_t, h, out=h_t)
             torch.where(mask[t], c, c_previous, out=c)
@@ -90,7 +102,7 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
     outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
     saved = None
     if keep:
-        saved = {"recurrent": recurrent, "factors": factors, "forget_gates": forget_gates,
+        saved = {"recurrent": recurrent, "factors": factors, "forget_gates": activations[:, :, H : 2 * H],
                  "cell_factors": cell_factors, "moments": moments, "states": states, "cells": cells}
     return outputs, states[-1].clone(), cells[-1].clone(), saved
 
@@ -117,49 +129,59 @@ class LayerNormLSTMUnroll(torch.autograd.Function):
         if mask is not None:
             grad_outputs = grad_outputs * mask  # the output is 0 (a constant) past each end
         grad_gates = torch.empty_like(factors)  # (T, B, 4H): dL/da_t = dL/dx_t
-        grad_recurrent = torch.empty_like(factors)  # (T, B, 4H): dL/du_t
-        grad_normed_cells = factors.new_empty(steps, batch_size, H)  # dL/dLN(c_t)
         dh = grad_h + grad_outputs[-1]
         dc_next = grad_c.clone()
+        recurrent_grads = []  # du_t, from t = T down
+        # the norms' weight and bias gradients, summed step by step from the fused norm backward (while its
+        # inputs are in cache; after the loop they would be several passes over (T, B, 4H) tensors)
+        norm_grads = [torch.zeros_like(gamma_hh), torch.zeros_like(gamma_hh), torch.zeros_like(gamma_c),
+                      torch.zeros_like(gamma_c)]
+        wanted_hh = [True, ctx.needs_input_grad[2], ctx.has_bias[0] and ctx.needs_input_grad[3]]
+        wanted_c = [True, ctx.needs_input_grad[4], ctx.has_bias[1] and ctx.needs_input_grad[5]]
+        # (the norm backward reads its bias argument for the shape of the bias gradient only: gamma stands in)
         mean_u, rstd_u, mean_c, rstd_c = moments.unbind(0)
-        no_grads = [True, False, False]
+        factor_ifg = factors.view(steps, batch_size, 4, H)[:, :, :3].unbind(0)  # (B, 3, H) views
+        grad_ifg = grad_gates.view(steps, batch_size, 4, H)[:, :, :3].unbind(0)
+        factor_o, grad_o = factors[:, :, 3 * H :].unbind(0), grad_gates[:, :, 3 * H :].unbind(0)
         for t in range(steps - 1, -1, -1):
             masked = mask is not None and t >= ctx.ragged_from
             if masked:
                 m = mask[t]
                 carried_h, carried_c = dh * ~m, dc_next * ~m
                 dh, dc_next = dh * m, dc_next * m
-            dn = torch.mul(dh, cell_factors[t], out=grad_normed_cells[t])  # (B, H)
-            dc = _norm_backward(dn, cells[t + 1], (H,), mean_c[t], rstd_c[t], gamma_c, None, no_grads)[0]
-            dc += dc_next
-            da = grad_gates[t]
-            torch.mul(dc.unsqueeze(1), factors[t, :, : 3 * H].view(batch_size, 3, H),
-                      out=da[:, : 3 * H].view(batch_size, 3, H))  # da_i, da_f, da_g
-            torch.mul(dh, factors[t, :, 3 * H :], out=da[:, 3 * H :])  # da_o
-            dc_next = dc.mul_(forget_gates[t])  # dc_{t-1}
-            du = _norm_backward(da, recurrent[t], (gate_size,), mean_u[t], rstd_u[t], gamma_hh, None, no_grads)[0]
-            grad_recurrent[t] = du
+            dn = dh * cell_factors[t]  # (B, H): gradient reaching LN(c_t)
+            dc, grad_gamma, grad_beta = _norm_backward(dn, cells[t + 1], (H,), mean_c[t], rstd_c[t], gamma_c,
+                                                       gamma_c, wanted_c)
+            _accumulate(norm_grads, 2, grad_gamma, grad_beta)
+            dc += dc_next  # dc = dc_t + LN'_c(dn)
+            torch.mul(dc.unsqueeze(1), factor_ifg[t], out=grad_ifg[t])  # da_i, da_f, da_g
+            torch.mul(dh, factor_o[t], out=grad_o[t])  # da_o
+            dc_next = dc * forget_gates[t]  # dc_{t-1}
+            du, grad_gamma, grad_beta = _norm_backward(grad_gates[t], recurrent[t], (gate_size,), mean_u[t],
+                                                       rstd_u[t], gamma_hh, gamma_hh, wanted_hh)
+            _accumulate(norm_grads, 0, grad_gamma, grad_beta)
+            recurrent_grads.append(du)
             previous_grad = grad_outputs[t - 1] if t > 0 else None
             if masked:
                 previous_grad = carried_h if previous_grad is None else previous_grad + carried_h
                 dc_next = dc_next + carried_c
             dh = du @ weight_hh if previous_grad is None else torch.addmm(previous_grad, du, weight_hh)
-        flat_du = grad_recurrent.view(steps * batch_size, gate_size)
+        flat_du = torch.stack(recurrent_grads[::-1]).view(steps * batch_size, gate_size)  # (T*B, 4H)
         grads = [grad_gates if ctx.needs_input_grad[0] else None, None, None, None, None, None, dh, dc_next]
-        if ctx.needs_input_grad[1]:
-            previous = torch.cat([h0.unsqueeze(0), states[:-1]]).view(steps * batch_size, H)  # h_{t-1}
-            grads[1] = flat_du.t() @ previous  # (4H, H)
-        flat_da = grad_gates.view(steps * batch_size, gate_size)
-        if ctx.needs_input_grad[2]:
-            grads[2] = (flat_da * ((recurrent - mean_u) * rstd_u).view(-1, gate_size)).sum(0)
-        if ctx.has_bias[0] and ctx.needs_input_grad[3]:
-            grads[3] = flat_da.sum(0)
-        flat_dn = grad_normed_cells.view(steps * batch_size, H)
-        if ctx.needs_input_grad[4]:
-            grads[4] = (flat_dn * ((cells[1:] - mean_c) * rstd_c).view(-1, H)).sum(0)
-        if ctx.has_bias[1] and ctx.needs_input_grad[5]:
-            grads[5] = flat_dn.sum(0)
+        if ctx.needs_input_grad[1]:  # sum_t du_t^T h_{t-1}: h_0, then the states h_1 .. h_{T-1}
+            later = flat_du[batch_size:]  # ((T-1)*B, 4H)
+            grads[1] = torch.addmm(flat_du[:batch_size].t() @ h0, later.t(), states[:-1].reshape(-1, H))  # (4H, H)
+        for index, wanted in ((2, wanted_hh[1]), (3, wanted_hh[2]), (4, wanted_c[1]), (5, wanted_c[2])):
+            if wanted:
+                grads[index] = norm_grads[index - 2]
         return (*grads, None, None, None)
+
+
+def _accumulate(sums: list[Tensor], first: int, grad_gamma: Tensor | None, grad_beta: Tensor | None) -> None:
+    if grad_gamma is not None:
+        sums[first].add_(grad_gamma)
+    if grad_beta is not None:
+        sums[first + 1].add_(grad_beta)
 
 
 def lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tensor | None, gamma_c: Tensor,

@@ -1,0 +1,117 @@
+"""Custom cells at fused speed: the layer-normalised LSTM and the explicit GRU against torch.nn.LSTM / nn.GRU.
+
+Training-step throughput (forward + backward of ``output.sum()``, B64 T100, input 128, one layer), in one run:
+
+* ``torch.nn.LSTM`` / ``torch.nn.GRU``: torch's fused kernels (oneDNN on CPU, cuDNN on GPU), the reference;
+* ``rk LN-LSTM``: ``rk.nn.Recurrent(LayerNormLSTMCell)`` (explicit backend: the hand-derived BPTT of
+  ``rnnkit/nn/lnlstm_bptt.py``); ``rk LN-LSTM autograd``: the same cell stepped under autograd (what it was before);
+* ``rk GRU explicit``: ``rk.nn.GRU(backend="explicit")`` (``rnnkit/nn/gru_bptt.py``); ``rk GRU autograd``: the
+  cell stepped under autograd.
+
+The variants take turns round after round (so machine noise hits all alike); each round times ``--repeats`` steps
+after the warm-up. Reported: tokens/s from each variant's median step, and the median over rounds of the per-round
+ratio to the torch reference. Target: LN-LSTM and GRU explicit >= 0.9x at hidden 256 and 512.
+
+Usage:
+    python bench/custom_cell_speed.py                         # H256 and H512, ~6 min on 2 loaded cores
+    python bench/custom_cell_speed.py --hidden 256 --rounds 3 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import rnnkit as rk
+from rnnkit.nn import GRUCell, LayerNormLSTMCell
+
+
+class AutogradLayerNormLSTMCell(LayerNormLSTMCell):
+    """The same cell, which the layer does not recognise as its own: stepped under autograd."""
+
+
+class AutogradGRUCell(GRUCell):
+    """The same cell, stepped under autograd (the explicit layer runs its hand-derived BPTT for GRUCell only)."""
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_time(layer: torch.nn.Module, x: torch.Tensor) -> float:
+    synchronize(x.device)
+    start = time.perf_counter()
+    output, _ = layer(x)
+    output.sum().backward()
+    synchronize(x.device)
+    elapsed = time.perf_counter() - start
+    layer.zero_grad(set_to_none=True)
+    x.grad = None
+    return elapsed
+
+
+def variants(cell: str, input_size: int, hidden_size: int, device: torch.device) -> dict[str, torch.nn.Module]:
+    torch.manual_seed(0)
+    if cell == "lnlstm":
+        return {"torch.nn.LSTM": torch.nn.LSTM(input_size, hidden_size, batch_first=True).to(device),
+                "rk LN-LSTM": rk.nn.Recurrent(LayerNormLSTMCell, input_size, hidden_size).to(device),
+                "rk LN-LSTM autograd": rk.nn.Recurrent(AutogradLayerNormLSTMCell, input_size, hidden_size).to(device)}
+    reference = torch.nn.GRU(input_size, hidden_size, batch_first=True).to(device)
+    explicit = rk.nn.GRU(input_size, hidden_size, backend="explicit").to(device)
+    explicit.load_state_dict(reference.state_dict())
+    autograd = rk.nn.Recurrent(AutogradGRUCell, input_size, hidden_size, backend="explicit").to(device)
+    autograd.load_state_dict(reference.state_dict())
+    return {"torch.nn.GRU": reference, "rk GRU explicit": explicit, "rk GRU autograd": autograd}
+
+
+def measure(cell: str, hidden_size: int, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    """Median per-round ratio of each variant to the reference (the first); prints one line per variant."""
+    layers = variants(cell, args.input_size, hidden_size, device)
+    x = torch.randn(args.batch, args.steps, args.input_size, device=device, requires_grad=True)
+    for layer in layers.values():
+        for _ in range(args.warmup):
+            step_time(layer, x)
+    rounds: dict[str, list[float]] = {name: [] for name in layers}
+    for index in range(args.rounds):
+        names = list(layers) if index % 2 == 0 else list(reversed(layers))
+        for name in names:
+            rounds[name].append(statistics.median(step_time(layers[name], x) for _ in range(args.repeats)))
+    reference = next(iter(layers))
+    tokens = args.batch * args.steps
+    ratios = {}
+    for name, times in rounds.items():
+        ratios[name] = statistics.median(r / t for r, t in zip(rounds[reference], times, strict=True))
+        print(f"{cell:6} H{hidden_size:<5} {name:22} {tokens / statistics.median(times):9.0f} tokens/s  "
+              f"{ratios[name]:.3f}x {reference}", flush=True)
+    return ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", default="lnlstm,gru")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--input-size", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, {device}, {torch.get_num_threads()} threads; B{args.batch} T{args.steps} "
+          f"I{args.input_size}; {args.rounds} rounds x {args.repeats} steps", flush=True)
+    for cell in args.cells.split(","):
+        for hidden_size in args.hidden:
+            measure(cell, hidden_size, args, device)
+
+
+if __name__ == "__main__":
+    main()
