@@ -186,7 +186,7 @@ def bf16_quality(seconds: float) -> None:
         results = {}
         for dtype in (torch.float32, torch.bfloat16):
             predictor = rk.load(run, dtype=dtype)
-            results[dtype] = predictor.evaluate(test)["perplexity"]
+            results[dtype] = predictor.evaluate(test)["ppl"]
     fp32, bf16 = results[torch.float32], results[torch.bfloat16]
     print(f"bf16 quality (char 1x256 trained {seconds:.0f} s on Tiny Shakespeare, 20k held-out chars): perplexity "
           f"fp32 {fp32:.4f}, bf16 {bf16:.4f} ({(bf16 / fp32 - 1):+.2%}; bits/char {math.log2(fp32):.4f} -> "
