@@ -18,10 +18,10 @@ stochastic regulariser, which pushes each grid position to be looked at about on
 
     loss = - sum_t log p(y_t | y_<t, image)  +  λ sum_i (1 - sum_t α_ti)^2        (t over the caption's real steps)
 
-The encoder is a small CNN trained from scratch: ``encoder_blocks`` blocks of two 3x3 convolutions (GroupNorm,
-ReLU) and a 2x2 max-pool, then a 1x1 convolution to ``feature_size`` channels. GroupNorm rather than BatchNorm so
-that an image's features never depend on the other images of its batch (data-parallel ranks agree with one
-process, and evaluation equals training mode).
+The encoder is a small CNN trained from scratch: ``encoder_blocks`` blocks of ``encoder_convs`` 3x3 convolutions
+(GroupNorm, ReLU) and a 2x2 max-pool, then a 1x1 convolution to ``feature_size`` channels. GroupNorm rather than
+BatchNorm so that an image's features never depend on the other images of its batch (data-parallel ranks agree
+with one process, and evaluation equals training mode).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class CaptionerConfig(DictConfig):
     Attributes:
         encoder_width: channels of the first CNN block; each further block doubles them.
         encoder_blocks: CNN blocks, each halving the grid (64x64 images, 3 blocks: an 8x8 grid).
+        encoder_convs: 3x3 convolutions (each with GroupNorm and ReLU) per block, before its max-pool.
         feature_size: D, the size of each grid vector.
         embedding_size: E, the word embedding size.
         hidden_size: H, the LSTM's hidden units.
@@ -60,6 +61,7 @@ class CaptionerConfig(DictConfig):
 
     encoder_width: int = setting(32, help="channels of the CNN encoder's first block (doubled per block)")
     encoder_blocks: int = setting(3, help="CNN encoder blocks; each halves the feature grid")
+    encoder_convs: int = setting(2, help="3x3 convolutions per CNN encoder block")
     feature_size: int = setting(256, help="size of each feature vector of the image grid")
     embedding_size: int = setting(128, help="word embedding size")
     hidden_size: int = setting(256, help="LSTM decoder hidden units")
@@ -70,7 +72,8 @@ class CaptionerConfig(DictConfig):
     backend: str = setting("auto", choices=BACKENDS, help="LSTM implementation: explicit, fused or auto")
 
     def __post_init__(self) -> None:
-        for name in ("encoder_width", "encoder_blocks", "feature_size", "embedding_size", "hidden_size"):
+        for name in ("encoder_width", "encoder_blocks", "encoder_convs", "feature_size", "embedding_size",
+                     "hidden_size"):
             check_integer(name, getattr(self, name))
         if self.attention_size is not None:
             check_integer("attention_size", self.attention_size)
@@ -84,14 +87,14 @@ class CaptionerConfig(DictConfig):
 class ConvEncoder(nn.Module):
     """A small CNN from scratch: ``images (B, 3, S, S)`` -> grid ``(B, L, D)``, L = (S / 2^blocks)^2."""
 
-    def __init__(self, width: int, blocks: int, feature_size: int) -> None:
+    def __init__(self, width: int, blocks: int, feature_size: int, convs: int = 2) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels_in = 3
         for block in range(blocks):
             channels = width * 2 ** block
-            for first in (True, False):
-                layers += [nn.Conv2d(channels_in if first else channels, channels, 3, padding=1, bias=False),
+            for conv in range(convs):
+                layers += [nn.Conv2d(channels if conv else channels_in, channels, 3, padding=1, bias=False),
                            nn.GroupNorm(min(8, channels), channels), nn.ReLU(inplace=True)]
             layers.append(nn.MaxPool2d(2))
             channels_in = channels
@@ -134,7 +137,7 @@ class Captioner(nn.Module):
         config = config or CaptionerConfig()
         self.config = config
         D, E, H = config.feature_size, config.embedding_size, config.hidden_size
-        self.encoder = ConvEncoder(config.encoder_width, config.encoder_blocks, D)
+        self.encoder = ConvEncoder(config.encoder_width, config.encoder_blocks, D, config.encoder_convs)
         self.embedding = nn.Embedding(vocab_size, E, padding_idx=pad_id)
         self.init_h, self.init_c = nn.Linear(D, H), nn.Linear(D, H)
         self.attention = Attention("additive", H, D, config.attention_size) if config.attention else None
@@ -203,11 +206,12 @@ def caption_loss(logits: Tensor, weights: Tensor | None, targets: Tensor, pad_id
                  doubly_stochastic: float = 0.0) -> Tensor:
     """Summed cross-entropy over the real targets of ``logits (N, T, V)``, ``targets (N, T)``, plus
     λ sum_n sum_i (1 - sum_t α_nti)^2 over each caption's real steps (``weights (N, T, L)``, if any)."""
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=pad_id,
+    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32  # bf16 autocast: the loss in fp32
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).to(dtype), targets.reshape(-1), ignore_index=pad_id,
                            reduction="sum")
     if weights is not None and doubly_stochastic > 0:
-        real = (targets != pad_id).unsqueeze(2).float()  # (N, T, 1)
-        attended = (weights.float() * real).sum(dim=1)  # (N, L): sum_t α_ti
+        real = (targets != pad_id).unsqueeze(2).to(dtype)  # (N, T, 1)
+        attended = (weights.to(dtype) * real).sum(dim=1)  # (N, L): sum_t α_ti
         has_steps = real.amax(dim=(1, 2)).unsqueeze(1)  # (N, 1): empty (padding) captions add nothing
         loss = loss + doubly_stochastic * (((1.0 - attended) ** 2) * has_steps).sum()
     return loss
