@@ -43,8 +43,9 @@ def train(args: argparse.Namespace) -> None:
     results = train_caption(
         args.out, data=captions, images=captions.parent / "images",
         caption=CaptionDataConfig(image_size=args.image_size, min_freq=5, flip=True, beam_size=3, select_on="bleu4"),
-        model=CaptionerConfig(encoder_width=32, encoder_blocks=3, feature_size=256, embedding_size=256,
-                              hidden_size=args.hidden_size, attention=args.attention, dropout=0.3),
+        model=CaptionerConfig(encoder_width=32, encoder_blocks=3, encoder_convs=1, feature_size=256,
+                              embedding_size=128, hidden_size=args.hidden_size, attention=args.attention,
+                              attention_size=128, dropout=0.3),
         train=TrainConfig(epochs=args.epochs, batch_size=32, lr=args.lr, clip_norm=5.0, seed=0,
                           max_seconds=args.seconds, log_every=20))
     results["wall_seconds"] = time.perf_counter() - started
@@ -129,7 +130,7 @@ def main() -> None:
     run.add_argument("--seconds", type=float, default=1200.0, help="training-time budget (default 1200)")
     run.add_argument("--epochs", type=int, default=30, help="upper bound on epochs (the budget usually ends first)")
     run.add_argument("--image-size", type=int, default=64)
-    run.add_argument("--hidden-size", type=int, default=384)
+    run.add_argument("--hidden-size", type=int, default=256)
     run.add_argument("--lr", type=float, default=2e-3)
     run.add_argument("--threads", type=int, default=1)
     run.set_defaults(handler=train)

@@ -94,8 +94,6 @@ def train_caption(out: str | os.PathLike[str], *, data: Data = None, valid: Data
     results = run.fit(network, lambda net, batch, state: batch_loss(net, batch, pad_id, weight), batches,
                       evaluate=evaluate, monitor=MONITORS[config.select_on], steps_per_epoch=steps,
                       show_perplexity=True)
-    results.update({f"valid_{key}": value for key, value in
-                    split_scores(network, valid_split, vocab, config, longest + 5).items()})
     if test_split is not None:  # scored once, with the weights of the epoch chosen on validation
         results.update({f"test_{key}": value for key, value in
                         split_scores(network, test_split, vocab, config, longest + 5).items()})
