@@ -42,7 +42,8 @@ def train(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     results = train_caption(
         args.out, data=captions, images=captions.parent / "images",
-        caption=CaptionDataConfig(image_size=args.image_size, min_freq=5, flip=True, beam_size=3, select_on="bleu4"),
+        caption=CaptionDataConfig(image_size=args.image_size, min_freq=5, flip=True, beam_size=3, select_on="bleu4",
+                                  captions_per_image=args.captions_per_image),
         model=CaptionerConfig(encoder_width=32, encoder_blocks=3, encoder_convs=1, feature_size=256,
                               embedding_size=128, hidden_size=args.hidden_size, attention=args.attention,
                               attention_size=128, dropout=0.3),
@@ -127,9 +128,10 @@ def main() -> None:
     run = commands.add_parser("train", help="train and score one model")
     run.add_argument("--out", type=Path, required=True)
     run.add_argument("--attention", action="store_true")
-    run.add_argument("--seconds", type=float, default=1200.0, help="training-time budget (default 1200)")
+    run.add_argument("--seconds", type=float, default=1800.0, help="training-time budget (default 1800)")
     run.add_argument("--epochs", type=int, default=30, help="upper bound on epochs (the budget usually ends first)")
-    run.add_argument("--image-size", type=int, default=64)
+    run.add_argument("--image-size", type=int, default=48)
+    run.add_argument("--captions-per-image", type=int, default=2, help="captions of each image per epoch (0: all 5)")
     run.add_argument("--hidden-size", type=int, default=256)
     run.add_argument("--lr", type=float, default=2e-3)
     run.add_argument("--threads", type=int, default=1)

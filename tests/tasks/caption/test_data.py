@@ -155,3 +155,19 @@ def test_a_path_that_is_a_folder_is_not_an_image(tmp_path: Path):
     (tmp_path / "dir.png").mkdir()
     with pytest.raises(FileNotFoundError):
         read_image(tmp_path / "dir.png", 16)
+
+
+def test_training_batches_draw_captions_per_image_the_same_for_the_same_epoch(tmp_path):
+    from rnnkit.tasks.caption.data import build_vocab, encode_split, training_batches
+
+    pairs = write_images(tmp_path, 4)
+    captions = [[f"caption {k} of {i}" for k in range(5)] for i in range(4)]
+    images = torch.zeros(4, 3, 16, 16, dtype=torch.uint8)
+    config = CaptionDataConfig(image_size=16, min_freq=1, captions_per_image=2)
+    vocab = build_vocab(captions, config)
+    split = encode_split([image for image, _ in pairs], images, captions, vocab, config)
+    batches, steps = training_batches(split, 2, 0, vocab, config)
+    first = [batch[1] for batch in batches(0)]
+    assert steps == 2 and all(inputs.shape[1] == 2 for inputs in first)  # (B, K=2, T)
+    assert all(torch.equal(a, b) for a, b in zip(first, [batch[1] for batch in batches(0)], strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, [batch[1] for batch in batches(1)], strict=True))

@@ -281,15 +281,20 @@ def collate(split: CaptionSplit, indices: Sequence[int], vocab: Vocab, config: C
             generator: torch.Generator | None = None) -> Batch:
     """``(images (B, 3, S, S), inputs (B, K, T), targets (B, K, T))``: every caption of each image, teacher-forced
     (inputs ``<bos> y_1 ..``, targets ``.. y_T <eos>``), padded (an image with fewer than K captions gets all-pad
-    rows); images augmented when a ``generator`` is given, then normalised. Every tensor has the batch's images on
+    rows). With a ``generator`` (training): ``captions_per_image`` of each image's captions drawn at random (if
+    set), and the images augmented; then normalised. Every tensor has the batch's images on
     dim 0, so the Trainer's default shard splits it between torchrun ranks."""
     bos, eos, pad = vocab.stoi["<bos>"], vocab.stoi["<eos>"], vocab.pad_id
-    K = max(len(split.ids[i]) for i in indices)
-    T = max(len(ids) for i in indices for ids in split.ids[i]) + 1
+    chosen = [split.ids[i] for i in indices]
+    if generator is not None and config.captions_per_image:
+        chosen = [[captions[k] for k in torch.randperm(len(captions), generator=generator)[
+            : config.captions_per_image].tolist()] for captions in chosen]
+    K = max(len(captions) for captions in chosen)
+    T = max(len(ids) for captions in chosen for ids in captions) + 1
     inputs = torch.full((len(indices), K, T), pad, dtype=torch.long)
     targets = inputs.clone()
-    for row, index in enumerate(indices):
-        for k, ids in enumerate(split.ids[index]):
+    for row, captions in enumerate(chosen):
+        for k, ids in enumerate(captions):
             inputs[row, k, 0] = bos
             inputs[row, k, 1 : len(ids) + 1] = ids
             targets[row, k, : len(ids)] = ids
@@ -301,17 +306,18 @@ def collate(split: CaptionSplit, indices: Sequence[int], vocab: Vocab, config: C
 
 
 def training_batches(split: CaptionSplit, batch_size: int, seed: int, vocab: Vocab, config: CaptionDataConfig):
-    """``(batches(epoch), steps)``: shuffled batches of images with similar caption lengths; the augmentation of
-    batch i of an epoch is drawn from a generator seeded by (seed, epoch, i), so a resumed run sees the same."""
+    """``(batches(epoch), steps)``: shuffled batches of images with similar caption lengths; the augmentation (and
+    caption choice) of batch i of an epoch is drawn from a generator seeded by (seed, epoch, i), so a resumed run
+    sees the same."""
     lengths = [max(len(ids) for ids in per_image) for per_image in split.ids]
     sampler = BucketBatchSampler(lengths, batch_size, shuffle=True, seed=seed)
-    augmenting = config.flip or config.crop > 0
+    random_batches = config.flip or config.crop > 0 or config.captions_per_image > 0
 
     def batches(epoch: int) -> Iterator[Batch]:
         sampler.set_epoch(epoch)
         for number, indices in enumerate(sampler):
             generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 10_007 + number) \
-                if augmenting else None
+                if random_batches else None
             yield collate(split, indices, vocab, config, generator)
 
     return batches, len(sampler)

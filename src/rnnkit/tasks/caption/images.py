@@ -40,6 +40,8 @@ class CaptionDataConfig:
         flip: training augmentation: mirror each image left-right with probability 1/2.
         crop: training augmentation: shift each image by up to this many pixels (a random S x S crop of the
             image padded by reflection); 0: off.
+        captions_per_image: training reads this many of each image's captions per epoch, drawn at random anew each
+            epoch (0: all of them): the CNN's cost per caption falls, the decoder's stays.
         lower: lower-case the captions.
         min_freq: words seen fewer times in the training captions become ``<unk>``.
         valid_fraction: the share of training images held out for validation when no validation split is given.
@@ -54,6 +56,8 @@ class CaptionDataConfig:
     std: tuple[float, float, float] = setting(IMAGENET_STD, parse=_floats, help="per-channel std to divide by")
     flip: bool = setting(False, help="augment training images by random left-right flips")
     crop: int = setting(0, help="augment training images by random shifts of up to N pixels (0: off)")
+    captions_per_image: int = setting(0, help="training: this many of each image's captions per epoch, drawn at "
+                                              "random (0: all)")
     lower: bool = setting(True, help="lower-case captions")
     min_freq: int = setting(5, help="rarer training words become <unk>")
     valid_fraction: float = setting(0.1, help="share of training images held out when there is no validation split")
@@ -63,7 +67,8 @@ class CaptionDataConfig:
                              help="the epoch kept: lowest validation loss per word, or highest greedy BLEU-4")
 
     def __post_init__(self) -> None:
-        for name, minimum in (("image_size", 8), ("min_freq", 1), ("beam_size", 1), ("crop", 0)):
+        for name, minimum in (("image_size", 8), ("min_freq", 1), ("beam_size", 1), ("crop", 0),
+                               ("captions_per_image", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name}: got {value!r}; expected an integer >= {minimum}")
