@@ -15,13 +15,12 @@ from tests.caption_helpers import write_images, write_table
 
 @pytest.mark.parametrize("attention", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_a_tiny_set_of_images_is_overfitted(tmp_path, attention):
-    written = write_images(tmp_path / "images", 8)  # four colours, squares and stripes
-    pairs = written[:8]
+    pairs = write_images(tmp_path / "images", 8)  # four colours, squares and stripes
     table = write_table(tmp_path / "train.tsv", pairs)
     results = train_caption(
         tmp_path / "run", data=table, valid=table, test=table, images=tmp_path / "images",
         caption=CaptionDataConfig(image_size=16, min_freq=1, beam_size=2),
-        model=CaptionerConfig(encoder_width=8, encoder_blocks=2, feature_size=16, embedding_size=16, hidden_size=32,
+        model=CaptionerConfig(encoder_width=16, encoder_blocks=2, feature_size=32, embedding_size=16, hidden_size=64,
                               attention=attention, dropout=0.0),
         train=TrainConfig(epochs=50, batch_size=2, lr=0.003, clip_norm=5.0, seed=0, quiet=True))
     assert results["test_bleu1"] == pytest.approx(100.0) and results["test_bleu3"] == pytest.approx(100.0)
