@@ -26,7 +26,9 @@ def tiny(tmp_path: Path, in_memory: bool = False) -> dict[str, Any]:
     return {**data, "caption": CaptionDataConfig(image_size=16, min_freq=1, beam_size=2),
             "model": CaptionerConfig(encoder_width=4, encoder_blocks=2, feature_size=8, embedding_size=8,
                                      hidden_size=12, attention=True, dropout=0.0),
-            "train": TrainConfig(epochs=2, batch_size=4, lr=0.02, seed=0, quiet=True)}
+            # SGD: Adam would scale the near-zero attention gradients of a fresh model up to their rounding noise, and
+            # two data-parallel ranks (summing in another order) would then end apart by more than the 1e-6 tolerance
+            "train": TrainConfig(epochs=2, batch_size=4, optimizer="sgd", lr=0.3, momentum=0.9, seed=0, quiet=True)}
 
 
 def use(predictor: Any, tmp_path: Path) -> None:
