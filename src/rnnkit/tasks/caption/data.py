@@ -108,8 +108,7 @@ def read_caption_file(path: str | os.PathLike[str]) -> tuple[list[Row], list[tup
     return [], [(line, f"{path} line {number}") for number, line in numbered]
 
 
-def _row(path: Path, number: int, image: Any, caption: Any, split: Any) -> Row:
-    where = f"{path} line {number}"
+def _row(where: str, image: Any, caption: Any, split: Any) -> Row:
     if not isinstance(image, str) or not image.strip():
         raise ValueError(f"{where}: no image name; expected an image file name in the 'image' field")
     if not isinstance(caption, str) or not caption.strip():
@@ -124,7 +123,7 @@ def _table_rows(path: Path, handle: io.TextIOBase, delimiter: str) -> list[Row]:
     if "image" not in columns or "caption" not in columns:
         raise ValueError(f"{path} line 1: columns {columns}; expected a header with 'image' and 'caption' "
                          "(and optionally 'split')")
-    return [_row(path, number, record.get("image"), record.get("caption"), record.get("split"))
+    return [_row(f"{path} line {number}", record.get("image"), record.get("caption"), record.get("split"))
             for number, record in enumerate(reader, 2)]
 
 
@@ -140,7 +139,7 @@ def _json_rows(path: Path, lines: list[str]) -> list[Row]:
                              '{"image": ..., "caption": ...}') from None
         if not isinstance(record, dict):
             raise ValueError(f"{path} line {number}: got {type(record).__name__}; expected a JSON object")
-        rows.append(_row(path, number, record.get("image"), record.get("caption"), record.get("split")))
+        rows.append(_row(f"{path} line {number}", record.get("image"), record.get("caption"), record.get("split")))
     return rows
 
 
@@ -152,7 +151,7 @@ def _token_rows(path: Path, numbered: list[tuple[int, str]]) -> list[Row]:
         if not tab or not hash_sign or not index.isdigit():
             raise ValueError(f"{path} line {number}: got {line[:60]!r}; expected 'IMAGE#N<TAB>CAPTION' (the "
                              "Flickr8k token file)")
-        rows.append(_row(path, number, image, caption, None))
+        rows.append(_row(f"{path} line {number}", image, caption, None))
     return rows
 
 
@@ -163,12 +162,11 @@ def _in_memory_rows(items: Sequence[Any]) -> list[Row]:
             raise ValueError(f"data item {number}: got {item!r}; expected (image, caption) or (image, caption, "
                              "split)")
         image, caption, *split = item
-        rows.append(_row(Path("data"), number, str(image), caption, split[0] if split else None))
-        rows[-1].where = f"data item {number}"
+        rows.append(_row(f"data item {number}", str(image), caption, split[0] if split else None))
     return rows
 
 
-def _sources(data: Any) -> tuple[list[Row], list[tuple[str, str]]]:
+def read_sources(data: Any) -> tuple[list[Row], list[tuple[str, str]]]:
     """Rows of the caption files of ``data`` and the entries of its image lists (or rows in memory)."""
     if data is None:
         return [], []
@@ -184,7 +182,7 @@ def _sources(data: Any) -> tuple[list[Row], list[tuple[str, str]]]:
     return _in_memory_rows(data), []
 
 
-def _listed_rows(listed: list[tuple[str, str]], pool: list[Row], pool_name: str) -> list[Row]:
+def listed_rows(listed: list[tuple[str, str]], pool: list[Row], pool_name: str) -> list[Row]:
     """The rows of ``pool`` whose image is listed; a listed image without captions is an error."""
     by_image: dict[str, list[Row]] = {}
     for row in pool:
@@ -201,13 +199,13 @@ def _listed_rows(listed: list[tuple[str, str]], pool: list[Row], pool_name: str)
 def split_rows(data: Any, valid: Any, test: Any, valid_fraction: float,
                seed: int) -> tuple[list[Row], list[Row], list[Row] | None]:
     """The training, validation and test rows (see the module docstring)."""
-    rows, listed = _sources(data)
+    rows, listed = read_sources(data)
     if not rows:
         raise ValueError("--data: no captions; expected a caption file (TSV/CSV/JSONL with image and caption "
                          "columns, or the Flickr8k token file)")
     pool_name = "--data"
     has_split = any(row.split is not None for row in rows)
-    train = _listed_rows(listed, rows, pool_name) if listed else \
+    train = listed_rows(listed, rows, pool_name) if listed else \
         [row for row in rows if row.split == "train"] if has_split else rows
     if not train:
         raise ValueError("--data: no row has split 'train'; expected train/val/test in the split column")
@@ -216,8 +214,8 @@ def split_rows(data: Any, valid: Any, test: Any, valid_fraction: float,
         if given is None:
             chosen = [row for row in rows if row.split in names] if has_split and not listed else []
             return chosen or None
-        given_rows, given_listed = _sources(given)
-        return given_rows + (_listed_rows(given_listed, rows, pool_name) if given_listed else [])
+        given_rows, given_listed = read_sources(given)
+        return given_rows + (listed_rows(given_listed, rows, pool_name) if given_listed else [])
 
     valid_rows, test_rows = other(valid, VALID_NAMES), other(test, TEST_NAMES)
     if valid_rows is None:  # hold out whole images, so no image is in both

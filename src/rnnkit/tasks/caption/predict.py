@@ -14,7 +14,7 @@ from ...text import Vocab
 from ...train.checkpoint import load_model_weights
 from ..common import check_batch_size
 from ..run_dir import read_run_config, run_settings
-from .data import NAME, SPECIALS, TEST_NAMES, _listed_rows, _sources, encode_split, group_by_image, images_folder
+from .data import NAME, SPECIALS, TEST_NAMES, encode_split, group_by_image, images_folder, listed_rows, read_sources
 from .images import CaptionDataConfig, normalise, read_image
 from .metrics import bleu_scores
 from .search import search_captions
@@ -106,9 +106,9 @@ class CaptionPredictor:
             plot: a folder to draw a picture per image into (image, caption, references, attention per word).
         """
         check_batch_size(batch_size)
-        rows, listed = _sources(data)
+        rows, listed = read_sources(data)
         if listed:
-            rows = _listed_rows(listed, rows, "--data")
+            rows = listed_rows(listed, rows, "--data")
         elif any(row.split is not None for row in rows):
             rows = [row for row in rows if row.split in TEST_NAMES]
             if not rows:
