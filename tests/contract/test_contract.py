@@ -56,7 +56,7 @@ def straight_run(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 
 
 def test_the_registry_names_every_task_once():
-    assert NAMES == sorted(["lm", "classify", "tag", "dna", "audio", "condgen", "forecast", "seq2seq"])
+    assert NAMES == sorted(["lm", "classify", "tag", "dna", "audio", "condgen", "forecast", "seq2seq", "caption"])
     assert PREDICTORS == {name: task.predictor for name, task in TASKS.items()}
     for name, task in TASKS.items():
         assert task.name == name and task.verbs and "train" in task.settings

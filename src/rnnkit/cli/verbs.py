@@ -1,4 +1,5 @@
-"""The verbs that use a trained run: ``evaluate``, ``predict``, ``score``, ``generate``, ``translate``, ``forecast``.
+"""The verbs that use a trained run: ``evaluate``, ``predict``, ``score``, ``generate``, ``translate``, ``forecast``,
+``caption``.
 
 Each verb loads the run (``rk.load``) and calls the predictor's method of the same name; it never asks which task
 the run is. A verb the predictor does not have, or an option its method takes no parameter for, is a one-line
@@ -67,6 +68,7 @@ def add_verb_parsers(commands: argparse._SubParsersAction) -> None:
     _add_generate(commands)
     _add_translate(commands)
     _add_forecast(commands)
+    _add_caption(commands)
 
 
 def _add_dtype(parser: argparse.ArgumentParser) -> None:
@@ -78,9 +80,13 @@ def _add_dtype(parser: argparse.ArgumentParser) -> None:
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("evaluate", help="metrics of a trained run on a data file (one JSON object)")
     evaluate.add_argument("run", type=Path, help="run directory written by 'rnnkit train'")
-    evaluate.add_argument("--data", type=Path, nargs="+", required=True,
+    evaluate.add_argument("--data", type=Path, nargs="+", default=None,
                           help="data to evaluate on, read as in training (classify, tag, dna, audio, condgen: "
                                "several files too, e.g. one per class)")
+    evaluate.add_argument("--captions", type=Path, nargs="+", default=None,
+                          help="caption: the same as --data (captions, and optionally an image list)")
+    evaluate.add_argument("--images", type=Path, default=None,
+                          help="caption: folder of the image files (default: the caption file's folder)")
     evaluate.add_argument("--batch-size", type=int, default=None,
                           help="parallel streams (default 1: the whole text as one stream, as published "
                                "perplexities are measured; more is faster); seq2seq: sentences decoded together "
@@ -92,13 +98,16 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
                           help="forecast: score only the forecasts of the last share of rows (default: all)")
     evaluate.add_argument("--seasonal-period", type=int, default=None,
                           help="forecast: season of the seasonal-naive baseline (default: the run's)")
-    evaluate.add_argument("--plot", type=Path, default=None, help="forecast: draw truth, forecast, interval (.png)")
+    evaluate.add_argument("--plot", type=Path, default=None, help="forecast: draw truth, forecast, interval (.png); "
+                                                                  "caption: a folder for a picture per image")
     evaluate.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if (args.data is None) == (args.captions is None):
+        raise ValueError("--data: expected the data to evaluate on (--data, or --captions for a caption run), once")
     predictor = predictor_with(args.run, "evaluate")
-    data: Any = args.data
+    data: Any = args.data if args.data is not None else args.captions
     if not TASKS[predictor.task].several_files:
         if len(data) > 1:
             raise ValueError(f"--data: got {len(data)} paths; a {predictor.task!r} run evaluates one file")
@@ -108,7 +117,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     options = {"batch_size": ("--batch-size", args.batch_size), "beam_size": ("--beam", args.beam),
                "truncate": ("--truncate", args.truncate), "horizon": ("--horizon", args.horizon),
                "last_fraction": ("--last-fraction", args.last_fraction),
-               "seasonal_period": ("--seasonal-period", args.seasonal_period), "plot": ("--plot", args.plot)}
+               "seasonal_period": ("--seasonal-period", args.seasonal_period), "plot": ("--plot", args.plot),
+               "images": ("--images", args.images)}
     print_json(predictor.evaluate(data, **keywords_for(predictor.evaluate, options, args.run, predictor.task)))
     return 0
 
@@ -246,6 +256,37 @@ def _add_forecast(commands: argparse._SubParsersAction) -> None:
 def _forecast(args: argparse.Namespace) -> int:
     predictor = predictor_with(args.run, "forecast")
     print_json(predictor.forecast(args.data, horizon=args.horizon, level=args.level, plot=args.plot))
+    return 0
+
+
+def _add_caption(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("caption", help="caption images with a caption run (JSONL: image, caption, score)")
+    parser.add_argument("run", type=Path, help="run directory written by 'rnnkit train caption'")
+    parser.add_argument("images", nargs="*", help="image files to caption")
+    parser.add_argument("--input", type=Path, default=None, help="file with one image path per line ('-' for stdin)")
+    parser.add_argument("--beam", type=int, default=None, help="beam size (1: greedy; default: the run's)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images decoded together (default 64)")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="a folder for a picture per image (caption; attention per word, if the model has it)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.set_defaults(handler=_caption)
+
+
+def _caption(args: argparse.Namespace) -> int:
+    items = [(f"IMAGE argument {number}", path) for number, path in enumerate(args.images, 1)]
+    if args.input is not None:
+        lines = sys.stdin.read().splitlines() if str(args.input) == "-" else args.input.read_text(
+            encoding="utf-8").splitlines()
+        name = "stdin" if str(args.input) == "-" else str(args.input)
+        items += [(f"{name} line {number}", line.strip()) for number, line in enumerate(lines, 1) if line.strip()]
+    if not items:
+        raise ValueError("caption: got no image; expected IMAGE arguments or --input FILE")
+    predictor = predictor_with(args.run, "caption", device=args.device)
+    options = {"beam_size": ("--beam", args.beam), "batch_size": ("--batch-size", args.batch_size),
+               "plot": ("--plot", args.plot)}
+    for record in predictor.caption_records(items, **keywords_for(predictor.caption_records, options, args.run,
+                                                                  predictor.task)):
+        print_json(record)
     return 0
 
 

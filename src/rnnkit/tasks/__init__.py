@@ -8,6 +8,8 @@ from ..data.corpus import CorpusConfig
 from .audio import TASK as AUDIO
 from .audio import AudioClassifierPredictor, train_audio_classifier
 from .base import Task
+from .caption import TASK as CAPTION
+from .caption import CaptionPredictor, train_caption
 from .classify import TASK as CLASSIFY
 from .classify import ClassifierPredictor, train_classifier
 from .condgen import TASK as CONDGEN
@@ -23,7 +25,8 @@ from .seq2seq import Seq2SeqPredictor, Seq2SeqTaskConfig, train_seq2seq
 from .tag import TASK as TAG
 from .tag import TaggerPredictor, train_tagger
 
-TASKS: dict[str, Task] = {task.name: task for task in (LM, CLASSIFY, TAG, DNA, AUDIO, CONDGEN, FORECAST, SEQ2SEQ)}
+TASKS: dict[str, Task] = {task.name: task for task in (LM, CLASSIFY, TAG, DNA, AUDIO, CONDGEN, FORECAST, SEQ2SEQ,
+                                                   CAPTION)}
 PREDICTORS = {name: task.predictor for name, task in TASKS.items()}
 
 __all__ = ["PREDICTORS", "TASKS", "CorpusConfig", "LanguageModelPredictor", "Seq2SeqPredictor",
@@ -34,3 +37,4 @@ __all__ += ["TaggerPredictor", "train_tagger"]
 __all__ += ["SequenceClassifierPredictor", "train_dna"]
 __all__ += ["AudioClassifierPredictor", "train_audio_classifier"]
 __all__ += ["ConditionalGeneratorPredictor", "train_condgen"]
+__all__ += ["CaptionPredictor", "train_caption"]
