@@ -136,7 +136,8 @@ def test_cli_data_list_and_get(cli, server, registry_file, tmp_path):
     code, out, err = cli("data", "get", "small", "--to", tmp_path / "there")
     assert code == 0, err
     assert json.loads(out) == {"name": "small", "path": str(tmp_path / "there" / "small")}
-    assert "licence: CC0 (test fixture)" in err and f"try: rnnkit train lm --data {tmp_path}/there/small/text.txt" in err
+    assert "licence: CC0 (test fixture)" in err
+    assert f"try: rnnkit train lm --data {tmp_path}/there/small/text.txt" in err
     code, out, err = cli("data", "get", "broken", "--quiet")
     assert code == 2 and err.count("\n") == 1 and err.startswith("rnnkit: error: ")
 
