@@ -80,9 +80,10 @@ def run_training(train: Callable[[], dict[str, Any]], out: object, report: bool 
 def add_demo_parser(commands: argparse._SubParsersAction) -> None:
     """``rnnkit demo``: the main job, a char-level LSTM language model on the built-in corpus."""
     demo = commands.add_parser("demo", help="the main job: a char-level LSTM on the built-in corpus (~2 min)")
-    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (replaced if a demo)")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"),
+                      help="run directory (replaced if it holds a demo) (default: runs/demo)")
     demo.add_argument("--seconds", type=float, default=75.0, help="training time budget (default 75)")
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(handler=run_demo)
 
 
