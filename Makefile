@@ -1,6 +1,7 @@
 # rnnkit: the two commands of the README are the contract.
 #   make test   create .venv when missing, install rnnkit with its dev extras, run the tests
 #   make demo   create .venv when missing, install rnnkit, train the demo language model (about 3 minutes)
+#   make docs   install the docs extra, build the site into site/ (tutorial code runs; warnings are errors)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -9,7 +10,7 @@ PIP    := $(PY) -m pip
 # keeps pip from resolving the range in pyproject.toml to a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: test demo lint bench venv clean
+.PHONY: test demo lint bench venv clean docs
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +31,12 @@ demo: venv
 lint: venv
 	$(PY) -m ruff check src tests bench
 
+docs: venv
+	$(PIP) install -q -e ".[docs]"
+	MPLBACKEND=Agg $(PY) -m mkdocs build --strict
+
 bench: venv
 	$(PY) bench/recurrent_speed.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

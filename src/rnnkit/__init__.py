@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from . import analysis, nn
-from .data import BucketBatchSampler
+from .data import BucketBatchSampler, datasets
 from .text import CharTokenizer, Vocab, WordTokenizer, lengths_to_mask, one_hot, pad_sequences
 
 
@@ -26,6 +26,7 @@ __all__ = [
     "WordTokenizer",
     "__version__",
     "analysis",
+    "datasets",
     "lengths_to_mask",
     "load",
     "nn",

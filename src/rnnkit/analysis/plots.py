@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..train.atomic import readable_file_mode
+
 
 def save_figure(figure: Any, out_path: Path) -> Path:
     """Write ``figure`` as a PNG to ``out_path`` atomically (a temporary file beside it, then renamed)."""
@@ -23,7 +25,7 @@ def save_figure(figure: Any, out_path: Path) -> Path:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             figure.savefig(handle, format="png", dpi=100)
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, readable_file_mode())  # mkstemp makes the file private; a plot is meant to be read
         os.replace(temporary, out_path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -21,7 +21,8 @@ def add_analysis_parsers(commands: Any) -> None:
     gradflow = commands.add_parser("gradflow", help="per-step gradient and Jacobian norms: vanishing and exploding")
     gradflow.add_argument("run", type=Path, nargs="?", default=None,
                           help="a language-model run directory (default: fresh models of --cells)")
-    gradflow.add_argument("--cells", default="rnn,lstm,gru,lnlstm", help="fresh models of these cells")
+    gradflow.add_argument("--cells", default="rnn,lstm,gru,lnlstm",
+                          help="fresh models of these cells (default: rnn,lstm,gru,lnlstm)")
     gradflow.add_argument("--length", type=int, default=100, help="steps T (default 100)")
     gradflow.add_argument("--batch-size", type=int, default=8, help="sequences averaged over (default 8)")
     gradflow.add_argument("--hidden-size", type=int, default=128, help="fresh models' hidden size (default 128)")
@@ -31,37 +32,39 @@ def add_analysis_parsers(commands: Any) -> None:
     gradflow.add_argument("--data", type=Path, default=None, help="with RUN: text to read (default random tokens)")
     gradflow.add_argument("--method", default="auto", choices=("auto", "exact", "power"),
                           help="Jacobian norm: exact (full Jacobians) or power iteration (default: auto)")
-    gradflow.add_argument("--seed", type=int, default=0)
+    gradflow.add_argument("--seed", type=int, default=0, help="seed of the fresh models and data (default 0)")
     gradflow.add_argument("--out", type=Path, required=True, help="folder for gradflow.json and gradflow.png")
     gradflow.set_defaults(handler=_gradflow)
 
     longdep = commands.add_parser("longdep", help="train cells on a long-range task at several lengths")
-    longdep.add_argument("--task", required=True, choices=TASKS)
+    longdep.add_argument("--task", required=True, choices=TASKS, help="the long-range task")
     longdep.add_argument("--lengths", default=None,
                          help="comma-separated lengths (copy: delays; default 25,50,100; digits: 64)")
-    longdep.add_argument("--cells", default="rnn,lstm,gru")
+    longdep.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default rnn,lstm,gru)")
     longdep.add_argument("--bptt-windows", default=None,
                          help="truncation study: comma-separated TBPTT windows (default: full BPTT)")
     longdep.add_argument("--steps", type=int, default=2000, help="step budget per run (default 2000)")
     longdep.add_argument("--seconds", type=float, default=None, help="time budget per run")
-    longdep.add_argument("--hidden-size", type=int, default=128)
-    longdep.add_argument("--batch-size", type=int, default=64)
-    longdep.add_argument("--lr", type=float, default=1e-3)
-    longdep.add_argument("--clip", type=float, default=1.0)
+    longdep.add_argument("--hidden-size", type=int, default=128, help="hidden units (default 128)")
+    longdep.add_argument("--batch-size", type=int, default=64, help="sequences per step (default 64)")
+    longdep.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 0.001)")
+    longdep.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (default 1)")
     longdep.add_argument("--forget-bias", type=float, default=1.0,
                          help="LSTM forget-gate / GRU update-gate bias at init (default 1; 4 for long lengths)")
     longdep.add_argument("--input-bias", type=float, default=0.0,
                          help="LSTM input-gate bias at init (default 0; -4 closes it, chrono-style)")
-    longdep.add_argument("--seed", type=int, default=0)
+    longdep.add_argument("--seed", type=int, default=0, help="seed of data and weights (default 0)")
     longdep.add_argument("--out", type=Path, required=True, help="folder for longdep.json and longdep.png")
-    longdep.add_argument("--quiet", action="store_true")
+    longdep.add_argument("--quiet", action="store_true", help="no progress output")
     longdep.set_defaults(handler=_longdep)
 
     probe = commands.add_parser("probe", help="minimal-pair accuracy of a language model")
-    probe.add_argument("run", type=Path)
+    probe.add_argument("run", type=Path, help="a language-model run directory")
     probe.add_argument("--input", type=Path, required=True,
                        help="prefix<TAB>correct<TAB>wrong[<TAB>group] or good<TAB>bad lines")
-    probe.add_argument("--format", default="auto", choices=("auto", "continuation", "sentence"))
+    probe.add_argument("--format", default="auto", choices=("auto", "continuation", "sentence"),
+                       help="continuation (prefix, correct, wrong) or sentence (good, bad) pairs; auto: by the "
+                            "column count (default auto)")
     probe.set_defaults(handler=_probe)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .analysis import add_analysis_parsers
+from .data import add_data_parser
 from .train import add_demo_parser, add_train_parser
 from .verbs import add_verb_parsers
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verb_parsers(commands)
     add_demo_parser(commands)
     add_analysis_parsers(commands)
+    add_data_parser(commands)
     return parser
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from ..tasks import TASKS
 from ..tasks.base import Task
 from .flags import add_data_arguments, add_task_flags, training_keywords
+from .summary import run_is_quiet, training_summary
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -44,18 +45,19 @@ def _trainer_of(task: Task) -> Callable[[argparse.Namespace], int]:
         keywords = training_keywords(args, task)
         return run_training(lambda: task.train(args.out, **keywords), args.out,
                             report=os.environ.get("RANK", "0") == "0",  # under torchrun, rank 0 alone reports
-                            resume_with=f"rnnkit train {task.name}")
+                            resume_with=f"rnnkit train {task.name}", verbs=task.verbs)
 
     return handler
 
 
 def run_training(train: Callable[[], dict[str, Any]], out: object, report: bool = True,
-                 resume_with: str | None = None) -> int:
+                 resume_with: str | None = None, verbs: tuple[str, ...] | None = None) -> int:
     """Call ``train()``; print ``{"run": out, **results}`` as JSON; map a stop or a divergence to an exit code.
 
     Ctrl-C (the trainer saved a checkpoint first) gives 130 and the command that continues (``resume_with``,
     e.g. ``"rnnkit train lm"``); a NaN/inf loss gives 1 (the last good checkpoint kept). ``report=False`` (a
-    non-zero torchrun rank) trains without printing the results.
+    non-zero torchrun rank) trains without printing the results. With ``verbs`` (the task's), a short human
+    summary goes to stderr first (unless the run is quiet).
     """
     from ..train.trainer import TrainingDiverged, TrainingInterrupted
 
@@ -69,6 +71,8 @@ def run_training(train: Callable[[], dict[str, Any]], out: object, report: bool 
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 1
     if report:
+        if verbs is not None and not run_is_quiet(str(out)):
+            print(training_summary(results, str(out), verbs), file=sys.stderr, flush=True)
         print(json.dumps({"run": str(out), **results}, ensure_ascii=False), flush=True)
     return 0
 
@@ -76,9 +80,10 @@ def run_training(train: Callable[[], dict[str, Any]], out: object, report: bool 
 def add_demo_parser(commands: argparse._SubParsersAction) -> None:
     """``rnnkit demo``: the main job, a char-level LSTM language model on the built-in corpus."""
     demo = commands.add_parser("demo", help="the main job: a char-level LSTM on the built-in corpus (~2 min)")
-    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (replaced if a demo)")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"),
+                      help="run directory (replaced if it holds a demo) (default: runs/demo)")
     demo.add_argument("--seconds", type=float, default=75.0, help="training time budget (default 75)")
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(handler=run_demo)
 
 

@@ -153,7 +153,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _add_score(commands: argparse._SubParsersAction) -> None:
     score = commands.add_parser("score", help="log P(text) and perplexity, one JSON object per text (JSONL)")
-    score.add_argument("run", type=Path)
+    score.add_argument("run", type=Path, help="a language-model run directory")
     score.add_argument("texts", nargs="*", help="texts to score")
     score.add_argument("--input", type=Path, default=None, help="file with one text per line ('-' for stdin)")
     _add_dtype(score)
@@ -176,7 +176,7 @@ def _score(args: argparse.Namespace) -> int:
 
 def _add_generate(commands: argparse._SubParsersAction) -> None:
     generate = commands.add_parser("generate", help="sample text from a language model or a conditional generator")
-    generate.add_argument("run", type=Path)
+    generate.add_argument("run", type=Path, help="a language-model or conditional-generator run directory")
     generate.add_argument("--prompt", default=None, help="text to continue (default: start of a text)")
     generate.add_argument("--length", type=int, default=None,
                           help="tokens to generate (default 200); condgen: at most this many per text")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import operator
 import os
-import tempfile
 import types
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from ..train.atomic import atomic_write_bytes
 from .encode import INTEGER_DTYPES
 
 __all__ = ["UnknownTokenError", "Vocab"]
@@ -248,17 +248,7 @@ class Vocab:
                     "tokens": list(self._itos)}
         # A token that is no valid UTF-8 (a lone surrogate) raises UnicodeEncodeError, a ValueError.
         data = (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
+        atomic_write_bytes(path, data)  # fsynced, renamed into place, as readable as any other run file
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocab:

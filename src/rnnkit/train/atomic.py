@@ -18,7 +18,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["append_jsonl", "atomic_save_file", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = ["append_jsonl", "atomic_save_file", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
+           "readable_file_mode"]
+
+
+def current_umask() -> int:
+    """The process's file-creation mask, read without changing it where the OS tells it (Linux), else set back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way to read the mask is to set it, and set it back at once
+    os.umask(mask)
+    return mask
+
+
+def readable_file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: ``0o666`` less the umask (``0o644`` under the usual 022)."""
+    return 0o666 & ~current_umask()
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
@@ -60,6 +80,9 @@ def atomic_save_file(path: str | os.PathLike[str], writer: Callable[[Path], None
         writer(temporary)
         if not temporary.is_file():
             raise FileNotFoundError(f"{path}: the writer created no file at {temporary}")
+        # Some writers (safetensors) create their file private (0600); every file of a run is as readable
+        # as config.json, which open() created: 0666 less the umask.
+        os.chmod(temporary, readable_file_mode())
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(temporary, path)

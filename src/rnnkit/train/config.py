@@ -291,7 +291,7 @@ def _parse_config_text(path: Path, text: str) -> Any:
         try:
             import yaml
         except ImportError:
-            raise ValueError(f"{path}: reading YAML needs the pyyaml package: pip install pyyaml "
+            raise ValueError(f"{path}: reading YAML needs pyyaml: pip install 'rnnkit[yaml]' "
                              "(or write the config as TOML or JSON)") from None
         try:
             document = yaml.safe_load(text)

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .atomic import readable_file_mode
+
 MAIN_KEYS = ("train_loss", "valid_loss")
 OTHER_SUFFIXES = ("_loss", "_ppl", "_bpc")
 
@@ -126,7 +128,7 @@ def plot_learning_curves(metrics_path: Path, out_path: Path, title: str | None =
     try:
         with os.fdopen(descriptor, "wb") as handle:
             figure.savefig(handle, format="png", dpi=100)
-        os.chmod(temporary, 0o644)  # mkstemp makes the file private; a plot is meant to be read
+        os.chmod(temporary, readable_file_mode())  # mkstemp makes the file private; a plot is meant to be read
         os.replace(temporary, out_path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -194,3 +194,35 @@ class Progress:
         self.stream.write(" ".join(parts) + "\n")
         self.stream.flush()
         self._logged_step = self.steps
+
+
+def _number(value: float) -> str:
+    """A metric for a person: four significant digits, no exponent for everyday sizes."""
+    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def epoch_line(record: dict, monitor: str, improved: bool, best: float | None, best_epoch: int | None,
+               epochs: int | None) -> str:
+    """The line a person reads at the end of an epoch: the training loss, the metric that chooses the best epoch
+    and whether it improved::
+
+        epoch 3/10: train_loss 0.5231 | valid_error 0.1881 * best so far
+        epoch 4/10: train_loss 0.5012 | valid_error 0.2014 (best 0.1881 at epoch 3)
+
+    Args:
+        record: The epoch's metrics (``epoch``, ``train_loss``, the validation metrics, ...).
+        monitor: The metric that chooses the best epoch (lower is better).
+        improved: Whether this epoch set a new best.
+        best, best_epoch: The best value so far and its epoch (this epoch's when ``improved``).
+        epochs: The planned number of epochs, or None when a time budget ends the run.
+    """
+    head = f"epoch {record.get('epoch')}" + (f"/{epochs}" if epochs else "")
+    parts = [f"train_loss {_number(record['train_loss'])}"] if "train_loss" in record else []
+    value = record.get(monitor)
+    if value is None or monitor == "train_loss":
+        text = f"{head}: {' '.join(parts)}"
+    else:
+        verdict = "* best so far" if improved else (
+            f"(best {_number(best)} at epoch {best_epoch})" if best is not None else "")
+        text = f"{head}: {' '.join(parts)} | {monitor} {_number(value)} {verdict}".rstrip()
+    return text

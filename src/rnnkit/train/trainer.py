@@ -43,7 +43,7 @@ from .checkpoint import has_checkpoint, load_training_state, save_model_weights,
 from .config import TrainConfig
 from .distributed import DistributedContext, all_reduce_sum, shard_batch
 from .events import EventWriter
-from .progress import Progress
+from .progress import Progress, epoch_line
 
 
 @dataclass
@@ -327,6 +327,10 @@ class Trainer:
         if config.schedule == "step" and state.epoch + 1 >= config.decay_start:
             state.plateau_factor *= config.lr_decay
         state.history.append(record)
+        if self.is_main and not config.quiet and self.evaluate is not None:  # one line a person reads per epoch
+            best_epoch = next((r["epoch"] for r in state.history if r.get(self.monitor) == state.best), None)
+            print(epoch_line(record, self.monitor, improved, state.best, best_epoch,
+                             None if config.max_seconds is not None else config.epochs), file=sys.stderr, flush=True)
         state.epoch, state.batch = state.epoch + 1, 0
         self.carried = None
         stop = config.early_stopping_patience is not None and state.bad_epochs > config.early_stopping_patience

@@ -38,8 +38,8 @@ def bleu_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]], 
     image (references may differ in number per image)."""
     try:
         from sacrebleu.metrics import BLEU
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise ValueError("scoring captions needs the sacrebleu package: pip install sacrebleu") from None
+    except ImportError:  # sacrebleu comes with the caption extra, not the core
+        raise ValueError("scoring captions (BLEU) needs sacrebleu: pip install 'rnnkit[caption]'") from None
     if len(hypotheses) != len(references):
         raise ValueError(f"got {len(hypotheses)} captions for {len(references)} images; expected one per image")
     count = max((len(refs) for refs in references), default=0)

@@ -196,8 +196,8 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[
     """sacrebleu corpus BLEU and chrF of space-tokenised hypotheses against one reference each."""
     try:
         from sacrebleu.metrics import BLEU, CHRF
-    except ImportError:  # pragma: no cover - a runtime dependency
-        raise ValueError("scoring translations needs the sacrebleu package: pip install sacrebleu") from None
+    except ImportError:  # sacrebleu is the translate extra, not a core dependency
+        raise ValueError("scoring translations (BLEU, chrF) needs sacrebleu: pip install 'rnnkit[translate]'") from None
     bleu_metric, chrf_metric = BLEU(tokenize="none", force=True), CHRF()  # force: tokenised on purpose
     bleu = bleu_metric.corpus_score(list(hypotheses), [list(references)])
     chrf = chrf_metric.corpus_score(list(hypotheses), [list(references)])
