@@ -12,7 +12,7 @@ import itertools
 import pytest
 import torch
 
-from rnnkit.nn.ragged import auto_prefers_packed, reverse_within_lengths
+from rnnkit.nn.ragged import auto_prefers_packed, reversal_index, reverse_within_lengths
 from tests.nn.helpers import RK_LAYERS, assert_close, flatten_state, loss_of, random_weights_like
 
 CELLS = list(RK_LAYERS)
@@ -74,7 +74,7 @@ def test_segments_equal_packed_and_explicit(cell, num_layers, bidirectional, wit
             assert_close(part, other, f"d/dstate[{index}] vs {reference}")
 
 
-@pytest.mark.parametrize("lengths", [[1], [5, 5, 5], [1, 1, 2], [3, 8, 2, 7, 1, 8, 5, 4, 6]])
+@pytest.mark.parametrize("lengths", [[1], [5, 5, 5], [1, 1, 2], [8, 7, 7, 3, 1], [3, 8, 2, 7, 1, 8, 5, 4, 6]])
 def test_segments_time_major_and_odd_length_sets(lengths):
     torch.manual_seed(1)
     fused = RK_LAYERS["lstm"](5, 6, num_layers=2, bidirectional=True, batch_first=False, backend="fused").double()
@@ -112,3 +112,12 @@ def test_auto_rule_uses_segments_on_cpu_and_packed_on_cuda(monkeypatch):
                         lambda *args, **kwargs: calls.append(1) or pytest.fail("auto packed on the CPU"))
     layer(x, lengths)
     assert calls == []
+
+
+def test_reverse_with_a_precomputed_index_equals_the_gather():
+    sequence = torch.randn(6, 4, 3)
+    lengths = torch.tensor([6, 2, 5, 1])
+    time = torch.arange(6).unsqueeze(1)
+    gathered = sequence.gather(0, torch.where(time < lengths, lengths - 1 - time, time).unsqueeze(2).expand(6, 4, 3))
+    assert torch.equal(reverse_within_lengths(sequence, lengths), gathered)
+    assert torch.equal(reverse_within_lengths(sequence, lengths, reversal_index(lengths, 6, sequence.device)), gathered)
