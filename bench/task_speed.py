@@ -280,6 +280,8 @@ def run_here(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         results[task] = measure_task(task, args.batch_size, args.batches, args.rounds, not args.unbucketed, ways)
         if not args.json:
             print_row(task, results[task], flush=True)
+        else:  # the parent run reads stdout; show progress on stderr meanwhile
+            print(f"{task}: {json.dumps(results[task])}", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps({"rnnkit": str(Path(rnnkit.__file__).parent), "results": results}))
     return results
@@ -322,7 +324,7 @@ def main() -> None:
     at = command.index("--before")
     del command[at : at + 2]
     environment = {**os.environ, "PYTHONPATH": str(args.before / "src")}
-    finished = subprocess.run([*command, "--json"], capture_output=True, text=True, env=environment, check=True)
+    finished = subprocess.run([*command, "--json"], stdout=subprocess.PIPE, text=True, env=environment, check=True)
     before = json.loads(finished.stdout.strip().splitlines()[-1])["results"]
     for task, rates in after.items():
         print_row(task, before[task], label=" before")
