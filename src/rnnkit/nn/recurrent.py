@@ -49,8 +49,8 @@ class Recurrent(nn.Module):
             (``lengths``) segment by segment on the padded batch (:mod:`rnnkit.nn.ragged`, exact); ``"packed"``
             calls torch's kernel on a ``PackedSequence``; ``"auto"`` picks by this rule, from
             ``bench/ragged_speed.py``: the explicit unroll where the cells have no torch kernel; else the kernel,
-            and for a ragged batch ``"fused"`` on the CPU (packed measured 5-12x slower there) and ``"packed"`` on
-            CUDA (cuDNN's packed kernel, not yet measured against the segments: no GPU was at hand).
+            and for a ragged batch ``"fused"`` on the CPU (packed measured 2-12x slower there) and ``"packed"`` on
+            CUDA (cuDNN's packed kernel, not measured against the segments: no GPU was at hand).
         weight_dropout: DropConnect on the hidden-to-hidden weights ``weight_hh_*`` (Wan et al. 2013), one mask
             per forward call, training mode only: the weight drop of AWD-LSTM (Merity et al. 2018).
 
