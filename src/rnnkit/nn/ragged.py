@@ -197,7 +197,8 @@ def auto_prefers_packed(device: torch.device) -> bool:
     """The ``backend="auto"`` rule for a ragged batch: packed sequences on CUDA, segments elsewhere.
 
     On the CPU the segments ran 2x (BiLSTM 100, batch 32, lengths 22-23) to 12x (BiLSTM 128, batch 32, lengths
-    200-500) faster than packed sequences, and faster than the explicit unroll (``bench/ragged_speed.py``). On
+    200-500) faster than packed sequences (``bench/ragged_speed.py``; the explicit unroll was 0.09x the segments
+    in one run and 1.2x in another under heavy load: not settled, so not chosen). On
     CUDA, cuDNN runs packed sequences in its own kernel; that has not been measured against the segments (no GPU
     was at hand), so ``auto`` keeps the packed path there.
     """
