@@ -24,8 +24,9 @@ from .checks import check_input, check_lengths, check_state
 from .gru_bptt import gru_unroll
 from .lnlstm_bptt import lnlstm_unroll
 from .lstm_bptt import lstm_unroll
+from .ragged import auto_prefers_packed, fused_ragged
 
-BACKENDS = ("auto", "explicit", "fused")
+BACKENDS = ("auto", "explicit", "fused", "packed")
 _FUSED_MODULES = {
     "LSTM": lambda **kw: nn.LSTM(**kw),
     "GRU": lambda **kw: nn.GRU(**kw),
@@ -46,8 +47,12 @@ class Recurrent(nn.Module):
         bidirectional: add a reverse-time direction per layer (D = 2); outputs are concatenated.
         dropout: dropout probability on every layer's output except the last (training mode only).
         batch_first: input and output as ``(B, T, ...)``; otherwise ``(T, B, ...)``.
-        backend: ``"explicit"`` unrolls the cells, ``"fused"`` calls torch's kernel, ``"auto"`` picks fused
-            where the cells allow it.
+        backend: ``"explicit"`` unrolls the cells; ``"fused"`` calls torch's kernel, on a ragged batch
+            (``lengths``) segment by segment on the padded batch (:mod:`rnnkit.nn.ragged`, exact); ``"packed"``
+            calls torch's kernel on a ``PackedSequence``; ``"auto"`` picks by this rule, from
+            ``bench/ragged_speed.py``: the explicit unroll where the cells have no torch kernel; else the kernel,
+            and for a ragged batch ``"fused"`` on the CPU (packed measured 2-12x slower there) and ``"packed"`` on
+            CUDA (cuDNN's packed kernel, not measured against the segments: no GPU was at hand).
         weight_dropout: DropConnect on the hidden-to-hidden weights ``weight_hh_*`` (Wan et al. 2013), one mask
             per forward call, training mode only: the weight drop of AWD-LSTM (Merity et al. 2018).
 
@@ -112,9 +117,9 @@ class Recurrent(nn.Module):
         fused_mode = fused_modes.pop() if len(fused_modes) == 1 else None
         fused = self._build_fused(fused_mode, getattr(cells[0], "bias", True)) if fused_mode else None
         self.__dict__["_fused"] = fused  # not a submodule: it holds no weights of its own
-        if backend == "fused" and self._fused is None:
+        if backend in ("fused", "packed") and self._fused is None:
             raise ValueError(
-                f"backend: got 'fused' for {type(cells[0]).__name__}, which has no fused torch kernel; "
+                f"backend: got {backend!r} for {type(cells[0]).__name__}, which has no fused torch kernel; "
                 "expected 'explicit' or 'auto'"
             )
         self.backend = backend
@@ -138,7 +143,7 @@ class Recurrent(nn.Module):
     @property
     def uses_fused(self) -> bool:
         """Whether ``forward`` calls torch's fused kernel."""
-        return self._fused is not None and self.backend in ("fused", "auto")
+        return self._fused is not None and self.backend in ("fused", "packed", "auto")
 
     def _weight(self, name: str) -> Tensor:
         """The parameter ``name`` as this call uses it: with weight drop on ``weight_hh_*`` when training."""
@@ -169,7 +174,9 @@ class Recurrent(nn.Module):
             lengths = None  # every sequence is full length: no masking needed
 
         if self.uses_fused:
-            output, final = self._forward_fused(x, lengths, state, steps)
+            packed = lengths is not None and (self.backend == "packed" or (
+                self.backend == "auto" and auto_prefers_packed(x.device)))
+            output, final = self._forward_fused(x, lengths, state, steps, packed)
         else:
             output, final = self._forward_explicit(x, lengths, state)
         if unbatched:
@@ -177,21 +184,38 @@ class Recurrent(nn.Module):
             final = _map_state(final, lambda s: s.squeeze(1))
         return output, final
 
-    def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State | None, steps: int):
+    def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State | None, steps: int, packed: bool):
         if x.device.type == "cpu" and _autocast_enabled(x.device) and not _cpu_has_bf16_kernels():
             # oneDNN has no bfloat16 RNN kernel for this CPU (it fails to create one): run this layer in float32
             with torch.autocast("cpu", enabled=False):
                 state = None if state is None else _map_state(state, lambda s: s.float())
-                return self._forward_fused(x.float(), lengths, state, steps)
+                return self._forward_fused(x.float(), lengths, state, steps, packed)
         shell = self._fused
         shell._flat_weights = [self._weight(name) for name in shell._flat_weights_names]
         shell.training = self.training
         if lengths is None:
             return shell(x, state)
+        if not packed:
+            return self._forward_ragged(x, lengths, state)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=self.batch_first, enforce_sorted=False)
         output, final = shell(packed, state)
         output, _ = pad_packed_sequence(output, batch_first=self.batch_first, total_length=steps)
         return output, final
+
+    def _forward_ragged(self, x: Tensor, lengths: Tensor, state: State | None):
+        """The fused kernel on the padded batch, segment by segment (:mod:`rnnkit.nn.ragged`): exact, no packing."""
+        shell = self._fused
+        names = shell._flat_weights_names
+        per_cell = len(names) // (self.num_layers * self.num_directions)
+        weights = [shell._flat_weights[i : i + per_cell] for i in range(0, len(names), per_cell)]
+        parts = None if state is None else (list(state) if isinstance(state, tuple) else [state])
+        sequence = x.transpose(0, 1) if self.batch_first else x  # (T, B, I)
+        output, finals = fused_ragged(
+            shell.mode, weights, shell.bias, self.num_layers, self.bidirectional, self.dropout, self.training,
+            sequence, lengths, parts, self.hidden_size,
+        )
+        output = output.transpose(0, 1) if self.batch_first else output
+        return output, (tuple(finals) if self.has_cell_state else finals[0])
 
     def _forward_explicit(self, x: Tensor, lengths: Tensor | None, state: State | None):
         self._bind_cells(for_forward=True)

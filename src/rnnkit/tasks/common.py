@@ -94,7 +94,8 @@ def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
     else:
         logits = model(ids, lengths)  # (B, C)
         loss = F.cross_entropy(logits.float(), labels, reduction="sum")
-    return StepResult(loss, labels.numel(), None, tokens=int(lengths.sum()))
+    return StepResult(loss, labels.numel(), None, tokens=int(lengths.sum()),
+                      padded_tokens=lengths.numel() * ids.shape[1])
 
 
 @torch.no_grad()

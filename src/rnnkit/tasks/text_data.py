@@ -234,3 +234,27 @@ def read_data(data: Any, valid: Any, test: Any, text: TextDataConfig, seed: int,
 def example_counts(train: Encoded, valid: Encoded, test: Encoded | None) -> dict[str, int | None]:
     """config.json's ``data.examples``."""
     return {"train": len(train), "valid": len(valid), "test": None if test is None else len(test)}
+
+
+SUGGESTED_MAX_LENGTH = 400  # tokens: what the hint below proposes for long documents
+LONG_TEXT = 1000  # tokens: a training text this long makes the hint worth showing
+
+
+def long_text_hint(train: Encoded, text: TextDataConfig) -> str | None:
+    """A one-line suggestion of ``--max-length`` when the training texts are very long and nothing cuts them.
+
+    A recurrent layer takes one step per token, so an epoch costs time in proportion to the tokens read; the hint
+    says how many fewer tokens ``--max-length 400`` would read (what it keeps: ``--truncate``). None when
+    ``max_length`` is set, no text reaches ``LONG_TEXT`` tokens, or the cut would save less than a quarter.
+    """
+    lengths = sorted(len(ids) for ids in train.ids)
+    if text.max_length is not None or not lengths or lengths[-1] < LONG_TEXT:
+        return None
+    total = sum(lengths)
+    kept = sum(min(length, SUGGESTED_MAX_LENGTH) for length in lengths)
+    if kept > 0.75 * total:
+        return None
+    return (f"rnnkit: the training texts are long (median {lengths[len(lengths) // 2]:,}, longest {lengths[-1]:,} "
+            f"tokens) and each token is a step of the recurrent layer: --max-length {SUGGESTED_MAX_LENGTH} would "
+            f"read {total / kept:.1f}x fewer tokens per epoch (which ones it keeps: --truncate head, tail or "
+            "head+tail)")

@@ -2,10 +2,11 @@
 
 Three modes, picked by :meth:`Progress.choose_mode`:
 
-- ``"bar"``: a tqdm bar with a postfix ``loss=1.234, ppl=3.43, tok/s=12345, lr=1.0e-03``; tqdm shows the ETA.
+- ``"bar"``: a tqdm bar with a postfix ``loss=1.234, ppl=3.43, tok/s=12345, pad=4%, lr=1.0e-03``; tqdm shows
+  the ETA. ``pad`` (the share of padding in the batches so far) shows when the steps report their padded size.
 - ``"plain"``: a line every ``log_every`` steps and one at the end, so logs stay readable when redirected::
 
-      epoch 2/10 step 300/1000 loss 1.234 ppl 3.43 tok/s 12345 lr 1.0e-03 eta 0:01:23
+      epoch 2/10 step 300/1000 loss 1.234 ppl 3.43 tok/s 12345 pad 4% lr 1.0e-03 eta 0:01:23
 
 - ``"quiet"``: nothing at all.
 
@@ -77,6 +78,7 @@ class Progress:
         self.show_perplexity = show_perplexity
         self.steps = 0
         self.tokens = 0
+        self.padded_tokens = 0  # batch slots, padding included (0: not reported)
         self.lr: float | None = None
         self.shown_loss: float | None = None  # the running mean most recently displayed
         self._loss_sum = 0.0
@@ -113,12 +115,15 @@ class Progress:
         elapsed = self.elapsed
         return self.tokens / elapsed if elapsed > 0 else 0.0
 
-    def update(self, steps: int = 1, tokens: int = 0, loss: float | None = None, lr: float | None = None) -> None:
-        """Record ``steps`` finished steps that read ``tokens`` tokens, with their loss and learning rate."""
+    def update(self, steps: int = 1, tokens: int = 0, loss: float | None = None, lr: float | None = None,
+               padded_tokens: int = 0) -> None:
+        """Record ``steps`` finished steps that read ``tokens`` tokens, with their loss and learning rate;
+        ``padded_tokens``: their batches' size with padding (rows x longest), for the padding share."""
         if self._closed:
             raise RuntimeError("Progress.update after close()")
         self.steps += steps
         self.tokens += tokens
+        self.padded_tokens += padded_tokens
         if loss is not None:
             self._loss_sum += float(loss)
             self._loss_count += 1
@@ -177,6 +182,8 @@ class Progress:
                 fields.append(("ppl", format_perplexity(loss)))
         if self.tokens:
             fields.append(("tok/s", f"{self.tokens_per_second:.0f}"))
+        if self.padded_tokens:
+            fields.append(("pad", f"{1 - self.tokens / self.padded_tokens:.0%}"))
         if self.lr is not None:
             fields.append(("lr", f"{self.lr:.1e}"))
         return fields

@@ -54,6 +54,7 @@ class StepResult:
     count: int  # positions counted (tokens, sequences)
     state: Any = None  # the state to carry into the next batch (stateful tasks), else None
     tokens: int = 0  # input tokens processed, for tokens/s
+    padded_tokens: int = 0  # the batch's slots with padding (rows x longest), for the padding share; 0: not said
 
 
 class TrainingDiverged(RuntimeError):
@@ -258,7 +259,8 @@ class Trainer:
                 total_loss += loss_sum
                 total_count += result.count
                 tokens += result.tokens
-                progress.update(1, tokens=result.tokens, loss=batch_loss, lr=self.learning_rate())
+                progress.update(1, tokens=result.tokens, loss=batch_loss, lr=self.learning_rate(),
+                                padded_tokens=result.padded_tokens)
                 self._stop_asked |= run_callbacks(self.callbacks, "on_step_end", self, state.step, batch_loss)
                 budget = config.max_seconds
                 out_of_time = budget is not None and state.seconds + time.perf_counter() - started >= budget

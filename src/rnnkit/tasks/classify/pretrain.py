@@ -121,7 +121,7 @@ class BidirectionalLanguageModel(nn.Module):
 def _lm_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
     ids, lengths, _ = batch
     loss, count = model(ids, lengths)
-    return StepResult(loss, count, None, tokens=int(lengths.sum()))
+    return StepResult(loss, count, None, tokens=int(lengths.sum()), padded_tokens=ids.numel())
 
 
 def _wrapped(language_model: nn.Module, distributed: DistributedContext) -> nn.Module:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from ...train.checkpoint import has_checkpoint
 from ...train.config import TrainConfig
 from ..base import Run, finish_run, prepare_run
 from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, training_batches
-from ..text_data import TextDataConfig, example_counts, read_data
+from ..text_data import TextDataConfig, example_counts, long_text_hint, read_data
 from .data import NAME, SETTINGS
 from .pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 
@@ -62,6 +63,9 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
     run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "labels": labels},
               vocabularies={"vocab.json": vocab}, derived={"labels": labels},
               data_extra={"examples": example_counts(train_data, valid_data, test_data)})
+    hint = long_text_hint(train_data, text)
+    if hint and run.is_main and not train.quiet:
+        print(hint, file=sys.stderr)
     pretrained = pretrained_first(run, network, vocab, train_data, valid_data)
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
     results = run.fit(network, batch_loss, batches, evaluate=validation(valid_data, vocab.pad_id),

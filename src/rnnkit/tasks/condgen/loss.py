@@ -19,7 +19,8 @@ def batch_loss(model: nn.Module, batch: Batch, pad_id: int) -> StepResult:
     labels, inputs, targets, lengths = batch
     logits = model(labels.to(device), inputs.to(device), lengths)  # (B, T, V)
     count = int(lengths.sum())  # real targets: the tokens and one <eos> each
-    return StepResult(sequence_loss(logits, targets.to(device), pad_id), count, None, tokens=count)
+    return StepResult(sequence_loss(logits, targets.to(device), pad_id), count, None, tokens=count,
+                      padded_tokens=targets.numel())
 
 
 @torch.no_grad()

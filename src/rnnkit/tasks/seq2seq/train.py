@@ -46,10 +46,11 @@ def batch_loss(model: nn.Module, batch: Batch, pad_id: int, teacher_forcing: flo
     """Summed cross-entropy (float32, also under bf16 autocast) of one batch over its non-padding target tokens."""
     count = int((batch.target_outputs != pad_id).sum())  # counted on the host copy: no device sync
     tokens = int(batch.source_lengths.sum()) + count
+    padded_tokens = batch.source.numel() + batch.target_outputs.numel()
     batch = batch.to(next(model.parameters()).device)
     logits, _ = model(batch.source, batch.source_lengths, batch.target_inputs, teacher_forcing=teacher_forcing)
     loss = sequence_loss(logits, batch.target_outputs, pad_id, label_smoothing)
-    return StepResult(loss, count, None, tokens=tokens)
+    return StepResult(loss, count, None, tokens=tokens, padded_tokens=padded_tokens)
 
 
 @torch.no_grad()

@@ -54,7 +54,7 @@ def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
     ids, lengths, tags = (part.to(device) for part in batch)
     logits = model(ids, lengths)  # (B, T, K)
     tokens = int(lengths.sum())
-    return StepResult(tagging_loss(logits, tags, lengths), tokens, None, tokens=tokens)
+    return StepResult(tagging_loss(logits, tags, lengths), tokens, None, tokens=tokens, padded_tokens=ids.numel())
 
 
 @torch.no_grad()
