@@ -39,11 +39,18 @@ from torch import Tensor, nn
 
 from .atomic import append_jsonl
 from .callbacks import run_callbacks
-from .checkpoint import has_checkpoint, load_training_state, save_model_weights, save_training_state
+from .checkpoint import (
+    has_checkpoint,
+    latest_checkpoint,
+    load_training_state,
+    save_model_weights,
+    save_training_state,
+)
 from .config import TrainConfig
 from .distributed import DistributedContext, all_reduce_sum, shard_batch
 from .events import EventWriter
 from .progress import Progress
+from .resume_state import checked_trainer_state
 
 
 @dataclass
@@ -158,7 +165,7 @@ class Trainer:
             raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
         saved = load_training_state(self.checkpoint_dir, model=_unwrap(self.model), optimizer=self.optimizer)
         self.carried = saved.pop("carried", None)
-        self.state = TrainerState(**saved)
+        self.state = checked_trainer_state(TrainerState, saved, latest_checkpoint(self.checkpoint_dir) / "trainer.json")
 
     def learning_rate(self) -> float:
         """Base rate x linear warm-up x cosine decay (per step) x plateau decays (per epoch)."""
