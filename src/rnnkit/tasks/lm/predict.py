@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ...data.corpus import CorpusConfig, context_token, encode_text, join_tokens, tokens_of
+from ...data.limits import check_count
 from ...data.readers.text import read_text
 from ...data.streams import batchify
 from ...decode.sampling import sample_next
@@ -71,6 +72,7 @@ class LanguageModelPredictor:
         """Continue ``prompt`` by ``length`` sampled tokens; returns prompt + continuation."""
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise ValueError(f"length: got {length!r}; expected a positive integer")
+        check_count("length", length, "RNNKIT_MAX_GENERATE_LENGTH", " tokens")
         prompt_tokens = tokens_of(prompt, self.corpus)
         if self.corpus.level == "word" and prompt_tokens and not prompt.endswith("\n"):
             prompt_tokens = prompt_tokens[:-1]  # continue the prompt's line rather than start a new one
