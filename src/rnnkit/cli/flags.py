@@ -195,7 +195,8 @@ def texts_from(args: argparse.Namespace, verb: str) -> list[tuple[str, str]]:
 
     texts = [(f"TEXT argument {number}", text) for number, text in enumerate(args.texts, 1)]
     if args.input is not None:
-        lines = sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
+        lines = ([line.removeprefix("\ufeff") for line in sys.stdin.read().splitlines()] if str(args.input) == "-"
+                 else read_lines(args.input))
         name = "stdin" if str(args.input) == "-" else str(args.input)
         texts += [(f"{name} line {number}", line) for number, line in enumerate(lines, 1)]
     if not texts:

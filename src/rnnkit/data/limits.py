@@ -9,6 +9,7 @@ positive integer; ``0`` switches the limit off)::
     RNNKIT_MAX_LINE_BYTES       4000000    one line of a text file (input to predict on, labelled data)
     RNNKIT_MAX_PARAMETERS       2000000000 parameters of a model, counted before any memory is taken
     RNNKIT_MAX_GENERATE_LENGTH  1000000    tokens one ``generate`` call produces
+    RNNKIT_MAX_ABS_VALUE        1e15       magnitude of a value of a time series (1e300 overflows its statistics)
     RNNKIT_FOLLOW_SYMLINKS      0          1: follow symbolic links inside data folders (refused by default)
 
 Every refusal is a one-line ValueError naming the input, the limit and the variable that raises it.
@@ -30,6 +31,7 @@ LIMITS = {
     "RNNKIT_MAX_LINE_BYTES": 4_000_000,
     "RNNKIT_MAX_PARAMETERS": 2_000_000_000,
     "RNNKIT_MAX_GENERATE_LENGTH": 1_000_000,
+    "RNNKIT_MAX_ABS_VALUE": 10**15,
 }
 
 

@@ -34,8 +34,10 @@ from .data import (
     POSITIVE,
     SequenceDataConfig,
     build_kmer_vocab,
+    check_classes,
     check_labelled,
     encode_records,
+    expected_classes,
     records_from,
     sample,
     with_shuffled_negatives,
@@ -126,6 +128,10 @@ def read_data(run: Run, sequence: SequenceDataConfig, frontend: ConvFrontEndConf
     for name, split in (("--data", records), ("--valid", valid_records), ("--test", test_records)):
         if split is not None:
             check_labelled(split, name)
+    allowed = expected_classes(records, sequence)
+    for name, split in (("--data", records), ("--valid", valid_records), ("--test", test_records)):
+        if split is not None:
+            check_classes(split, allowed, name)
     labels = sorted({record.label for record in records})
     if len(labels) < 2:
         raise ValueError(f"--data: every training record has the label {labels[0]!r}; expected at least 2 classes, "
