@@ -48,6 +48,7 @@ from .checkpoint import (
 )
 from .config import TrainConfig
 from .distributed import DistributedContext, all_reduce_sum, shard_batch
+from .divergence import guards_for
 from .events import EventWriter
 from .progress import Progress
 from .resume_state import checked_trainer_state
@@ -136,7 +137,7 @@ class Trainer:
         if distributed is not None:
             is_main = distributed.is_main
         self.shard = shard if self.distributed.enabled else None
-        self.callbacks = list(callbacks)
+        self.callbacks = [*callbacks, *guards_for(config)]  # the divergence guard last: user callbacks see the step
         self.model, self.config, self.loss_fn, self.batches = model, config, loss_fn, batches
         self.evaluate, self.monitor = evaluate, monitor if evaluate is not None else "train_loss"
         self.run_dir = Path(run_dir) if run_dir is not None else None
