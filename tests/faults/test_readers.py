@@ -200,3 +200,13 @@ def test_predict_on_an_empty_file_exits_non_zero(tmp_path):
     code, out, err = invoke("predict", tmp_path / "run", "--input", tmp_path / "empty.tsv")
     assert code == 2 and out == "" and err.startswith("rnnkit: error: ") and len(err.splitlines()) == 1, err
 
+
+
+def test_a_wav_whose_format_chunk_overruns_the_file_is_one_line(tmp_path):
+    # found by the fuzzer: wave raised a bare RuntimeError from its chunk reader
+    data = bytearray(wav_bytes())
+    struct.pack_into("<I", data, data.find(b"fmt ") + 4, 0x110)
+    path = tmp_path / "overrun.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"overrun\.wav: not a readable PCM WAV file"):
+        read_wav(path)

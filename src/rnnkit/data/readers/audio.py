@@ -70,7 +70,7 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
                 raise ValueError(f"{path}: the header claims {claimed:,} bytes of samples but the file holds "
                                  f"{size:,} bytes; truncated or damaged WAV file")
             data = handle.readframes(frames)
-    except (wave.Error, EOFError, OSError) as error:
+    except (wave.Error, EOFError, OSError, RuntimeError) as error:  # RuntimeError: wave's chunk reader, bad sizes
         raise ValueError(f"{path}: not a readable PCM WAV file ({error or type(error).__name__}); expected a "
                          "RIFF/WAVE file of integer PCM samples") from None
     if frames == 0 or not data:
