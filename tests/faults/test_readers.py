@@ -152,7 +152,7 @@ def test_a_wav_header_claiming_a_gigabyte_is_refused_before_reading(tmp_path):
 def test_empty_and_tiny_wavs_say_why(tmp_path, size):
     path = tmp_path / "tiny.wav"
     path.write_bytes(wav_bytes()[:size])
-    with pytest.raises(ValueError, match=rf"tiny\.wav: {size} bytes, too short for a WAV file"):
+    with pytest.raises(ValueError, match=rf"tiny\.wav: not a readable PCM WAV file: {size} bytes, too short"):
         read_wav(path)
 
 

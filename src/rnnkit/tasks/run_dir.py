@@ -126,6 +126,9 @@ def read_run_config(path: Path, task: str | None = None) -> dict[str, Any]:
         raise FileNotFoundError(f"{path}: no such run directory")
     config_path = path / "config.json"
     if not config_path.is_file():
+        if (path / LOCK_NAME).exists():  # made by rnnkit, stopped before its config was written
+            raise ValueError(f"{path}: a run stopped before it was set up (no config.json); start it again without "
+                             "--resume")
         raise ValueError(f"{path}: not an rnnkit run directory (no config.json)")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))

@@ -23,9 +23,14 @@ from typing import Any
 
 from .callbacks import Callback
 
-__all__ = ["DivergenceGuard", "guards_for"]
+__all__ = ["DivergenceGuard", "TrainingDiverged", "guards_for"]
 
 SMOOTHING = 0.1  # weight of the newest step in the smoothed loss
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite, or diverged (see the module docstring); the last good checkpoint is kept.
+    (Defined here, where the guard raises it; :mod:`rnnkit.train.trainer` exports it as before.)"""
 
 
 class DivergenceGuard(Callback):
@@ -58,8 +63,6 @@ class DivergenceGuard(Callback):
         return None
 
     def _stop(self, trainer: Any, why: str) -> None:
-        from .trainer import TrainingDiverged
-
         raise TrainingDiverged(f"{why}; stopped, the last good checkpoint is kept: lower --lr or set --clip "
                                "(--divergence-factor, --stall-steps change the guard)")
 

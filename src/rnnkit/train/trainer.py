@@ -48,7 +48,7 @@ from .checkpoint import (
 )
 from .config import TrainConfig
 from .distributed import DistributedContext, all_reduce_sum, shard_batch
-from .divergence import guards_for
+from .divergence import TrainingDiverged, guards_for
 from .events import EventWriter
 from .progress import Progress
 from .resume_state import checked_trainer_state
@@ -62,10 +62,6 @@ class StepResult:
     count: int  # positions counted (tokens, sequences)
     state: Any = None  # the state to carry into the next batch (stateful tasks), else None
     tokens: int = 0  # input tokens processed, for tokens/s
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 class TrainingInterrupted(RuntimeError):

@@ -59,8 +59,8 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         raise ValueError(f"{path}: is a directory; expected a WAV file")
     size = path.stat().st_size
     if size < WAV_HEADER_BYTES:  # wave's own error for these is an empty EOFError message
-        raise ValueError(f"{path}: {size} bytes, too short for a WAV file (its header alone is {WAV_HEADER_BYTES} "
-                         "bytes); expected a RIFF/WAVE recording")
+        raise ValueError(f"{path}: not a readable PCM WAV file: {size} bytes, too short (its header alone is "
+                         f"{WAV_HEADER_BYTES} bytes); expected a RIFF/WAVE recording")
     try:
         with wave.open(str(path), "rb") as handle:
             channels, width, rate = handle.getnchannels(), handle.getsampwidth(), handle.getframerate()
