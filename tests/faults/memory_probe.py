@@ -24,8 +24,8 @@ def main() -> None:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             code = rnnkit(sys.argv[2:])
-        except MemoryError:
-            code = "MemoryError"
+        except (MemoryError, RuntimeError) as error:  # torch's allocator raises RuntimeError when refused
+            code = type(error).__name__
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"code": code, "peak_mb": round(peak, 1), "stderr": err.getvalue()}))
 

@@ -21,7 +21,7 @@ from tests.cli_helpers import invoke
 from tests.faults.fault_counts import count
 from tests.faults.run_helpers import train_args, write_text
 
-TIMING = ("tokens_per_second", "train_seconds")
+TIMING = ("tokens_per_second", "train_seconds", "run")  # times, and the run directory (a copy per case)
 
 
 def _truncate(path: Path) -> None:

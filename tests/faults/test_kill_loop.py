@@ -58,31 +58,36 @@ def test_kill_resume_loop_ends_as_an_uninterrupted_run(tmp_path):
     subprocess.run(command(data, straight, False), env=environment(), check=True, capture_output=True)
     duration = time.monotonic() - started
     rng = random.Random(int(os.environ.get("RNNKIT_KILL_SEED", "16")))
-    run, kills, attempts = tmp_path / "killed", 0, 0
-    while True:
-        attempts += 1
-        resume = (run / "config.json").exists()
-        process = subprocess.Popen(command(data, run, resume), env=environment(), stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        if kills < int(os.environ.get("RNNKIT_KILLS", "10")):
-            try:
-                process.wait(timeout=rng.uniform(0.15, 0.9) * duration)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                kills += 1
-                continue
-        stdout, stderr = process.communicate(timeout=600)
-        assert "Traceback" not in stderr, stderr
-        assert process.returncode == 0, stderr
-        break
-    assert records(run) == records(straight)  # every epoch once, the same numbers
-    expected, actual = weights(straight), weights(run)
-    assert expected.keys() == actual.keys()
-    assert all(torch.equal(expected[name], actual[name]) for name in expected)
-    assert not [path for path in run.rglob("*") if ".tmp-" in path.name]
+    wanted = int(os.environ.get("RNNKIT_KILLS", "12"))
+    kills = attempts = sequences = 0
+    while kills < wanted:  # a sequence: start, kill at random points, resume, until a run completes
+        sequences += 1
+        run = tmp_path / f"killed-{sequences}"
+        while True:
+            attempts += 1
+            resume = (run / "config.json").exists()
+            process = subprocess.Popen(command(data, run, resume), env=environment(), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+            if kills < wanted:
+                try:
+                    process.wait(timeout=rng.uniform(0.1, 0.7) * duration)
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGKILL)
+                    process.wait()
+                    kills += 1
+                    continue
+            stdout, stderr = process.communicate(timeout=600)
+            assert "Traceback" not in stderr, stderr
+            assert process.returncode == 0, stderr
+            break
+        assert records(run) == records(straight)  # every epoch once, the same numbers
+        expected, actual = weights(straight), weights(run)
+        assert expected.keys() == actual.keys()
+        assert all(torch.equal(expected[name], actual[name]) for name in expected)
+        assert not [path for path in run.rglob("*") if ".tmp-" in path.name]
     count("kills survived", kills)
-    count("kill-loop attempts", attempts)
+    count("kill-loop runs (kill sequences compared)", sequences)
+    count("kill-loop processes started", attempts)
 
 
 def test_two_writers_one_is_refused_naming_the_other(tmp_path):

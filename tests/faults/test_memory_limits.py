@@ -74,4 +74,4 @@ def test_the_probe_sees_a_large_allocation(tmp_path):
     outcome = probe("train", "lm", "--data", data, "--out", tmp_path / "run", "--hidden-size", "6000",
                     "--embedding-size", "8", "--epochs", "1", "--max-steps-per-epoch", "1", "--quiet",
                     RNNKIT_MAX_PARAMETERS="0")
-    assert outcome["code"] == "MemoryError" or outcome["peak_mb"] > PEAK_MB or "memory" in outcome["stderr"], outcome
+    assert outcome["code"] in ("MemoryError", "RuntimeError") or outcome["peak_mb"] > PEAK_MB, outcome
