@@ -175,3 +175,14 @@ def test_predict_on_an_empty_file_is_an_error(classify_run, tmp_path, content):
 
 def test_default_limits_are_generous_but_finite():
     assert limit("RNNKIT_MAX_LINE_BYTES") >= 10**6 and limit("RNNKIT_MAX_PARAMETERS") >= 10**9
+
+
+def test_predict_on_a_long_stdin_line_is_one_line(classify_run, monkeypatch):
+    import io
+
+    monkeypatch.setenv("RNNKIT_MAX_LINE_BYTES", "100")
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeffgood film\n" + "bad " * 100 + "\n"))
+    assert_user_error(invoke("predict", classify_run, "--input", "-"), "stdin line 2", "RNNKIT_MAX_LINE_BYTES")
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeffgood film\n"))
+    code, out, err = invoke("predict", classify_run, "--input", "-")
+    assert code == 0 and len(out.splitlines()) == 1, err

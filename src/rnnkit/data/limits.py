@@ -89,3 +89,21 @@ def read_capped_lines(stream: BinaryIO, where: str) -> Iterator[bytes]:
             raise ValueError(f"{where} line {number}: longer than {cap:,} bytes (set RNNKIT_MAX_LINE_BYTES to "
                              "raise the limit, 0 for none)")
         yield line
+
+
+def stdin_lines() -> list[str]:
+    """The lines of standard input (newlines and a leading byte-order mark removed), each refused when longer
+    than ``RNNKIT_MAX_LINE_BYTES`` characters before more of it is read."""
+    import sys
+
+    cap = limit("RNNKIT_MAX_LINE_BYTES")
+    lines = []
+    while True:
+        line = sys.stdin.readline(cap + 2) if cap is not None else sys.stdin.readline()
+        if not line:
+            return lines
+        body = line.rstrip("\r\n")
+        if cap is not None and len(body) > cap:
+            raise ValueError(f"stdin line {len(lines) + 1}: longer than {cap:,} characters (set "
+                             "RNNKIT_MAX_LINE_BYTES to raise the limit, 0 for none)")
+        lines.append(body.removeprefix("\ufeff"))
