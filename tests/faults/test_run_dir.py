@@ -223,3 +223,22 @@ def test_resume_with_an_undecodable_metrics_log_is_one_line_before_training(run,
     assert_user_error(invoke("train", "lm", "--out", run, "--resume", "--epochs", 2), "metrics.jsonl")
     assert (run / "metrics.jsonl").read_bytes() == content
     assert snapshot(run / "checkpoint") == checkpoint
+
+
+def test_a_damaged_checkpoint_pointer_is_not_taken_for_no_checkpoint(run):
+    import shutil
+
+    (run / "checkpoint" / "LATEST").unlink()  # the checkpoints are there, their pointer is not: never start over
+    before = snapshot(run)
+    assert_user_error(invoke("train", "lm", "--out", run, "--resume", "--epochs", 2), "LATEST", "damaged")
+    assert snapshot(run) == before
+    (run / "checkpoint" / "LATEST").mkdir()
+    assert_user_error(invoke("train", "lm", "--out", run, "--resume", "--epochs", 2), "LATEST", "not a file")
+    shutil.rmtree(run / "checkpoint" / "LATEST")
+
+
+def test_a_resume_that_fails_on_its_checkpoint_leaves_config_json_alone(run):
+    config = (run / "config.json").read_bytes()
+    (latest_checkpoint(run / "checkpoint") / "optimizer.json").write_text("{broken")
+    assert_user_error(invoke("train", "lm", "--out", run, "--resume", "--epochs", 3), "optimizer.json")
+    assert (run / "config.json").read_bytes() == config  # epochs 3 is not recorded for a run that did not go on

@@ -170,6 +170,7 @@ class Run:
     callbacks: list[Any]
     trainer: Trainer | None = None
     lock: RunLock | None = None  # held by the writing process (rank 0) from set-up to finish_run
+    _config: dict[str, Any] | None = None  # config.json's sections, from start()
 
     @property
     def train(self) -> TrainConfig:
@@ -199,8 +200,9 @@ class Run:
             extra = dict(data_extra or {})  # a task's own entries win (e.g. texts in memory that look like paths)
             data_section = {name: extra.pop(name) if name in extra else recorded(value)
                             for name, value in given.items()} | extra
-            write_run_config(self.out, self.task, {name: _as_dict(value) for name, value in sections.items()}
-                             | {"data": data_section})
+            self._config = {name: _as_dict(value) for name, value in sections.items()} | {"data": data_section}
+            if not self.resume:  # resuming: written once the checkpoint has loaded (a broken one changes nothing)
+                write_run_config(self.out, self.task, self._config)
         barrier(self.distributed)  # the other ranks go on once the run directory exists
 
     def fit(self, network: nn.Module, loss_fn: LossFn, batches: Callable[[int], Any], *,
@@ -222,6 +224,8 @@ class Run:
                 trainer.resume()
             if self.resume and self.is_main:  # the log holds the checkpoint's epochs: none replayed twice
                 rewrite_metrics(self.out, trainer.state.history)
+                if self._config is not None:
+                    write_run_config(self.out, self.task, self._config)
             results = fit_keeping_best(trainer, network, self.out, wait=lambda: barrier(self.distributed))
         except BaseException:
             self.release()

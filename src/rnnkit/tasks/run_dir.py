@@ -105,6 +105,20 @@ def check_metrics_log(out: Path) -> None:
                              "per epoch")
 
 
+def check_checkpoint_folder(folder: Path) -> None:
+    """A ValueError when a checkpoint folder is damaged rather than empty: ``LATEST`` that is not a file, or
+    checkpoints without ``LATEST`` (starting such a run from scratch would throw its epochs away)."""
+    pointer = Path(folder) / "LATEST"
+    if pointer.exists() and not pointer.is_file():
+        raise ValueError(f"{pointer}: not a file; the run's checkpoint pointer is damaged (it should name one of the "
+                         f"step-* folders beside it)")
+    if not pointer.exists() and Path(folder).is_dir():
+        saved = sorted(entry.name for entry in Path(folder).iterdir() if entry.name.startswith("step-"))
+        if saved:
+            raise ValueError(f"{pointer}: missing beside {len(saved)} checkpoint(s) ({saved[-1]}, ...); the run's "
+                             f"checkpoint pointer is damaged: write the name of one of them into it to resume")
+
+
 def rewrite_metrics(out: Path, history: Sequence[Mapping[str, Any]]) -> None:
     """Make ``metrics.jsonl`` exactly the epochs of the checkpoint being resumed (``history``): an epoch whose
     line was written before a kill stopped its checkpoint is replayed, and must not be logged twice."""
@@ -175,6 +189,8 @@ def resumed_run(out: Path, task: str, sections: Mapping[str, type], epochs: int 
     saved = read_run_config(out, task)
     settings = run_settings(out, saved, sections, optional)
     check_metrics_log(out)
+    for folder in checkpoints:
+        check_checkpoint_folder(out / folder)
     if not any(has_checkpoint(out / folder) for folder in checkpoints):
         print(f"rnnkit: --resume {out}: no checkpoint yet (the run stopped before its first one); starting it "
               "from scratch", file=sys.stderr)
