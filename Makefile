@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip
 # keeps pip from resolving the range in pyproject.toml to a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: test demo lint bench venv clean docs
+.PHONY: test test-faults demo lint bench venv clean docs
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,15 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m ruff check src tests bench
 	$(PY) -m pytest -n auto --dist loadfile
+
+# the fault suite's slow parts (SIGKILL loop, corruption matrix, memory limits) and many more fuzzed inputs;
+# its counts (inputs fuzzed, kills survived, corruptions tried, peak memory) are printed at the end
+FAULT_COUNTS := $(or $(TMPDIR),/tmp)/rnnkit-fault-counts.jsonl
+test-faults: venv
+	rm -f $(FAULT_COUNTS)
+	RNNKIT_FAULT_COUNTS=$(FAULT_COUNTS) RNNKIT_FUZZ_EXAMPLES=$${RNNKIT_FUZZ_EXAMPLES:-300} \
+		$(PY) -m pytest -n auto --dist loadfile -m "slow or not slow" tests/faults
+	$(PY) -m tests.faults.fault_counts $(FAULT_COUNTS)
 
 demo: venv
 	$(PY) -m rnnkit.cli demo

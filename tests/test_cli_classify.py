@@ -199,8 +199,7 @@ def test_verbs_of_other_tasks_are_refused(run, tmp_path):
     assert_user_error(invoke("generate", run[0]), "'classify'", "'generate'")
     empty = tmp_path / "empty.txt"
     empty.write_text("   \n", encoding="utf-8")
-    code, stdout, _ = invoke("predict", run[0], "--input", empty)
-    assert code == 0 and stdout == ""
+    assert_user_error(invoke("predict", run[0], "--input", empty), "empty.txt", "holds no inputs")  # not exit 0
 
 
 def test_bad_settings_name_the_flag(tmp_path, data):

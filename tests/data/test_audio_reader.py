@@ -64,8 +64,9 @@ def test_a_pattern_without_a_label_group_is_refused():
 
 
 @pytest.mark.parametrize("content, needle", [
-    (b"this is plain text, not audio", "not a readable PCM WAV file"),
-    (b"", "not a readable PCM WAV file"),
+    (b"this is plain text, not audio", "not a readable PCM WAV file: 29 bytes, too short"),
+    (b"", "not a readable PCM WAV file: 0 bytes, too short"),
+    (b"this is plain text, not audio, long enough to pass for a header", "not a readable PCM WAV file"),
 ])
 def test_a_file_that_is_not_wav_is_a_one_line_error_naming_it(tmp_path, content, needle):
     path = tmp_path / "bad.wav"

@@ -95,11 +95,16 @@ def test_the_cli_resumes_and_refuses_new_settings_beside_resume(tmp_path, data):
     assert_user_error(invoke("train", "classify", "--out", run, "--resume", "--lr", "0.1"), "--resume", "--lr")
     assert_user_error(invoke("train", "classify", "--out", run, "--resume", "--data", data), "--data")
     assert_user_error(invoke("train", "classify", "--out", tmp_path / "none", "--resume"), "no such run directory")
+    original = data.read_text(encoding="utf-8")
     with data.open("a", encoding="utf-8") as handle:  # the data changed since the run began
         handle.write(json.dumps({"text": "brand new words", "label": "pos"}) + "\n")
     assert_user_error(invoke("train", "classify", "--out", run, "--resume"), "no longer gives the run's vocab.json")
-    shutil.rmtree(run / "checkpoint")
-    assert_user_error(invoke("train", "classify", "--out", run, "--resume"), str(run), "no checkpoint to resume from")
+    shutil.rmtree(run / "checkpoint")  # stopped before its first checkpoint: --resume starts it again, saying so
+    with data.open("w", encoding="utf-8") as handle:
+        handle.write(original)
+    code, _, err = invoke("train", "classify", "--out", run, "--resume")
+    assert code == 0 and "no checkpoint yet" in err and "from scratch" in err, err
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
     assert_user_error(invoke("train", "classify", "--out", tmp_path / "other"), "--data: missing")
 
 

@@ -97,13 +97,13 @@ def test_a_new_run_without_data_is_a_clear_error_and_makes_no_directory(tmp_path
     assert not (tmp_path / "run").exists()
 
 
-def test_resumed_run_needs_a_checkpoint_and_replaces_the_epochs(tmp_path):
+def test_resumed_run_without_a_checkpoint_starts_again_and_replaces_the_epochs(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     write_run_config(run, "demo", {"train": {"epochs": 3}, "data": {"train": "a.txt", "valid": None, "test": None}})
     sections = {"train": TrainConfig}
-    with pytest.raises(ValueError, match="no checkpoint to resume from"):
-        resumed_run(run, "demo", sections)
+    assert resumed_run(run, "demo", sections)[0]["train"].epochs == 3
+    assert "no checkpoint yet" in capsys.readouterr().err
     (run / "alt").mkdir()
     model = torch.nn.Linear(1, 1)
     save_training_state(run / "alt", model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from ..data.limits import stdin_lines
 from ..tasks.base import Task
 from ..train.config import config_from_mapping, flag_of, load_config_file
 
@@ -195,7 +195,7 @@ def texts_from(args: argparse.Namespace, verb: str) -> list[tuple[str, str]]:
 
     texts = [(f"TEXT argument {number}", text) for number, text in enumerate(args.texts, 1)]
     if args.input is not None:
-        lines = sys.stdin.read().splitlines() if str(args.input) == "-" else read_lines(args.input)
+        lines = stdin_lines() if str(args.input) == "-" else read_lines(args.input)
         name = "stdin" if str(args.input) == "-" else str(args.input)
         texts += [(f"{name} line {number}", line) for number, line in enumerate(lines, 1)]
     if not texts:

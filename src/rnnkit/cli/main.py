@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the file system refused (disk full, read-only, ...); atomic writes kept the rest
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"rnnkit: error: {where}{error.strerror or error}; files already saved are kept", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130

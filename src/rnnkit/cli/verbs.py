@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..data.limits import check_count
 from ..tasks import TASKS
 from .flags import texts_from
 from .output import FORMATS, write_predictions
@@ -147,6 +148,8 @@ def _predict(args: argparse.Namespace) -> int:
     options = {"text_column": ("--text-column", args.text_column), "conll": ("--conll", args.conll)}
     records = predictor.read_inputs(args.input, **keywords_for(predictor.read_inputs, options, args.run,
                                                                predictor.task))
+    if not records:  # an empty file is a mistake to report, not an empty success
+        raise ValueError(f"--input {args.input}: holds no inputs; expected at least one to predict on")
     write_predictions(predictor.predict(records, batch_size=args.batch_size), args.format, sys.stdout)
     return 0
 
@@ -196,6 +199,10 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    if args.length is not None:  # before loading: a length that would run for hours is refused at once
+        check_count("--length", args.length, "RNNKIT_MAX_GENERATE_LENGTH", " tokens")
+    if args.count is not None and args.length is not None:
+        check_count("--count x --length", args.count * args.length, "RNNKIT_MAX_GENERATE_LENGTH", " tokens")
     predictor = predictor_with(args.run, "generate", dtype=args.dtype)
     options = {"prompt": ("--prompt", args.prompt or None), "condition": ("--condition", args.condition),
                "n": ("--count", args.count), "length|max_length": ("--length", args.length),

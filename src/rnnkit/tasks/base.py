@@ -42,8 +42,18 @@ from ..train.distributed import (
     wrap_model,
 )
 from ..train.plots import plot_learning_curves
+from ..train.run_lock import RunLock
 from ..train.trainer import EvaluateFn, LossFn, ShardFn, Trainer
-from .run_dir import absolute_paths, describe_paths, fit_keeping_best, resumed_run, start_run, write_run_config
+from .run_dir import (
+    absolute_paths,
+    check_new_out,
+    describe_paths,
+    fit_keeping_best,
+    resumed_run,
+    rewrite_metrics,
+    start_run,
+    write_run_config,
+)
 
 IN_MEMORY = "<in memory>"  # what config.json records for data handed over as Python objects, not paths
 # TrainConfig fields that only stream training (language models: truncated BPTT windows) uses: the other tasks
@@ -159,6 +169,8 @@ class Run:
     device: torch.device
     callbacks: list[Any]
     trainer: Trainer | None = None
+    lock: RunLock | None = None  # held by the writing process (rank 0) from set-up to finish_run
+    _config: dict[str, Any] | None = None  # config.json's sections, from start()
 
     @property
     def train(self) -> TrainConfig:
@@ -183,13 +195,14 @@ class Run:
             data_extra: More entries of config.json's ``data`` section (example counts, a source description).
         """
         if self.is_main:
-            start_run(self.out, self.resume, vocabularies, derived)
+            start_run(self.out, self.resume, vocabularies, derived, lock=self.lock)
             given = {"train": self.data, "valid": self.valid, "test": self.test}
             extra = dict(data_extra or {})  # a task's own entries win (e.g. texts in memory that look like paths)
             data_section = {name: extra.pop(name) if name in extra else recorded(value)
                             for name, value in given.items()} | extra
-            write_run_config(self.out, self.task, {name: _as_dict(value) for name, value in sections.items()}
-                             | {"data": data_section})
+            self._config = {name: _as_dict(value) for name, value in sections.items()} | {"data": data_section}
+            if not self.resume:  # resuming: written once the checkpoint has loaded (a broken one changes nothing)
+                write_run_config(self.out, self.task, self._config)
         barrier(self.distributed)  # the other ranks go on once the run directory exists
 
     def fit(self, network: nn.Module, loss_fn: LossFn, batches: Callable[[int], Any], *,
@@ -206,11 +219,24 @@ class Run:
                           show_perplexity=show_perplexity, callbacks=self.callbacks, distributed=self.distributed,
                           shard=shard)
         self.trainer = trainer
-        if self.resume and has_checkpoint(self.out / "checkpoint"):
-            trainer.resume()
-        results = fit_keeping_best(trainer, network, self.out, wait=lambda: barrier(self.distributed))
+        try:
+            if self.resume and has_checkpoint(self.out / "checkpoint"):
+                trainer.resume()
+            if self.resume and self.is_main:  # the log holds the checkpoint's epochs: none replayed twice
+                rewrite_metrics(self.out, trainer.state.history)
+                if self._config is not None:
+                    write_run_config(self.out, self.task, self._config)
+            results = fit_keeping_best(trainer, network, self.out, wait=lambda: barrier(self.distributed))
+        except BaseException:
+            self.release()
+            raise
         network.eval()
         return results
+
+    def release(self) -> None:
+        """Give up the run directory's lock (finish_run does; so does a failed fit)."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _as_dict(value: Any) -> Any:
@@ -251,22 +277,37 @@ def prepare_run(task: str, out: str | os.PathLike[str], sections: Mapping[str, t
     """
     out = Path(out)
     saved_data: dict[str, Any] = {}
+    lock = RunLock(out) if os.environ.get("RANK", "0") == "0" else None  # under torchrun rank 0 alone writes
     if resume:
-        values, saved_data = resumed_run(out, task, sections, epochs, checkpoints, optional)
-        if data is None:
-            data, valid, test = (_saved_path(saved_data.get(name), out) for name in ("train", "valid", "test"))
+        if lock is not None and out.is_dir():
+            lock.acquire()  # before reading: no other writer changes the run under us
+        try:
+            values, saved_data = resumed_run(out, task, sections, epochs, checkpoints, optional)
+            if data is None:
+                data, valid, test = (_saved_path(saved_data.get(name), out) for name in ("train", "valid", "test"))
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
     else:
         if data is None and data_required:
             raise ValueError("data: missing; expected the training data (or resume=True to continue the run in out)")
+        check_new_out(out)  # before the data is read: a user's directory is refused at once
         values = {name: (settings or {}).get(name) or cls() for name, cls in sections.items()}
     train: TrainConfig = values["train"]
-    check_device(train.device)
+    try:
+        check_device(train.device)
+    except ValueError:
+        if lock is not None:
+            lock.release()
+        raise
     distributed = setup_distributed(train.device)
     device = torch.device(train.device)
     if device.type == "cuda" and distributed.enabled:
         device = torch.device("cuda", distributed.local_rank)
     seed_everything(train.seed, train.deterministic)
-    return Run(task, out, values, data, valid, test, saved_data, resume, distributed, device, list(callbacks))
+    return Run(task, out, values, data, valid, test, saved_data, resume, distributed, device, list(callbacks),
+               lock=lock)
 
 
 def _saved_path(value: Any, out: Path) -> Any:
@@ -283,7 +324,10 @@ def _saved_path(value: Any, out: Path) -> Any:
 
 def finish_run(run: Run, results: dict[str, Any], title: str) -> dict[str, Any]:
     """The close every task shares: learning curves (``curves.png``, rank 0) and leaving the process group."""
-    if run.is_main:
-        plot_learning_curves(run.out / "metrics.jsonl", run.out / "curves.png", title=title)
+    try:
+        if run.is_main:
+            plot_learning_curves(run.out / "metrics.jsonl", run.out / "curves.png", title=title)
+    finally:
+        run.release()
     teardown_distributed(run.distributed)
     return results

@@ -381,6 +381,11 @@ class TrainConfig:
             done, with evaluation and a checkpoint) at the first batch boundary past it; None = no limit.
         log_every: Log training metrics every this many steps.
         quiet: No progress output.
+        divergence_factor: Stop (exit 1, last good checkpoint kept) when the smoothed step loss rises above this
+            many times its starting value (:mod:`rnnkit.train.divergence`); None turns it off.
+        divergence_warmup: Optimizer steps before the divergence checks look.
+        stall_steps: Stop when the smoothed loss is still no lower than its start (a uniform guess) after this
+            many steps; None (the default) never does.
     """
 
     epochs: int = setting(10, help="passes over the training data")
@@ -411,6 +416,11 @@ class TrainConfig:
     max_seconds: float | None = setting(None, help="training time budget in seconds")
     log_every: int = setting(50, help="steps between progress lines when not on a terminal")
     quiet: bool = setting(False, help="no progress output")
+    divergence_factor: float | None = setting(10.0, help="stop when the smoothed loss exceeds this many times its "
+                                                          "starting value (the last good checkpoint is kept)")
+    divergence_warmup: int = setting(50, help="steps before the divergence checks look")
+    stall_steps: int | None = setting(None, help="stop when the loss is no lower than at the start after this many "
+                                                 "steps")
 
     def __post_init__(self) -> None:
         validate_field_types(self)
@@ -441,6 +451,12 @@ class TrainConfig:
                self.max_steps_per_epoch, "a positive integer, or null for all")
         _check(self.max_seconds is None or self.max_seconds > 0, "max_seconds", self.max_seconds,
                "a positive number of seconds, or null for no limit")
+        _check(self.divergence_factor is None or (_positive_number(self.divergence_factor)
+                                                  and self.divergence_factor > 1), "divergence_factor",
+               self.divergence_factor, "a finite number > 1, or null for off")
+        _check(self.divergence_warmup >= 0, "divergence_warmup", self.divergence_warmup, "an integer >= 0")
+        _check(self.stall_steps is None or self.stall_steps >= 1, "stall_steps", self.stall_steps,
+               "a positive integer, or null for never")
 
     @property
     def truncation_interval(self) -> int:

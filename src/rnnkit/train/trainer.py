@@ -39,11 +39,19 @@ from torch import Tensor, nn
 
 from .atomic import append_jsonl
 from .callbacks import run_callbacks
-from .checkpoint import has_checkpoint, load_training_state, save_model_weights, save_training_state
+from .checkpoint import (
+    has_checkpoint,
+    latest_checkpoint,
+    load_training_state,
+    save_model_weights,
+    save_training_state,
+)
 from .config import TrainConfig
 from .distributed import DistributedContext, all_reduce_sum, shard_batch
+from .divergence import TrainingDiverged, guards_for
 from .events import EventWriter
 from .progress import Progress, epoch_line
+from .resume_state import checked_trainer_state
 
 
 @dataclass
@@ -55,10 +63,6 @@ class StepResult:
     state: Any = None  # the state to carry into the next batch (stateful tasks), else None
     tokens: int = 0  # input tokens processed, for tokens/s
     padded_tokens: int = 0  # the batch's slots with padding (rows x longest), for the padding share; 0: not said
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 class TrainingInterrupted(RuntimeError):
@@ -130,7 +134,7 @@ class Trainer:
         if distributed is not None:
             is_main = distributed.is_main
         self.shard = shard if self.distributed.enabled else None
-        self.callbacks = list(callbacks)
+        self.callbacks = [*callbacks, *guards_for(config)]  # the divergence guard last: user callbacks see the step
         self.model, self.config, self.loss_fn, self.batches = model, config, loss_fn, batches
         self.evaluate, self.monitor = evaluate, monitor if evaluate is not None else "train_loss"
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -159,7 +163,7 @@ class Trainer:
             raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
         saved = load_training_state(self.checkpoint_dir, model=_unwrap(self.model), optimizer=self.optimizer)
         self.carried = saved.pop("carried", None)
-        self.state = TrainerState(**saved)
+        self.state = checked_trainer_state(TrainerState, saved, latest_checkpoint(self.checkpoint_dir) / "trainer.json")
 
     def learning_rate(self) -> float:
         """Base rate x linear warm-up x cosine decay (per step) x plateau decays (per epoch)."""

@@ -25,12 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..limits import check_symlink
+
 __all__ = ["AUDIO_FORMATS", "DEFAULT_LABEL_PATTERN", "LabelledAudio", "audio_paths", "read_labelled_audio",
            "read_wav"]
 
 AUDIO_FORMATS = ("auto", "folders", "names")
 DEFAULT_LABEL_PATTERN = r"(?P<label>[^_]+)_"
 _GLOB_CHARACTERS = "*?["
+WAV_HEADER_BYTES = 44  # RIFF (12) + fmt chunk (24) + data chunk header (8)
 
 
 @dataclass(frozen=True)
@@ -54,16 +57,27 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise ValueError(f"{path}: is a directory; expected a WAV file")
+    size = path.stat().st_size
+    if size < WAV_HEADER_BYTES:  # wave's own error for these is an empty EOFError message
+        raise ValueError(f"{path}: not a readable PCM WAV file: {size} bytes, too short (its header alone is "
+                         f"{WAV_HEADER_BYTES} bytes); expected a RIFF/WAVE recording")
     try:
         with wave.open(str(path), "rb") as handle:
             channels, width, rate = handle.getnchannels(), handle.getsampwidth(), handle.getframerate()
             frames = handle.getnframes()
+            claimed = frames * width * channels
+            if claimed > size:  # a header claiming 1 GB of samples in a small file: refused before reading
+                raise ValueError(f"{path}: the header claims {claimed:,} bytes of samples but the file holds "
+                                 f"{size:,} bytes; truncated or damaged WAV file")
             data = handle.readframes(frames)
-    except (wave.Error, EOFError, OSError) as error:
-        raise ValueError(f"{path}: not a readable PCM WAV file ({error}); expected a RIFF/WAVE file of integer "
-                         "PCM samples") from None
+    except (wave.Error, EOFError, OSError, RuntimeError) as error:  # RuntimeError: wave's chunk reader, bad sizes
+        raise ValueError(f"{path}: not a readable PCM WAV file ({error or type(error).__name__}); expected a "
+                         "RIFF/WAVE file of integer PCM samples") from None
     if frames == 0 or not data:
         raise ValueError(f"{path}: the WAV file holds no samples; expected a recording")
+    if len(data) < claimed:
+        raise ValueError(f"{path}: truncated WAV file: the header claims {claimed:,} bytes of samples, the file holds "
+                         f"{len(data):,}")
     if len(data) % (width * channels):
         raise ValueError(f"{path}: truncated WAV data ({len(data)} bytes is not a whole number of {channels}-channel "
                          f"{8 * width}-bit frames)")
@@ -103,8 +117,11 @@ def _as_list(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
 
 def _expand(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(file for file in path.rglob("*") if file.suffix.lower() == ".wav" and file.is_file()
+        files = sorted(file for file in path.rglob("*") if file.suffix.lower() == ".wav"
+                       and (file.is_file() or file.is_symlink())
                        and not any(part.startswith(".") for part in file.relative_to(path).parts))
+        for file in files:  # a link inside the data folder would read outside it
+            check_symlink(file, path)
         if not files:
             raise ValueError(f"{path}: the directory holds no .wav files; expected WAV recordings")
         return files

@@ -1,8 +1,10 @@
 """Time stamps of a series: parse ISO-style dates, infer the step between rows, find the missing steps.
 
 Recognised forms (every row of the column in one form): ``YYYY-MM`` (also ``Y-MM``, as the shampoo series'
-``1-01``), ``YYYY-MM-DD`` and ``YYYY-MM-DD HH:MM[:SS]`` (or with ``T``). A column in any other form is not
-checked: its rows are taken as consecutive steps.
+``1-01``), ``YYYY-MM-DD`` and ``YYYY-MM-DD HH:MM[:SS]`` (or with ``T``). A column whose rows are mostly in one
+form is a date column: every row must then be a valid date of that form (:func:`bad_date` finds the first that
+is not; one malformed row never switches the checks off). A column mostly in no such form is not checked: its
+rows are taken as consecutive steps.
 
 The step is the most common difference between neighbouring rows (in months, days or seconds). Daily dates
 that never fall on a Saturday or Sunday count in business days, so a weekend is not a gap; a holiday is (for
@@ -17,12 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GAPS", "Gap", "StampedSteps", "find_gaps", "out_of_order", "parse_dates"]
+__all__ = ["GAPS", "Gap", "StampedSteps", "bad_date", "find_gaps", "out_of_order", "parse_dates"]
 
 GAPS = ("refuse", "keep", "fill")
 _MONTH = re.compile(r"^(\d{1,4})-(\d{1,2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$")
+_FORM_NAMES = {_MONTH: "a valid YYYY-MM month", _DAY: "a valid YYYY-MM-DD date",
+               _TIME: "a valid YYYY-MM-DD HH:MM[:SS] time"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,31 @@ def parse_dates(texts: Sequence[str]) -> StampedSteps | None:
             return StampedSteps(seconds.astype(np.int64), "second")
     except ValueError:  # a well-formed but impossible date such as 2021-02-30
         return None
+    return None
+
+
+def _valid(text: str, form: re.Pattern[str]) -> bool:
+    if not form.match(text):
+        return False
+    if form is _MONTH:
+        return 1 <= int(form.match(text)[2]) <= 12
+    try:
+        np.datetime64(text.replace(" ", "T"), "s" if form is _TIME else "D")
+    except ValueError:  # a well-formed but impossible date such as 2021-02-30
+        return False
+    return True
+
+
+def bad_date(texts: Sequence[str]) -> tuple[int, str] | None:
+    """The first row that breaks a date column, as ``(row, expected form)``; None when every row is a valid date
+    of the column's form, or when the column is not a date column (most of its rows in no recognised form)."""
+    counts = {form: sum(1 for text in texts if form.match(text)) for form in (_MONTH, _DAY, _TIME)}
+    form = max(counts, key=counts.get)
+    if not texts or 2 * counts[form] < len(texts):
+        return None
+    for row, text in enumerate(texts):
+        if not _valid(text, form):
+            return row, _FORM_NAMES[form]
     return None
 
 

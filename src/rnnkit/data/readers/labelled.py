@@ -29,6 +29,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..limits import check_symlink, read_capped_lines
+from .archive import ArchiveReader
+
 __all__ = ["FORMATS", "LabelledText", "detect_format", "read_labelled", "read_texts"]
 
 FORMATS = ("auto", "table", "lines", "files", "folders")
@@ -85,7 +88,7 @@ def numbered_lines(path: Path, encoding: str = "utf-8", keep_ends: bool = False)
     opener: Callable = gzip.open if path.suffix.lower() == ".gz" else open
     with opener(path, "rb") as handle:
         try:
-            for number, raw in enumerate(handle, 1):
+            for number, raw in enumerate(read_capped_lines(handle, str(path)), 1):  # a 50 MB line: refused
                 line = _decode(raw, codec, f"{path} line {number}", encoding)
                 if number == 1:
                     line = line.removeprefix("\ufeff")
@@ -239,7 +242,10 @@ def read_class_folders(path: str | os.PathLike[str], encoding: str = "utf-8") ->
         raise FileNotFoundError(f"{path}: no such file or directory")
     archive = None
     if path.is_dir():
-        files = sorted(entry.relative_to(path).parts for entry in path.rglob("*") if entry.is_file())
+        entries = [entry for entry in path.rglob("*") if entry.is_file() or entry.is_symlink()]
+        for entry in entries:  # a link (pos/x.txt -> /etc/passwd) would read outside the data
+            check_symlink(entry, path)
+        files = sorted(entry.relative_to(path).parts for entry in entries)
     else:
         try:
             archive = zipfile.ZipFile(path)
@@ -247,6 +253,7 @@ def read_class_folders(path: str | os.PathLike[str], encoding: str = "utf-8") ->
             raise ValueError(f"{path}: not a zip archive ({error}); expected a directory or .zip of class "
                              "folders") from None
         files = sorted(tuple(name.split("/")) for name in archive.namelist() if not name.endswith("/"))
+        members = ArchiveReader(archive, path)
     try:
         files = [parts for parts in files if not _is_hidden(parts)]
         depth = _class_root(files, path)
@@ -255,7 +262,7 @@ def read_class_folders(path: str | os.PathLike[str], encoding: str = "utf-8") ->
                 continue  # a file beside the class folders (a README), not an example
             name = "/".join(parts)
             where = f"{path}:{name}" if archive is not None else str(path / name)
-            data = archive.read(name) if archive is not None else (path / name).read_bytes()
+            data = members.read(name) if archive is not None else (path / name).read_bytes()
             text = _decode(data, codec, where, encoding).removeprefix("\ufeff")
             yield LabelledText(text, parts[depth], where)
     finally:

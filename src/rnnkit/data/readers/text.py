@@ -95,10 +95,11 @@ def read_lines(path: str | os.PathLike[str], encoding: str = "utf-8") -> list[st
     """Read a text file as a list of lines, without their newlines; empty lines are kept.
 
     A final newline ends the last line rather than starting an empty one: ``"a\\n\\nb\\n"`` gives
-    ``["a", "", "b"]``. Errors as :func:`read_text`.
+    ``["a", "", "b"]``. A byte-order mark at the start of any line (files joined with ``cat``) is removed.
+    Errors as :func:`read_text`.
     """
     text = read_text(path, encoding)
-    lines = text.split("\n")
+    lines = [line.removeprefix("\ufeff") for line in text.split("\n")]  # files joined with cat keep their BOMs
     if text.endswith("\n"):
         lines.pop()
     return lines

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dates import GAPS, find_gaps, out_of_order, parse_dates
+from ..limits import limit
+from .dates import GAPS, bad_date, find_gaps, out_of_order, parse_dates
 from .text import read_text
 
 __all__ = ["FILLS", "MISSING_TOKENS", "TimeSeries", "fill_missing", "read_timeseries", "timeseries_from_columns"]
@@ -78,6 +79,15 @@ def _parse_number(text: str) -> float:
     if "_" in cleaned:  # float() accepts "1_000"; a data file meaning that is more likely malformed
         raise ValueError(text)
     return float(cleaned)
+
+
+_ABSURD_HINT = " of magnitude at most RNNKIT_MAX_ABS_VALUE (default 1e15; 0 for no limit)"
+
+
+def _absurd(value: float) -> bool:
+    """A value whose square overflows the statistics (1e300 gives Infinity/NaN metrics): refused, not trained on."""
+    cap = limit("RNNKIT_MAX_ABS_VALUE")
+    return cap is not None and abs(value) > cap
 
 
 def fill_missing(values: np.ndarray, fill: str, columns: Sequence[str] | None = None) -> np.ndarray:
@@ -155,7 +165,7 @@ def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str |
         line = reader.line_num
         if not record or all(not cell.strip() for cell in record):
             continue  # blank line
-        if len(record) < len(header):
+        if len(record) != len(header):  # an extra field is a shifted row as surely as a missing one
             raise ValueError(f"{path} line {line}: {len(record)} fields; expected {len(header)} as in the header")
         row = []
         for name, index in zip(chosen, indices, strict=True):
@@ -164,9 +174,9 @@ def read_timeseries(path: str | Path, targets: Sequence[str], date_column: str |
             except ValueError:
                 raise ValueError(f"{path} line {line}, column {name!r}: got {record[index]!r}; expected a number "
                                  "(or an empty cell / NA for a missing value)") from None
-            if math.isinf(value):
+            if math.isinf(value) or _absurd(value):
                 raise ValueError(f"{path} line {line}, column {name!r}: got {record[index]!r}; expected a finite "
-                                 "number")
+                                 f"number{_ABSURD_HINT}")
             if math.isnan(value) and fill == "none":
                 raise ValueError(f"{path} line {line}, column {name!r}: missing value {record[index]!r}; choose "
                                  "how to handle gaps with --fill ffill|interpolate|drop")
@@ -222,7 +232,12 @@ def _finish(path: Path | str, values: np.ndarray, dates: list[str], lines: list[
 
 def _check_dates(path: Path | str, values: np.ndarray, dates: list[str], lines: list[int], gaps: str,
                  unit: str = "line"):
-    """Refuse dates out of order; refuse, keep or fill (insert NaN rows for) missing time steps."""
+    """Refuse a malformed date and dates out of order; refuse, keep or fill (insert NaN rows for) missing steps."""
+    broken = bad_date(dates)
+    if broken is not None:
+        row, expected = broken
+        raise ValueError(f"{path} {unit} {lines[row]}: date {dates[row]!r:.60}; expected {expected}, as the other "
+                         "rows of the date column")
     steps = parse_dates(dates)
     if steps is None:
         return values, dates, lines  # not a recognised date form: rows are consecutive steps
@@ -264,9 +279,9 @@ def _cell_value(value: object, where: str, name: str, row: int, fill: str) -> fl
             number = None
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         number = float(value)
-    if number is None or math.isinf(number):
+    if number is None or math.isinf(number) or _absurd(number):
         raise ValueError(f"{where} row {row}, column {name!r}: got {value!r}; expected a finite number (or None/NaN "
-                         "for a missing value)")
+                         f"for a missing value){_ABSURD_HINT}")
     if math.isnan(number) and fill == "none":
         raise ValueError(f"{where} row {row}, column {name!r}: missing value {value!r}; choose how to handle gaps "
                          "with --fill ffill|interpolate|drop")

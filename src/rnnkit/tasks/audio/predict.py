@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ...data.audio_features import FeatureConfig, FeatureExtractor
+from ...data.limits import stdin_lines
 from ...data.readers.audio import LabelledAudio, audio_paths, read_labelled_audio
 from ...models import ClassifierConfig, SequenceClassifier
 from ...train.checkpoint import load_model_weights
@@ -61,7 +61,7 @@ class AudioClassifierPredictor:
         """
         if source != "-":
             return [source]
-        files = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+        files = [line.strip() for line in stdin_lines() if line.strip()]
         if not files:
             raise ValueError("--input -: stdin holds no paths; expected one WAV file path per line")
         return files

@@ -27,6 +27,7 @@ from ...models import ClassifierConfig, SequenceClassifier
 from ...train.config import TrainConfig
 from ..base import Run, finish_run, prepare_run
 from ..common import EVAL_BATCH_SIZE, batch_loss, metrics_of, stratified_split
+from ..model_size import build_within_limit
 from .data import (
     NAME,
     AudioDataConfig,
@@ -93,7 +94,8 @@ def train_audio_classifier(out: str | os.PathLike[str], *, data: Data | None = N
                       callbacks=callbacks)
     audio, features, model, train = (run.settings[name] for name in SETTINGS)
     splits = read_data(run, audio, features)
-    network = SequenceClassifier(len(splits.labels), model, input_size=splits.features.size).to(run.device)
+    network = build_within_limit(lambda: SequenceClassifier(len(splits.labels), model,
+                                                             input_size=splits.features.size)).to(run.device)
     counts = {"train": len(splits.train), "valid": len(splits.valid),
               "test": None if splits.test is None else len(splits.test)}
     run.start({"audio": audio, "features": splits.features, "normalization": splits.statistics, "model": model,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ...data.limits import stdin_lines
 from ...data.readers.labelled import LabelledText, read_texts
 from ...models import ClassifierConfig, build_classifier
 from ...text import Vocab
@@ -52,7 +52,7 @@ class ClassifierPredictor:
         or one text per non-blank line, in the run's encoding."""
         if source == "-":
             return [LabelledText(line, None, f"stdin line {number}")
-                    for number, line in enumerate(sys.stdin.read().splitlines(), 1) if line.strip()]
+                    for number, line in enumerate(stdin_lines(), 1) if line.strip()]
         return list(read_texts(Path(source), text_column or self.text.text_column, self.text.encoding))
 
     def _encode(self, records: list[LabelledText]) -> Encoded:

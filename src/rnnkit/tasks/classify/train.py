@@ -23,6 +23,7 @@ from ...train.checkpoint import has_checkpoint
 from ...train.config import TrainConfig
 from ..base import Run, finish_run, prepare_run
 from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, training_batches
+from ..model_size import build_within_limit
 from ..text_data import TextDataConfig, example_counts, long_text_hint, read_data
 from .data import NAME, SETTINGS
 from .pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
@@ -59,7 +60,8 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
     if pretrain.pretrain_epochs:
         check_pretrainable(model)
     labels, vocab, (train_data, valid_data, test_data) = read_data(run.data, run.valid, run.test, text, train.seed)
-    network = build_classifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(run.device)
+    network = build_within_limit(lambda: build_classifier(len(labels), model, vocab_size=len(vocab),
+                                                         pad_id=vocab.pad_id)).to(run.device)
     run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "labels": labels},
               vocabularies={"vocab.json": vocab}, derived={"labels": labels},
               data_extra={"examples": example_counts(train_data, valid_data, test_data)})

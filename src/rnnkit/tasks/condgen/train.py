@@ -20,6 +20,7 @@ from ...text import Vocab
 from ...train.config import TrainConfig
 from ..base import finish_run, prepare_run
 from ..common import EVAL_BATCH_SIZE, Encoded
+from ..model_size import build_within_limit
 from ..text_data import TextDataConfig, example_counts, read_data
 from .data import NAME, SETTINGS, SPECIALS, evaluation_batches, training_batches
 from .loss import batch_loss, corpus_loss
@@ -49,7 +50,8 @@ def train_condgen(out: str | os.PathLike[str], *, data: Data = None, valid: Data
     text, model, train = (run.settings[name] for name in SETTINGS)
     labels, vocab, (train_data, valid_data, test_data) = read_data(run.data, run.valid, run.test, text, train.seed,
                                                                    SPECIALS)
-    network = ConditionalGenerator(len(vocab), model, num_classes=len(labels), pad_id=vocab.pad_id).to(run.device)
+    network = build_within_limit(lambda: ConditionalGenerator(len(vocab), model, num_classes=len(labels),
+                                                             pad_id=vocab.pad_id)).to(run.device)
     run.start({"text": text, "model": model, "train": train, "labels": labels,
                # generation stops after this many tokens without <eos>: the longest training text, plus a margin
                "generation": {"max_length": max(len(ids) for ids in train_data.ids) + 10}},

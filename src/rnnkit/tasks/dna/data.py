@@ -54,6 +54,8 @@ class SequenceDataConfig:
             (label ``1`` or none) and each gets a dinucleotide-shuffled copy labelled ``0``, as DeepBind's.
         max_examples: train on a seeded sample of at most this many training records (before negatives).
         valid_fraction: without validation data, hold out this share of each class of the training records.
+        classes: the labels the data may hold; None: ``0`` and ``1`` when most training records are labelled so
+            (the binding-site convention, in which a stray ``x`` is a typo, not a third class), else any.
     """
 
     format: str = setting("auto", help="auto (by suffix or a leading '>'), fasta or tsv", choices=SEQUENCE_FORMATS)
@@ -69,6 +71,9 @@ class SequenceDataConfig:
                                           "are the negatives (as DeepBind)", choices=NEGATIVES)
     max_examples: int | None = setting(None, help="train on a seeded sample of at most N records")
     valid_fraction: float = setting(0.1, help="share of the records held out without --valid")
+    classes: list[str] | None = setting(None, parse=lambda text: parse_classes(text),
+                                        help="the labels the data may hold, comma-separated (default: 0,1 when most "
+                                             "records are labelled 0 or 1, else any)")
 
     def __post_init__(self) -> None:
         validate_field_types(self)
@@ -147,6 +152,33 @@ def with_shuffled_negatives(records: Iterable[SequenceRecord], rng: random.Rando
         out.append(SequenceRecord(dinucleotide_shuffle(record.sequence, rng), NEGATIVE,
                                   f"{record.where} (shuffled)", record.name))
     return out
+
+
+def parse_classes(text: str) -> list[str]:
+    """Labels from ``--classes``' comma-separated text: ``"0,1"`` -> ``["0", "1"]``."""
+    labels = [label.strip() for label in text.split(",")]
+    if len(labels) < 2 or not all(labels) or len(set(labels)) != len(labels):
+        raise ValueError(f"got {text!r}; expected two or more distinct labels separated by commas, e.g. 0,1")
+    return labels
+
+
+def expected_classes(records: Sequence[SequenceRecord], config: SequenceDataConfig) -> set[str] | None:
+    """The labels the training records may hold: ``config.classes``; else ``{"0", "1"}`` when most records are
+    labelled 0 or 1 (binding data); else None (any label is a class)."""
+    if config.classes is not None:
+        return set(config.classes)
+    binary = sum(1 for record in records if record.label in (NEGATIVE, POSITIVE))
+    return {NEGATIVE, POSITIVE} if 2 * binary > len(records) else None
+
+
+def check_classes(records: Sequence[SequenceRecord], allowed: set[str] | None, name: str) -> None:
+    """A ValueError naming the first record whose label is outside ``allowed`` (None: anything goes)."""
+    if allowed is None:
+        return
+    for record in records:
+        if record.label not in allowed:
+            raise ValueError(f"{record.where}: label {record.label!r} in {name}; expected one of "
+                             f"{', '.join(map(repr, sorted(allowed)))} (pass --classes to name other labels)")
 
 
 def check_labelled(records: Sequence[SequenceRecord], name: str) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ...data.limits import stdin_lines
 from ...data.readers.labelled import LabelledText
 from ...data.readers.sequences import ALPHABETS, SequenceRecord, check_letters, read_sequences
 from ...models import ClassifierConfig
@@ -60,7 +60,7 @@ class SequenceClassifierPredictor:
         or for ``"-"`` each non-blank line of stdin as one sequence (named ``stdin line N``)."""
         if source == "-":
             return [LabelledText(line, None, f"stdin line {number}")
-                    for number, line in enumerate(sys.stdin.read().splitlines(), 1) if line.strip()]
+                    for number, line in enumerate(stdin_lines(), 1) if line.strip()]
         return self.read(Path(source))
 
     def predict(self, sequences: Iterable[str | SequenceRecord | LabelledText],

@@ -26,6 +26,7 @@ from ...text import Vocab
 from ...train.config import TrainConfig
 from ..base import Run, finish_run, prepare_run
 from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, stratified_split, training_batches
+from ..model_size import build_within_limit
 from ..run_dir import absolute_paths
 from .data import (
     NAME,
@@ -33,8 +34,10 @@ from .data import (
     POSITIVE,
     SequenceDataConfig,
     build_kmer_vocab,
+    check_classes,
     check_labelled,
     encode_records,
+    expected_classes,
     records_from,
     sample,
     with_shuffled_negatives,
@@ -92,7 +95,8 @@ def train_dna(out: str | os.PathLike[str], *, data: Data | None = None, valid: D
     sequence, model, frontend, train = (run.settings[name] for name in SETTINGS)
     labels_file = run.saved_data.get("labels_file") if run.resume else labels_file
     splits = read_data(run, sequence, frontend, labels_file)
-    network = build_model(len(splits.labels), sequence, model, frontend, splits.vocab).to(run.device)
+    network = build_within_limit(lambda: build_model(len(splits.labels), sequence, model, frontend,
+                                                    splits.vocab)).to(run.device)
     counts = {"train": len(splits.train), "valid": len(splits.valid),
               "test": None if splits.test is None else len(splits.test)}
     run.start({"sequence": sequence, "model": model, "frontend": frontend, "train": train, "labels": splits.labels},
@@ -124,6 +128,10 @@ def read_data(run: Run, sequence: SequenceDataConfig, frontend: ConvFrontEndConf
     for name, split in (("--data", records), ("--valid", valid_records), ("--test", test_records)):
         if split is not None:
             check_labelled(split, name)
+    allowed = expected_classes(records, sequence)
+    for name, split in (("--data", records), ("--valid", valid_records), ("--test", test_records)):
+        if split is not None:
+            check_classes(split, allowed, name)
     labels = sorted({record.label for record in records})
     if len(labels) < 2:
         raise ValueError(f"--data: every training record has the label {labels[0]!r}; expected at least 2 classes, "

@@ -22,6 +22,7 @@ from ...models.forecaster import Forecaster, ForecasterConfig, forecast_loss
 from ...train.config import TrainConfig
 from ...train.trainer import StepResult
 from ..base import Run, finish_run, prepare_run
+from ..model_size import build_within_limit
 from .data import NAME, SeriesConfig, SeriesData, Split, direct_windows, load_series, origins_in
 from .predict import ForecastPredictor
 
@@ -56,7 +57,7 @@ def train_forecaster(out: str | os.PathLike[str], *, data: SeriesData | None = N
     series, train = run.settings["series"], run.train
     split = load_series(run.data, run.valid, run.test, series, run.settings["model"].horizon)
     model = replace(run.settings["model"], input_size=len(split.series.columns), num_targets=split.series.num_targets)
-    network = Forecaster(model)
+    network = build_within_limit(lambda: Forecaster(model))
     z = _normalized(network, split)
     network = network.to(run.device)
     split_rows = {"train_end": split.train_end, "valid_end": split.valid_end, "rows": len(split.series)}

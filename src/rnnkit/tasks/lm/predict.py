@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ...data.corpus import CorpusConfig, context_token, encode_text, join_tokens, tokens_of
+from ...data.limits import check_count
 from ...data.readers.text import read_text
 from ...data.streams import batchify
 from ...decode.generate import sample_continuations
@@ -85,6 +86,7 @@ class LanguageModelPredictor:
         """
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise ValueError(f"length: got {length!r}; expected a positive integer")
+        check_count("length", length, "RNNKIT_MAX_GENERATE_LENGTH", " tokens")
         if isinstance(prompts, str) or not prompts:
             raise ValueError(f"prompts: got {prompts!r}; expected a non-empty list of texts")
         choose = sampling_rule(temperature, top_k, top_p)

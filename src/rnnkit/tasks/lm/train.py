@@ -22,6 +22,7 @@ from ...text import Vocab
 from ...train.config import TrainConfig
 from ...train.distributed import check_batch_size, shard_rows
 from ..base import IN_MEMORY, Run, finish_run, prepare_run
+from ..model_size import build_within_limit
 from ..run_dir import read_run_config
 from .data import NAME, Texts, described, eval_streams, is_in_memory, load_texts, stream_loss, text_metrics, window_loss
 
@@ -57,7 +58,7 @@ def train_language_model(out: str | os.PathLike[str], *, data: TextData | None =
     texts = load_texts(run.data, run.valid, run.test, corpus.encoding)
     vocab = build_vocab(texts.train, corpus)
     check_batch_size(train.batch_size, run.distributed)  # the global batch is split over ranks
-    network = LanguageModel(len(vocab), model).to(run.device)
+    network = build_within_limit(lambda: LanguageModel(len(vocab), model)).to(run.device)
     train_streams = _training_streams(run, encode_text(texts.train, vocab, corpus))
     valid_name = f"--valid {described(run.valid if run.valid is not None else run.data)}"
     valid_streams = eval_streams(encode_text(texts.valid, vocab, corpus), valid_name).to(run.device)

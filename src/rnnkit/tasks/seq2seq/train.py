@@ -23,6 +23,7 @@ from ...text import Vocab
 from ...train.config import TrainConfig
 from ...train.trainer import StepResult
 from ..base import Run, describe_data, finish_run, prepare_run
+from ..model_size import build_within_limit
 from .data import (
     Batch,
     EncodedPairs,
@@ -108,8 +109,8 @@ def train_seq2seq(out: Path, *, data: Pairs | None = None, valid: Pairs | None =
     train_data, valid_data, source_vocab, target_vocab = prepare_data(run.data, run.valid, corpus, train.seed)
     if run.test is not None:
         read_data(run.test, corpus, "test")  # a mistake in the test data costs no training
-    network = Seq2Seq(len(source_vocab), len(target_vocab), model_config, source_vocab.pad_id,
-                      target_vocab.pad_id).to(run.device)
+    network = build_within_limit(lambda: Seq2Seq(len(source_vocab), len(target_vocab), model_config,
+                                                 source_vocab.pad_id, target_vocab.pad_id)).to(run.device)
     run.start(run.settings, vocabularies={"source_vocab.json": source_vocab, "target_vocab.json": target_vocab})
     if run.is_main:
         print(f"rnnkit: {len(train_data.sources)} training pairs, {len(valid_data.sources)} validation pairs; "

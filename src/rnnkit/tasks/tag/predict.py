@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ...data.limits import stdin_lines
 from ...data.readers.conll import TaggedSentence
 from ...data.readers.labelled import numbered_lines
 from ...models.tagger import SequenceTagger, TaggerConfig
@@ -54,7 +54,7 @@ class TaggerPredictor:
                 raise ValueError("--conll: got --input -; expected a file (CoNLL columns are read from files)")
             return read_sentences(Path(source), self.text, "--input", tags=False)
         if source == "-":
-            name, lines = "stdin", enumerate(sys.stdin.read().splitlines(), 1)
+            name, lines = "stdin", enumerate(stdin_lines(), 1)
         else:
             name, lines = str(source), numbered_lines(Path(source), self.text.encoding)
         return [TaggedSentence(tuple(line.split()), None, name, (number,) * len(line.split()))

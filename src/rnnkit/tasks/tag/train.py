@@ -32,6 +32,7 @@ from ...train.config import TrainConfig
 from ...train.trainer import StepResult
 from ..base import Run, finish_run, prepare_run
 from ..common import EVAL_BATCH_SIZE
+from ..model_size import build_within_limit
 from .data import (
     NAME,
     EncodedTags,
@@ -130,8 +131,9 @@ def train_tagger(out: str | os.PathLike[str], *, data: Data | None = None, valid
                       settings={"text": text, "model": model, "train": train}, callbacks=callbacks)
     text, model, train = (run.settings[name] for name in SETTINGS)
     splits = read_data(run, text)
-    network = SequenceTagger(len(splits.tag_vocab), len(splits.vocab), model, pad_id=splits.vocab.pad_id,
-                             unk_id=splits.vocab.unk_id).to(run.device)
+    network = build_within_limit(lambda: SequenceTagger(len(splits.tag_vocab), len(splits.vocab), model,
+                                                        pad_id=splits.vocab.pad_id,
+                                                        unk_id=splits.vocab.unk_id)).to(run.device)
     counts = {"train": len(splits.train), "valid": len(splits.valid),
               "test": None if splits.test is None else len(splits.test)}
     run.start({"text": text, "model": model, "train": train},
