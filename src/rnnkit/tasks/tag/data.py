@@ -12,6 +12,7 @@ validation share, batches.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from torch import Tensor
 
 from ...data.batching import bucketed_epochs, length_ordered_batches
 from ...data.readers.conll import SEPARATORS, TaggedSentence, read_conll
+from ...data.readers.conllu import TAG_COLUMNS, looks_like_conllu, read_conllu
 from ...models.tagger import IGNORE_INDEX
 from ...text import Vocab, pad_sequences
 from ...train.config import setting, validate_field_types
@@ -29,6 +31,18 @@ from ..base import describe_data, is_path_like, short_repr
 from ..run_dir import Paths, describe_paths
 
 NAME = "tag"
+FORMATS = ("auto", "conll", "conllu")
+
+
+def parse_tag_column(text: str) -> int | str:
+    """``--tag-column``: a column index (``-1``, ``2``) or a CoNLL-U column name (``upos``, ``xpos``)."""
+    try:
+        return int(text)
+    except ValueError:
+        if text.lower() in TAG_COLUMNS:
+            return text.lower()
+        raise ValueError(f"--tag-column: got {text!r}; expected a column index or one of "
+                         f"{', '.join(TAG_COLUMNS)}") from None
 
 
 @dataclass(frozen=True)
@@ -37,7 +51,10 @@ class TagDataConfig:
 
     Attributes:
         token_column: index of the token column (0: the first; negative: from the end).
-        tag_column: index of the tag column (-1: the last; CoNLL-2003's NER tags).
+        tag_column: index of the tag column (-1: the last; CoNLL-2003's NER tags), or in CoNLL-U files the column
+            name ``"upos"`` or ``"xpos"`` (-1 there means UPOS).
+        format: ``"conll"`` (columns), ``"conllu"`` (Universal Dependencies: comments, multiword ranges and empty
+            nodes skipped, the token is FORM) or ``"auto"``: CoNLL-U when a file starts like one.
         separator: ``"whitespace"`` or ``"tab"`` between columns.
         encoding: text encoding of the files.
         lower: lower-case the tokens before looking them up (the tags are kept as they are).
@@ -47,7 +64,10 @@ class TagDataConfig:
     """
 
     token_column: int = setting(0, help="index of the token column (0: the first; negative: from the end)")
-    tag_column: int = setting(-1, help="index of the tag column (-1: the last)")
+    tag_column: int | str = setting(-1, help="index of the tag column (-1: the last), or upos|xpos in CoNLL-U files "
+                                             "(-1 there: upos)", parse=parse_tag_column)
+    format: str = setting("auto", help="conll (token/tag columns), conllu (Universal Dependencies) or auto "
+                                       "(conllu when a file starts like one)", choices=FORMATS)
     separator: str = setting("whitespace", help="whitespace or tab between columns", choices=SEPARATORS)
     encoding: str = setting("utf-8", help="text encoding of the data files")
     lower: bool = setting(False, help="lower-case the tokens")
@@ -59,6 +79,14 @@ class TagDataConfig:
         validate_field_types(self)
         if self.separator not in SEPARATORS:
             raise ValueError(f"separator: got {self.separator!r}; expected one of {', '.join(map(repr, SEPARATORS))}")
+        if self.format not in FORMATS:
+            raise ValueError(f"format: got {self.format!r}; expected one of {', '.join(map(repr, FORMATS))}")
+        if isinstance(self.tag_column, str) and self.tag_column not in TAG_COLUMNS:
+            raise ValueError(f"tag_column: got {self.tag_column!r}; expected a column index or one of "
+                             f"{', '.join(map(repr, TAG_COLUMNS))}")
+        if isinstance(self.tag_column, str) and self.format == "conll":
+            raise ValueError(f"tag_column: got {self.tag_column!r}, a CoNLL-U column name, with format 'conll'; "
+                             "expected a column index")
         if self.token_column == self.tag_column:
             raise ValueError(f"token_column and tag_column: both are {self.token_column}; expected two different "
                              "columns")
@@ -119,12 +147,30 @@ def memory_sentence(item: Any, where: str) -> MemorySentence:
 
 def read_sentences(paths: Paths, config: TagDataConfig, name: str, tags: bool = True) -> list[TaggedSentence]:
     """Every sentence of ``paths``; ``name`` is the flag, for errors; ``tags=False`` reads the tokens only."""
-    sentences = list(read_conll(paths, config.token_column, config.tag_column if tags else None, config.separator,
-                                config.encoding))
+    files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if is_conllu(files, config):
+        if isinstance(config.tag_column, int) and config.tag_column != -1:
+            raise ValueError(f"{name} {describe_paths(paths)}: a CoNLL-U file with --tag-column "
+                             f"{config.tag_column}; expected upos or xpos")
+        tag = ("upos" if config.tag_column == -1 else config.tag_column) if tags else None
+        sentences = list(read_conllu(files, tag, config.encoding))
+    elif isinstance(config.tag_column, str):
+        raise ValueError(f"{name} {describe_paths(paths)}: --tag-column {config.tag_column} names a CoNLL-U column "
+                         "but the file is not CoNLL-U; expected a column index (or --format conllu)")
+    else:
+        sentences = list(read_conll(files, config.token_column, config.tag_column if tags else None,
+                                    config.separator, config.encoding))
     if not sentences:
         raise ValueError(f"{name} {describe_paths(paths)}: holds no sentences; expected token lines with a blank line "
                          "between sentences")
     return sentences
+
+
+def is_conllu(files: Sequence[Any], config: TagDataConfig) -> bool:
+    """Whether ``files`` are read as CoNLL-U: ``format`` says so, or (``"auto"``) the first file starts like one."""
+    if config.format != "auto":
+        return config.format == "conllu"
+    return bool(files) and looks_like_conllu(files[0], config.encoding)
 
 
 def tokens_of(sentence: TaggedSentence, config: TagDataConfig) -> list[str]:
