@@ -26,6 +26,7 @@ from ...data.readers.conll import SEPARATORS, TaggedSentence, read_conll
 from ...data.readers.conllu import TAG_COLUMNS, looks_like_conllu, read_conllu
 from ...models.tagger import IGNORE_INDEX
 from ...text import Vocab, pad_sequences
+from ...text.char_ids import pad_char_ids, word_char_ids
 from ...train.config import setting, validate_field_types
 from ..base import describe_data, is_path_like, short_repr
 from ..run_dir import Paths, describe_paths
@@ -61,6 +62,8 @@ class TagDataConfig:
         min_freq: keep tokens seen at least this often in the training data (others become ``<unk>``).
         max_vocab: keep at most this many tokens, specials included; None keeps all.
         valid_fraction: without validation data, hold out this share of the training sentences.
+        embeddings: a word-vector file whose rows initialise the word embeddings of the vocabulary's words.
+        freeze_embeddings: keep the word embeddings fixed (no gradient).
     """
 
     token_column: int = setting(0, help="index of the token column (0: the first; negative: from the end)")
@@ -74,6 +77,9 @@ class TagDataConfig:
     min_freq: int = setting(1, help="rarer training tokens become <unk>")
     max_vocab: int | None = setting(None, help="vocabulary size limit, specials included")
     valid_fraction: float = setting(0.1, help="share of training sentences held out without --valid")
+    embeddings: str | None = setting(None, help="pretrained word vectors (word2vec / GloVe / fastText text, .gz too) "
+                                                "for the vocabulary's words; dimension = --embedding-size")
+    freeze_embeddings: bool = setting(False, help="keep the word embeddings fixed in training")
 
     def __post_init__(self) -> None:
         validate_field_types(self)
@@ -100,11 +106,13 @@ class TagDataConfig:
 
 @dataclass
 class EncodedTags:
-    """Sentences as ids: ``ids[n]`` and ``tags[n]`` LongTensors of one length; ``sentences[n]`` the source."""
+    """Sentences as ids: ``ids[n]`` and ``tags[n]`` LongTensors of one length; ``sentences[n]`` the source;
+    ``chars[n]`` the character ids of each word (character features) or None."""
 
     ids: list[Tensor]
     tags: list[Tensor]
     sentences: list[TaggedSentence]
+    chars: list[list[list[int]]] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -193,12 +201,13 @@ def build_tag_vocab(sentences: Sequence[TaggedSentence], paths: Any) -> Vocab:
 
 
 def encode_sentences(sentences: Iterable[TaggedSentence], vocab: Vocab, tag_vocab: Vocab,
-                     config: TagDataConfig) -> EncodedTags:
-    """Word ids and tag ids; a tag that the training data did not have is an error naming its file and line.
+                     config: TagDataConfig, char_vocab: Vocab | None = None) -> EncodedTags:
+    """Word ids and tag ids (and, given ``char_vocab``, the character ids of each word as written); a tag that the
+    training data did not have is an error naming its file and line.
 
     Sentences read without tags get tag id 0 everywhere (unused).
     """
-    encoded = EncodedTags([], [], [])
+    encoded = EncodedTags([], [], [], [] if char_vocab is not None else None)
     known = tag_vocab.stoi
     for sentence in sentences:
         if sentence.tags is None:
@@ -213,6 +222,8 @@ def encode_sentences(sentences: Iterable[TaggedSentence], vocab: Vocab, tag_voca
         encoded.ids.append(torch.tensor(vocab.encode(tokens_of(sentence, config)), dtype=torch.long))
         encoded.tags.append(torch.tensor(tag_ids, dtype=torch.long))
         encoded.sentences.append(sentence)
+        if char_vocab is not None:
+            encoded.chars.append(word_char_ids(sentence.tokens, char_vocab))
     return encoded
 
 
@@ -226,12 +237,15 @@ def split_sentences(count: int, fraction: float, seed: int) -> tuple[list[int], 
     return [index for index in range(count) if index not in chosen], sorted(chosen)
 
 
-def collate(data: EncodedTags, indices: Sequence[int], pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
-    """``(ids (B, T), lengths (B,), tags (B, T))``; tags are IGNORE_INDEX at padding positions."""
+def collate(data: EncodedTags, indices: Sequence[int], pad_id: int) -> tuple[Tensor, ...]:
+    """``(ids (B, T), lengths (B,), tags (B, T))``, and ``chars (B, T, C)`` when the data has character ids; tags
+    are IGNORE_INDEX at padding positions."""
     ids, lengths = pad_sequences([data.ids[i] for i in indices], pad_id)
     tags = torch.full(ids.shape, IGNORE_INDEX, dtype=torch.long)
     for row, index in enumerate(indices):
         tags[row, : len(data.tags[index])] = data.tags[index]
+    if data.chars is not None:
+        return ids, lengths, tags, pad_char_ids([data.chars[i] for i in indices], 0, ids.shape[1])
     return ids, lengths, tags
 
 
