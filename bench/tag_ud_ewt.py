@@ -111,8 +111,9 @@ def main() -> int:
         summary = run_setting(name, files, args.out_dir, args)
         summary["command"] = " ".join([sys.executable, *sys.argv])
         (args.out_dir / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        print(f"{name}: test UPOS accuracy {100 * summary['test_accuracy']:.2f} (dev {100 * summary['dev_accuracy']:.2f}"
-              f", OOV {100 * summary['test_oov_accuracy']:.2f} on {summary['test_oov_tokens']} tokens); "
+        print(f"{name}: test UPOS accuracy {100 * summary['test_accuracy']:.2f} "
+              f"(dev {100 * summary['dev_accuracy']:.2f}, OOV {100 * summary['test_oov_accuracy']:.2f} "
+              f"on {summary['test_oov_tokens']} tokens); "
               f"{summary['epochs_run']} epochs, best {summary['best_epoch']}, train {summary['train_seconds']:.0f} s",
               flush=True)
     return 0
