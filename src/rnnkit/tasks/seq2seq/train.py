@@ -35,9 +35,9 @@ from .data import (
     split_pairs,
     tokenize_pairs,
 )
-from .subword import SideTokenizers, run_tokenizers, trained_tokenizers
 from .predict import Seq2SeqPredictor
 from .settings import SETTINGS, TASK_NAME, Seq2SeqTaskConfig
+from .subword import SideTokenizers, run_tokenizers, trained_tokenizers
 
 Pairs = str | Path | Sequence[tuple[str, str]]  # a TSV or parallel-file prefix, or (source, target) pairs
 
