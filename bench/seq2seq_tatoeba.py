@@ -91,7 +91,8 @@ def main() -> int:
         results = train_seq2seq(folder / "run", data=files["train"], valid=files["valid"], corpus=corpus, model=model,
                                 train=train, seq2seq=Seq2SeqTaskConfig(beam_size=5))
         predictor = Seq2SeqPredictor.load(folder / "run", device=args.device)
-        scores = {f"beam{beam}": predictor.evaluate(files["test"], beam_size=beam, truncate=True) for beam in (1, 5)}
+        scores = {f"beam{beam}": predictor.evaluate(files["test"], beam_size=beam, truncate=True,
+                                                             detokenized=True) for beam in (1, 5)}
         examples = predictor.translate([pair.source for pair in test[:5]], beam_size=5)
     summary = {"benchmark": "tatoeba en->fa, held-out 10% (grouped by English sentence)", "tokenizer": args.tokenizer,
                "vocab_size": args.vocab_size if args.tokenizer != "word" else None,

@@ -22,6 +22,7 @@ from ...train.checkpoint import has_checkpoint
 from ...train.config import TrainConfig
 from ..base import Run, finish_run, prepare_run
 from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, training_batches
+from ..pretrained import VectorsConfig, load_pretrained_all
 from ..text_data import TextDataConfig, example_counts, read_data
 from .data import NAME, SETTINGS
 from .pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
@@ -32,7 +33,8 @@ Data = str | os.PathLike[str] | Sequence[Any] | None  # paths, or in-memory (tex
 def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: Data = None, test: Data = None,
                      text: TextDataConfig | None = None, model: ClassifierConfig | None = None,
                      train: TrainConfig | None = None, pretrain: PretrainConfig | None = None,
-                     resume: bool = False, epochs: int | None = None, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+                     vectors: VectorsConfig | None = None, resume: bool = False, epochs: int | None = None,
+                     callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train (or resume) a sequence classifier into the run directory ``out``; return the final metrics.
 
     ``data``, ``valid`` and ``test`` are paths (see :mod:`rnnkit.data.readers.labelled`) or in-memory sequences
@@ -51,23 +53,29 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
             class, a label in ``valid`` or ``test`` that ``data`` does not have, or settings out of range.
     """
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
-                      settings={"text": text, "model": model, "train": train, "pretrain": pretrain},
+                      settings={"text": text, "model": model, "train": train, "pretrain": pretrain,
+                                "vectors": vectors},
                       callbacks=callbacks, checkpoints=("checkpoint", "pretrain/checkpoint"),
-                      optional=("pretrain",))  # runs made before pretraining existed have no "pretrain" section
-    text, model, train, pretrain = (run.settings[name] for name in SETTINGS)
+                      optional=("pretrain", "vectors"))  # sections that runs made before them lack
+    text, model, train, pretrain, vectors = (run.settings[name] for name in SETTINGS)
     if pretrain.pretrain_epochs:
         check_pretrainable(model)
     labels, vocab, (train_data, valid_data, test_data) = read_data(run.data, run.valid, run.test, text, train.seed)
-    network = build_classifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id).to(run.device)
-    run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "labels": labels},
-              vocabularies={"vocab.json": vocab}, derived={"labels": labels},
-              data_extra={"examples": example_counts(train_data, valid_data, test_data)})
+    network = build_classifier(len(labels), model, vocab_size=len(vocab), pad_id=vocab.pad_id)
+    found = load_pretrained_all(network, vocab, vectors)
+    network = network.to(run.device)
+    run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "vectors": vectors,
+               "labels": labels}, vocabularies={"vocab.json": vocab}, derived={"labels": labels},
+              data_extra={"examples": example_counts(train_data, valid_data, test_data),
+                          **({"embeddings": found} if found else {})})
     pretrained = pretrained_first(run, network, vocab, train_data, valid_data)
     batches, steps_per_epoch = training_batches(train_data, train.batch_size, train.seed, vocab.pad_id)
     results = run.fit(network, batch_loss, batches, evaluate=validation(valid_data, vocab.pad_id),
                       monitor="valid_error", steps_per_epoch=steps_per_epoch)  # the best epoch on validation
     results.update(pretrained)
     results.update(final_metrics(run, network, labels, vocab.pad_id, {"valid": valid_data, "test": test_data}))
+    if found:
+        results["embeddings_found"] = found["found_share"]
     return finish_run(run, results, title=f"{model.cell} classifier")
 
 

@@ -143,7 +143,7 @@ class Seq2SeqPredictor:
         return records
 
     def evaluate(self, data: Any, beam_size: int | None = None, truncate: bool = False,
-                 batch_size: int = DECODE_BATCH_SIZE) -> dict[str, Any]:
+                 batch_size: int = DECODE_BATCH_SIZE, detokenized: bool | None = None) -> dict[str, Any]:
         """Translate the pairs of ``data`` and score them: corpus BLEU and chrF (sacrebleu), sentences, and
         decoding sentences per second.
 
@@ -153,6 +153,8 @@ class Seq2SeqPredictor:
             beam_size: beam width (1: greedy); default the run's ``beam_size``.
             truncate: cut a source longer than the run's ``max_length`` instead of raising ValueError.
             batch_size: sentences decoded together.
+            detokenized: also score the detokenised text (``detok_bleu``, ``detok_chrf``; see the module
+                docstring); default: for subword runs only.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
@@ -169,12 +171,20 @@ class Seq2SeqPredictor:
                       for text, (tokens, _, _) in zip(texts, decoded, strict=True)]
         references = [" ".join(self.words.tokenize(pair.target)) for pair in pairs]
         scores = corpus_scores(hypotheses, references)
-        written = [pair.target.lower() if self.corpus.lower else pair.target for pair in pairs]
-        detokenized = corpus_scores(texts, written, tokenize="13a")
-        scores |= {"detok_bleu": detokenized["bleu"], "detok_chrf": detokenized["chrf"]}
+        if detokenized is None:
+            detokenized = self.tokenizers.subword
+        if detokenized:
+            scores |= self.detokenized_scores(texts, pairs)
         beam = self.settings.beam_size if beam_size is None else beam_size
         return {**scores, "sentences": len(pairs), "beam": beam, "sentences_per_second": len(pairs) / seconds,
                 "seconds": seconds}
+
+    def detokenized_scores(self, texts: Sequence[str], pairs: Sequence[Any]) -> dict[str, float]:
+        """BLEU and chrF of detokenised translations against the references as written (lower-cased when the
+        run lower-cases), tokenised by sacrebleu (13a)."""
+        written = [pair.target.lower() if self.corpus.lower else pair.target for pair in pairs]
+        scores = corpus_scores(texts, written, tokenize="13a")
+        return {"detok_bleu": scores["bleu"], "detok_chrf": scores["chrf"]}
 
     def attention(self, text: str, translation: Sequence[str] | None = None, beam_size: int | None = None,
                   truncate: bool = False) -> tuple[list[str], list[str], torch.Tensor]:
