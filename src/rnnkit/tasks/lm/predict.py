@@ -21,6 +21,7 @@ from ...data.streams import batchify
 from ...decode.sampling import sample_next
 from ...models import LanguageModel, LanguageModelConfig
 from ...text import Vocab
+from ...text.subword import SubwordTokenizer
 from ...train.checkpoint import load_model_weights
 from ..run_dir import read_run_config, run_settings
 from .data import NAME, stream_loss, text_metrics
@@ -31,8 +32,10 @@ class LanguageModelPredictor:
 
     task = NAME
 
-    def __init__(self, model: LanguageModel, vocab: Vocab, corpus: CorpusConfig, bptt: int = 64) -> None:
+    def __init__(self, model: LanguageModel, vocab: Vocab, corpus: CorpusConfig, bptt: int = 64,
+                 segmenter: SubwordTokenizer | None = None) -> None:
         self.model, self.vocab, self.corpus, self.bptt = model.eval(), vocab, corpus, bptt
+        self.segmenter = segmenter  # a subword run's pieces (tokenizer.json)
         self.device = next(model.parameters()).device
 
     @classmethod
@@ -45,7 +48,8 @@ class LanguageModelPredictor:
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
         model = LanguageModel(len(vocab), model_config)
         load_model_weights(Path(run_dir) / "model.safetensors", model)
-        return cls(model.to(device), vocab, corpus, bptt=bptt)
+        segmenter = SubwordTokenizer.load(Path(run_dir) / "tokenizer.json") if corpus.subword != "none" else None
+        return cls(model.to(device), vocab, corpus, bptt=bptt, segmenter=segmenter)
 
     def _ids(self, tokens: list[str]) -> torch.Tensor:
         return torch.tensor([self.vocab.encode(tokens)], dtype=torch.long, device=self.device)  # (1, T)
@@ -53,7 +57,7 @@ class LanguageModelPredictor:
     @torch.no_grad()
     def score(self, text: str) -> dict[str, Any]:
         """Per-token log-probabilities (natural log), log P(text) and perplexity of one text."""
-        tokens = tokens_of(text, self.corpus)
+        tokens = tokens_of(text, self.corpus, self.segmenter)
         if not tokens:
             raise ValueError(f"text: got {text!r}, which has no tokens at level {self.corpus.level!r}")
         inputs = self._ids([context_token(self.corpus), *tokens[:-1]])
@@ -71,7 +75,7 @@ class LanguageModelPredictor:
         """Continue ``prompt`` by ``length`` sampled tokens; returns prompt + continuation."""
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise ValueError(f"length: got {length!r}; expected a positive integer")
-        prompt_tokens = tokens_of(prompt, self.corpus)
+        prompt_tokens = tokens_of(prompt, self.corpus, self.segmenter)
         if self.corpus.level == "word" and prompt_tokens and not prompt.endswith("\n"):
             prompt_tokens = prompt_tokens[:-1]  # continue the prompt's line rather than start a new one
         if prompt_tokens and all(t not in self.vocab for t in prompt_tokens):
@@ -93,7 +97,7 @@ class LanguageModelPredictor:
             logits, state = self.model(token_id.view(1, 1), state)
             next_logits = logits[:, -1]
         separator = " " if self.corpus.level == "word" and prompt and not prompt.endswith(("\n", " ")) else ""
-        return prompt + separator + join_tokens(generated, self.corpus)
+        return prompt + separator + join_tokens(generated, self.corpus, self.segmenter)
 
     @torch.no_grad()
     def evaluate(self, path: Path, batch_size: int = 1) -> dict[str, float]:
@@ -104,7 +108,7 @@ class LanguageModelPredictor:
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
-        ids = encode_text(read_text(path, self.corpus.encoding), self.vocab, self.corpus)
+        ids = encode_text(read_text(path, self.corpus.encoding), self.vocab, self.corpus, self.segmenter)
         if len(ids) < 2:
             raise ValueError(f"{path}: holds {len(ids)} token(s) at level {self.corpus.level!r}; expected at "
                              "least 2 to evaluate a language model on")
