@@ -8,7 +8,8 @@ from ...train.config import TrainConfig
 from ..pretrained import VectorsConfig
 from ..text_data import TextDataConfig
 from .pretrain import PretrainConfig
+from .subword import SubwordConfig
 
 NAME = "classify"
 SETTINGS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig, "pretrain": PretrainConfig,
-            "vectors": VectorsConfig}
+            "vectors": VectorsConfig, "subword": SubwordConfig}
