@@ -12,8 +12,14 @@ Setting (CPU-sized; the data is small)::
     GRU, embedding 128, bidirectional encoder 256 per direction, decoder 256, additive attention, dropout 0.3,
     Adam 1e-3, batch 32, clip 1, up to 30 epochs or --max-seconds of training, lower-cased, min_freq 1.
 
+Subwords (``--tokenizer bpe|unigram --vocab-size N``): each side segmented by pieces learnt from the training
+pairs; BLEU and chrF are then computed on the word tokens of the detokenised translations, the same way as for a
+word run, so ``--tokenizer word`` and ``--tokenizer bpe`` on one ``--max-seconds`` compare directly
+(``detok_bleu`` / ``detok_chrf``: sacrebleu's 13a tokenisation of the detokenised text, reported too).
+
 Usage:
     python bench/seq2seq_tatoeba.py --max-seconds 900 --json-out tatoeba.json
+    python bench/seq2seq_tatoeba.py --max-seconds 900 --tokenizer bpe --vocab-size 1000 --json-out tatoeba_bpe.json
     python bench/seq2seq_tatoeba.py --smoke
 """
 
@@ -66,6 +72,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--smoke", action="store_true", help="tiny model, 3 steps: proves the pipeline")
+    parser.add_argument("--tokenizer", default="word", choices=("word", "bpe", "unigram"))
+    parser.add_argument("--vocab-size", type=int, default=1000, help="subword pieces per side")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pairs = read_tsv_pairs(require("tatoeba_pes_eng/pes-eng.txt"))
@@ -74,7 +82,8 @@ def main() -> int:
     model = Seq2SeqConfig(**{**MODEL, **(SMOKE["model"] if args.smoke else {})})
     train = TrainConfig(**{**TRAIN, **(SMOKE["train"] if args.smoke else {})}, device=args.device, seed=args.seed,
                         max_seconds=args.max_seconds)
-    corpus = TranslationCorpusConfig(lower=True, max_length=60)
+    corpus = TranslationCorpusConfig(lower=True, max_length=60 if args.tokenizer == "word" else 150,
+                                     subword=args.tokenizer, vocab_size=args.vocab_size)
     with tempfile.TemporaryDirectory(prefix="rnnkit-tatoeba-") as folder:
         folder = Path(folder)
         files = {name: write_tsv(part, folder / f"{name}.tsv")
@@ -82,9 +91,11 @@ def main() -> int:
         results = train_seq2seq(folder / "run", data=files["train"], valid=files["valid"], corpus=corpus, model=model,
                                 train=train, seq2seq=Seq2SeqTaskConfig(beam_size=5))
         predictor = Seq2SeqPredictor.load(folder / "run", device=args.device)
-        scores = {f"beam{beam}": predictor.evaluate(files["test"], beam_size=beam, truncate=True) for beam in (1, 5)}
+        scores = {f"beam{beam}": predictor.evaluate(files["test"], beam_size=beam, truncate=True,
+                                                             detokenized=True) for beam in (1, 5)}
         examples = predictor.translate([pair.source for pair in test[:5]], beam_size=5)
-    summary = {"benchmark": "tatoeba en->fa, held-out 10% (grouped by English sentence)",
+    summary = {"benchmark": "tatoeba en->fa, held-out 10% (grouped by English sentence)", "tokenizer": args.tokenizer,
+               "vocab_size": args.vocab_size if args.tokenizer != "word" else None,
                "command": " ".join([sys.executable, *sys.argv]), "pairs": {"train": len(train_pairs),
                                                                            "valid": len(valid), "test": len(test)},
                "model": asdict(model), "train": asdict(train), "results": results, "test": scores,
@@ -94,7 +105,8 @@ def main() -> int:
     print(f"Tatoeba en->fa: {summary['pairs']} pairs; {results['epoch']} epochs, best valid ppl "
           f"{results['valid_ppl']:.2f}; train {results['train_seconds']:.0f} s, wall {summary['wall_seconds']:.0f} s")
     for name, score in scores.items():
-        print(f"  {name}: BLEU {score['bleu']:.2f}  chrF {score['chrf']:.2f}  "
+        print(f"  {name}: BLEU {score['bleu']:.2f}  chrF {score['chrf']:.2f}  (detokenised: BLEU "
+              f"{score['detok_bleu']:.2f} chrF {score['detok_chrf']:.2f})  "
               f"({score['sentences_per_second']:.1f} sentences/s)")
     for example in summary["examples"]:
         print(f"  {example['source']} -> {example['translation']}  (reference: {example['reference']})")

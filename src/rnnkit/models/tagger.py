@@ -3,7 +3,9 @@
 ::
 
     ids (B, T) ──[word dropout]──Embedding──▶ (B, T, E) ──dropout──▶ rk.nn layer stack (lengths) ──▶ (B, T, D*H)
+    [chars (B, T, C) ──CharEncoder──▶ (B, T, F) ┘ concatenated]                                          │
     logits (B, T, K) ◀── Linear ◀── dropout ◀──┘        (num_layers = 0: no recurrent layer, a per-token baseline)
+    [crf: the logits are a linear-chain CRF's emissions: loss by the forward algorithm, tags by Viterbi]
 
 The recurrent layers stop at each sentence's last real token and the reverse direction starts there, so the
 logits at the real positions of a padded sentence equal those of the sentence alone; the logits at padding
@@ -21,10 +23,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..nn.crf import CONSTRAINTS, CRF, chunk_constraints
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
+from .char_features import CHAR_FEATURES, CharEncoder
 from .classifier import build_recurrent
-from .config_fields import CELLS, DictConfig, check_cell_and_backend, check_flag, check_integer, check_probability
+from .config_fields import (
+    CELLS,
+    DictConfig,
+    check_cell_and_backend,
+    check_choice,
+    check_flag,
+    check_integer,
+    check_probability,
+)
 
 IGNORE_INDEX = -100  # the tag of a padding position: cross-entropy skips it
 
@@ -43,6 +55,13 @@ class TaggerConfig(DictConfig):
         word_dropout: in training, replace each real token by ``<unk>`` with this probability, so the ``<unk>``
             embedding learns what unseen words look like (needs a vocabulary with ``<unk>``).
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
+        char_features: ``"none"``, ``"lstm"`` or ``"cnn"``: a character encoder per word whose output (2S for the
+            BiLSTM, S for the CNN) is concatenated with the word embedding.
+        char_size: S, the character embedding size and the encoder's size.
+        crf: a linear-chain CRF output layer (forward-algorithm loss, Viterbi decoding) instead of per-token
+            softmax.
+        crf_constraints: the CRF's forbidden transitions: ``"auto"`` (from the tag names: IOBES or BIO), ``"bio"``,
+            ``"iobes"`` or ``"none"`` (IOB1 data).
     """
 
     cell: str = setting("lstm", help="recurrent cell (lnlstm: layer-normalised LSTM)", choices=CELLS)
@@ -55,10 +74,20 @@ class TaggerConfig(DictConfig):
     backend: str = setting("auto", choices=BACKENDS,
                            help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
                                 "auto (fused where the cell has one)")
+    char_features: str = setting("none", choices=CHAR_FEATURES,
+                                 help="character features per word: a char BiLSTM or CNN, concatenated with the word "
+                                      "embedding")
+    char_size: int = setting(50, help="character embedding size and char encoder size")
+    crf: bool = setting(False, help="a linear-chain CRF output layer (Viterbi decoding)")
+    crf_constraints: str = setting("auto", choices=CONSTRAINTS,
+                                   help="forbidden CRF transitions: auto (from the tag names), bio, iobes or none")
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)
-        for name, minimum in (("embedding_size", 1), ("hidden_size", 1), ("num_layers", 0)):
+        check_choice("char_features", self.char_features, CHAR_FEATURES)
+        check_choice("crf_constraints", self.crf_constraints, CONSTRAINTS)
+        check_flag("crf", self.crf)
+        for name, minimum in (("embedding_size", 1), ("hidden_size", 1), ("num_layers", 0), ("char_size", 1)):
             check_integer(name, getattr(self, name), minimum)
         for name in ("dropout", "word_dropout"):
             check_probability(name, getattr(self, name))
@@ -73,13 +102,16 @@ class SequenceTagger(nn.Module):
         config: the hyperparameters (see :class:`TaggerConfig`).
         pad_id: id of the padding token: its embedding is zero and receives no gradient.
         unk_id: id of ``<unk>``, what word dropout puts in; required when ``config.word_dropout > 0``.
+        num_chars: size of the character vocabulary (``<pad>`` = 0); required with ``config.char_features``.
+        tag_names: the tags in id order, for the CRF's constraints (``crf_constraints="auto"``, ``"bio"``, ...).
 
-    Call: ``model(ids, lengths=None) -> logits (B, T, K)`` with ``lengths (B,)`` the real lengths (None: all
-    ``T`` steps are real).
+    Call: ``model(ids, lengths=None, chars=None) -> logits (B, T, K)`` with ``lengths (B,)`` the real lengths
+    (None: all ``T`` steps are real) and ``chars (B, T, C)`` the character ids of each word (character features).
     """
 
     def __init__(self, num_tags: int, vocab_size: int, config: TaggerConfig, pad_id: int | None = None,
-                 unk_id: int | None = None) -> None:
+                 unk_id: int | None = None, num_chars: int | None = None,
+                 tag_names: Sequence[str] | None = None) -> None:
         super().__init__()
         if isinstance(num_tags, bool) or not isinstance(num_tags, int) or num_tags < 2:
             raise ValueError(f"num_tags: got {num_tags!r}; expected an integer >= 2")
@@ -96,12 +128,26 @@ class SequenceTagger(nn.Module):
         self.pad_id, self.unk_id = pad_id, unk_id
         self.embedding = nn.Embedding(vocab_size, config.embedding_size, padding_idx=pad_id)
         self.dropout = nn.Dropout(config.dropout)
-        self.recurrent = build_recurrent(config, config.embedding_size) if config.num_layers else None
-        features = config.hidden_size * (2 if config.bidirectional else 1) if config.num_layers else \
-            config.embedding_size
+        self.chars = None
+        input_size = config.embedding_size
+        if config.char_features != "none":
+            if isinstance(num_chars, bool) or not isinstance(num_chars, int) or num_chars < 2:
+                raise ValueError(f"num_chars: got {num_chars!r}; expected the character vocabulary's size (>= 2) "
+                                 f"with char_features {config.char_features!r}")
+            self.chars = CharEncoder(num_chars, config.char_features, config.char_size)
+            input_size += self.chars.output_size
+        self.recurrent = build_recurrent(config, input_size) if config.num_layers else None
+        features = config.hidden_size * (2 if config.bidirectional else 1) if config.num_layers else input_size
         self.output = nn.Linear(features, num_tags)
+        self.crf = None
+        if config.crf:
+            if config.crf_constraints != "none" and tag_names is None:
+                raise ValueError(f"crf_constraints: got {config.crf_constraints!r}; needs tag_names")
+            constraints = chunk_constraints(tag_names, config.crf_constraints) if tag_names is not None else None
+            self.crf = CRF(num_tags, constraints)
 
-    def forward(self, ids: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+    def forward(self, ids: Tensor, lengths: Tensor | Sequence[int] | None = None,
+                chars: Tensor | None = None) -> Tensor:
         """Tag logits ``(B, T, K)``; see the class docstring."""
         if not isinstance(ids, Tensor) or ids.is_floating_point() or ids.dim() != 2 or ids.numel() == 0:
             shape = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
@@ -118,11 +164,31 @@ class SequenceTagger(nn.Module):
             if self.pad_id is not None:
                 dropped &= ids != self.pad_id
             ids = ids.masked_fill(dropped, self.unk_id)
-        x = self.dropout(self.embedding(ids))  # (B, T, E)
+        x = self.embedding(ids)  # (B, T, E)
+        if self.chars is not None:
+            if chars is None or chars.dim() != 3 or chars.shape[:2] != ids.shape:
+                shape = None if chars is None else tuple(chars.shape)
+                raise ValueError(f"chars: got {shape}; expected character ids {(batch_size, steps)} + (C,)")
+            x = torch.cat([x, self.chars(chars, padding_mask(lengths.to(ids.device), steps))], dim=2)  # (B, T, E+F)
+        x = self.dropout(x)
         if self.recurrent is not None:
             x, _ = self.recurrent(x, lengths=lengths)  # (B, T, D*H), zero past each length
             x = self.dropout(x)
         return self.output(x)  # (B, T, K)
+
+    def loss(self, logits: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
+        """The summed loss of a batch: the CRF's negative log-likelihood, or :func:`tagging_loss`."""
+        if self.crf is None:
+            return tagging_loss(logits, tags, lengths)
+        lengths = lengths.to(tags.device)
+        return self.crf(logits.float(), tags.masked_fill(tags < 0, 0), lengths).sum()
+
+    def decode(self, logits: Tensor, lengths: Tensor) -> list[list[int]]:
+        """The tag ids of each sentence: Viterbi with a CRF, else the argmax of each token's logits."""
+        if self.crf is not None:
+            return self.crf.viterbi(logits.float(), lengths.to(logits.device))
+        best = logits.argmax(2).cpu()  # (B, T)
+        return [best[row, : int(length)].tolist() for row, length in enumerate(lengths)]
 
 
 def padding_mask(lengths: Tensor, steps: int) -> Tensor:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from ...models import ClassifierConfig
 from ...train.config import TrainConfig
+from ..pretrained import VectorsConfig
 from ..text_data import TextDataConfig
 from .pretrain import PretrainConfig
+from .subword import SubwordConfig
 
 NAME = "classify"
-SETTINGS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig, "pretrain": PretrainConfig}
+SETTINGS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig, "pretrain": PretrainConfig,
+            "vectors": VectorsConfig, "subword": SubwordConfig}

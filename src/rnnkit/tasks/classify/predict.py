@@ -13,11 +13,13 @@ from ...data.limits import stdin_lines
 from ...data.readers.labelled import LabelledText, read_texts
 from ...models import ClassifierConfig, build_classifier
 from ...text import Vocab
+from ...text.subword import SubwordTokenizer
 from ...train.checkpoint import load_model_weights
 from ..common import Encoded, check_batch_size, evaluation_report, predict_probabilities
 from ..run_dir import Paths, read_run_config, run_settings
 from ..text_data import TextDataConfig, encode_examples, read_examples, tokens_of
 from .data import NAME
+from .subword import SubwordConfig, load_segmenter, segment
 
 
 class ClassifierPredictor:
@@ -29,14 +31,17 @@ class ClassifierPredictor:
 
     task = NAME
 
-    def __init__(self, model: torch.nn.Module, vocab: Vocab, labels: list[str], text: TextDataConfig) -> None:
+    def __init__(self, model: torch.nn.Module, vocab: Vocab, labels: list[str], text: TextDataConfig,
+                 segmenter: SubwordTokenizer | None = None) -> None:
         self.model, self.vocab, self.labels, self.text = model.eval(), vocab, labels, text
+        self.segmenter = segmenter  # a subword run's pieces (tokenizer.json)
 
     @classmethod
     def load(cls, run_dir: Path, device: str = "cpu") -> ClassifierPredictor:
         """Rebuild the classifier of a run directory from its config, vocabulary and weights (no pickle)."""
         config = read_run_config(run_dir, NAME)
-        settings = run_settings(run_dir, config, {"text": TextDataConfig, "model": ClassifierConfig})
+        settings = run_settings(run_dir, config, {"text": TextDataConfig, "model": ClassifierConfig,
+                                                  "subword": SubwordConfig}, optional=("subword",))
         text, model_config = settings["text"], settings["model"]
         if not isinstance(config.get("labels"), list):
             raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {NAME!r} run config (no list of labels)")
@@ -44,7 +49,7 @@ class ClassifierPredictor:
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
         model = build_classifier(len(labels), model_config, vocab_size=len(vocab), pad_id=vocab.pad_id)
         load_model_weights(Path(run_dir) / "model.safetensors", model)
-        return cls(model.to(device), vocab, labels, text)
+        return cls(model.to(device), vocab, labels, text, load_segmenter(Path(run_dir), settings["subword"]))
 
     def read_inputs(self, source: str, text_column: str | None = None) -> list[LabelledText]:
         """The texts ``rnnkit predict RUN --input SOURCE`` reads: ``"-"`` the non-empty lines of stdin (``stdin
@@ -57,7 +62,9 @@ class ClassifierPredictor:
 
     def _encode(self, records: list[LabelledText]) -> Encoded:
         """Token ids of unlabelled records (label ids 0: unused)."""
-        ids = [torch.tensor(self.vocab.encode(tokens_of(record, self.text)), dtype=torch.long) for record in records]
+        examples = segment([(tokens_of(record, self.text), "", record.where) for record in records], self.segmenter,
+                           self.text)
+        ids = [torch.tensor(self.vocab.encode(tokens), dtype=torch.long) for tokens, _, _ in examples]
         return Encoded(ids, [0] * len(records), [record.where for record in records])
 
     def predict(self, texts: Iterable[str | LabelledText], batch_size: int = 64) -> list[dict[str, Any]]:
@@ -87,6 +94,7 @@ class ClassifierPredictor:
             ValueError: For malformed data, or a label that the model was not trained on (naming file and line).
         """
         check_batch_size(batch_size)
-        encoded = encode_examples(read_examples(data, self.text, "--data"), self.vocab, self.labels)
+        examples = segment(read_examples(data, self.text, "--data"), self.segmenter, self.text)
+        encoded = encode_examples(examples, self.vocab, self.labels)
         probabilities = predict_probabilities(self.model, encoded, self.vocab.pad_id, batch_size)
         return evaluation_report(probabilities, encoded.labels, self.labels, confusion_png)

@@ -19,14 +19,17 @@ from torch import nn
 from ...analysis.confusion_plot import plot_confusion_matrix
 from ...models import ClassifierConfig, build_classifier
 from ...text import Vocab
+from ...text.subword import SubwordTokenizer
 from ...train.checkpoint import has_checkpoint
 from ...train.config import TrainConfig
 from ..base import Run, finish_run, prepare_run
 from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, training_batches
 from ..model_size import build_within_limit
-from ..text_data import TextDataConfig, example_counts, long_text_hint, read_data
+from ..pretrained import VectorsConfig, load_pretrained_all
+from ..text_data import Splits, TextDataConfig, build_vocab, encode_splits, example_counts, long_text_hint, read_splits
 from .data import NAME, SETTINGS
 from .pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
+from .subword import SEGMENTER_FILE, SubwordConfig, load_segmenter, segment, train_segmenter
 
 Data = str | os.PathLike[str] | Sequence[Any] | None  # paths, or in-memory (text, label) pairs
 
@@ -34,7 +37,9 @@ Data = str | os.PathLike[str] | Sequence[Any] | None  # paths, or in-memory (tex
 def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: Data = None, test: Data = None,
                      text: TextDataConfig | None = None, model: ClassifierConfig | None = None,
                      train: TrainConfig | None = None, pretrain: PretrainConfig | None = None,
-                     resume: bool = False, epochs: int | None = None, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+                     vectors: VectorsConfig | None = None, subword: SubwordConfig | None = None,
+                     resume: bool = False, epochs: int | None = None,
+                     callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train (or resume) a sequence classifier into the run directory ``out``; return the final metrics.
 
     ``data``, ``valid`` and ``test`` are paths (see :mod:`rnnkit.data.readers.labelled`) or in-memory sequences
@@ -53,18 +58,24 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
             class, a label in ``valid`` or ``test`` that ``data`` does not have, or settings out of range.
     """
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
-                      settings={"text": text, "model": model, "train": train, "pretrain": pretrain},
+                      settings={"text": text, "model": model, "train": train, "pretrain": pretrain,
+                                "vectors": vectors, "subword": subword},
                       callbacks=callbacks, checkpoints=("checkpoint", "pretrain/checkpoint"),
-                      optional=("pretrain",))  # runs made before pretraining existed have no "pretrain" section
-    text, model, train, pretrain = (run.settings[name] for name in SETTINGS)
+                      optional=("pretrain", "vectors", "subword"))  # sections that runs made before them lack
+    text, model, train, pretrain, vectors, subword = (run.settings[name] for name in SETTINGS)
     if pretrain.pretrain_epochs:
         check_pretrainable(model)
-    labels, vocab, (train_data, valid_data, test_data) = read_data(run.data, run.valid, run.test, text, train.seed)
+    labels, vocab, (train_data, valid_data, test_data), segmenter = read_classify_data(run, text, subword)
     network = build_within_limit(lambda: build_classifier(len(labels), model, vocab_size=len(vocab),
-                                                         pad_id=vocab.pad_id)).to(run.device)
-    run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "labels": labels},
-              vocabularies={"vocab.json": vocab}, derived={"labels": labels},
-              data_extra={"examples": example_counts(train_data, valid_data, test_data)})
+                                                         pad_id=vocab.pad_id))
+    found = load_pretrained_all(network, vocab, vectors)
+    network = network.to(run.device)
+    run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "vectors": vectors,
+               "subword": subword, "labels": labels}, vocabularies={"vocab.json": vocab}, derived={"labels": labels},
+              data_extra={"examples": example_counts(train_data, valid_data, test_data),
+                          **({"embeddings": found} if found else {})})
+    if segmenter is not None and run.is_main and not run.resume:
+        segmenter.save(run.out / SEGMENTER_FILE)
     hint = long_text_hint(train_data, text)
     if hint and run.is_main and not train.quiet:
         print(hint, file=sys.stderr)
@@ -74,7 +85,22 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
                       monitor="valid_error", steps_per_epoch=steps_per_epoch)  # the best epoch on validation
     results.update(pretrained)
     results.update(final_metrics(run, network, labels, vocab.pad_id, {"valid": valid_data, "test": test_data}))
+    if found:
+        results["embeddings_found"] = found["found_share"]
     return finish_run(run, results, title=f"{model.cell} classifier")
+
+
+def read_classify_data(run: Run, text: TextDataConfig, subword: SubwordConfig) -> tuple[list[str], Vocab, Splits,
+                                                                                    SubwordTokenizer | None]:
+    """``(labels, vocab, (train, valid, test), segmenter)``: every split read and checked, words replaced by
+    subword pieces when asked (the segmenter learnt from the training split, or a resumed run's own)."""
+    labels, train_examples, valid_examples, test_examples = read_splits(run.data, run.valid, run.test, text,
+                                                                        run.train.seed)
+    segmenter = (load_segmenter(run.out, subword) if run.resume else train_segmenter(train_examples, subword, text))
+    train_examples, valid_examples = segment(train_examples, segmenter, text), segment(valid_examples, segmenter, text)
+    test_examples = segment(test_examples, segmenter, text) if test_examples is not None else None
+    vocab = build_vocab(train_examples, text)
+    return labels, vocab, encode_splits(vocab, labels, train_examples, valid_examples, test_examples), segmenter
 
 
 def pretrained_first(run: Run, network: nn.Module, vocab: Vocab, train_data: Encoded,

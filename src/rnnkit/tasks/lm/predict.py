@@ -24,6 +24,7 @@ from ...decode.sampling import sampling_rule
 from ...decode.steps import LanguageModelStep
 from ...models import LanguageModel, LanguageModelConfig
 from ...text import Vocab, pad_sequences
+from ...text.subword import SubwordTokenizer
 from ...train.checkpoint import load_model_weights
 from ..run_dir import read_run_config, run_settings
 from .data import NAME, stream_loss, text_metrics
@@ -34,8 +35,10 @@ class LanguageModelPredictor:
 
     task = NAME
 
-    def __init__(self, model: LanguageModel, vocab: Vocab, corpus: CorpusConfig, bptt: int = 64) -> None:
+    def __init__(self, model: LanguageModel, vocab: Vocab, corpus: CorpusConfig, bptt: int = 64,
+                 segmenter: SubwordTokenizer | None = None) -> None:
         self.model, self.vocab, self.corpus, self.bptt = model.eval(), vocab, corpus, bptt
+        self.segmenter = segmenter  # a subword run's pieces (tokenizer.json)
         self.device = next(model.parameters()).device
 
     @classmethod
@@ -48,7 +51,8 @@ class LanguageModelPredictor:
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
         model = LanguageModel(len(vocab), model_config)
         load_model_weights(Path(run_dir) / "model.safetensors", model)
-        return cls(model.to(device), vocab, corpus, bptt=bptt)
+        segmenter = SubwordTokenizer.load(Path(run_dir) / "tokenizer.json") if corpus.subword != "none" else None
+        return cls(model.to(device), vocab, corpus, bptt=bptt, segmenter=segmenter)
 
     def _ids(self, tokens: list[str]) -> torch.Tensor:
         return torch.tensor([self.vocab.encode(tokens)], dtype=torch.long, device=self.device)  # (1, T)
@@ -56,7 +60,7 @@ class LanguageModelPredictor:
     @torch.no_grad()
     def score(self, text: str) -> dict[str, Any]:
         """Per-token log-probabilities (natural log), log P(text) and perplexity of one text."""
-        tokens = tokens_of(text, self.corpus)
+        tokens = tokens_of(text, self.corpus, self.segmenter)
         if not tokens:
             raise ValueError(f"text: got {text!r}, which has no tokens at level {self.corpus.level!r}")
         inputs = self._ids([context_token(self.corpus), *tokens[:-1]])
@@ -106,11 +110,11 @@ class LanguageModelPredictor:
         texts = []
         for prompt, row in zip(prompts, tokens, strict=True):
             separator = " " if self.corpus.level == "word" and prompt and not prompt.endswith(("\n", " ")) else ""
-            texts.append(prompt + separator + join_tokens(self.vocab.decode(row), self.corpus))
+            texts.append(prompt + separator + join_tokens(self.vocab.decode(row), self.corpus, self.segmenter))
         return texts
 
     def _prompt_tokens(self, prompt: str, index: int, count: int) -> list[str]:
-        tokens = tokens_of(prompt, self.corpus)
+        tokens = tokens_of(prompt, self.corpus, self.segmenter)
         if self.corpus.level == "word" and tokens and not prompt.endswith("\n"):
             tokens = tokens[:-1]  # continue the prompt's line rather than start a new one
         if tokens and all(t not in self.vocab for t in tokens):
@@ -127,7 +131,7 @@ class LanguageModelPredictor:
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
-        ids = encode_text(read_text(path, self.corpus.encoding), self.vocab, self.corpus)
+        ids = encode_text(read_text(path, self.corpus.encoding), self.vocab, self.corpus, self.segmenter)
         if len(ids) < 2:
             raise ValueError(f"{path}: holds {len(ids)} token(s) at level {self.corpus.level!r}; expected at "
                              "least 2 to evaluate a language model on")

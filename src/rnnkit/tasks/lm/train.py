@@ -15,10 +15,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ...data.corpus import CorpusConfig, build_vocab, encode_text
+from ...data.corpus import CorpusConfig, build_vocab, encode_text, train_segmenter
 from ...data.streams import batchify, bptt_windows, num_windows
 from ...models import LanguageModel, LanguageModelConfig
 from ...text import Vocab
+from ...text.subword import SubwordTokenizer
 from ...train.config import TrainConfig
 from ...train.distributed import check_batch_size, shard_rows
 from ..base import IN_MEMORY, Run, finish_run, prepare_run
@@ -27,6 +28,7 @@ from ..run_dir import read_run_config
 from .data import NAME, Texts, described, eval_streams, is_in_memory, load_texts, stream_loss, text_metrics, window_loss
 
 __all__ = ["SETTINGS", "demo_settings", "train_language_model"]
+SEGMENTER_FILE = "tokenizer.json"  # a subword run's segmenter
 SETTINGS = {"corpus": CorpusConfig, "model": LanguageModelConfig, "train": TrainConfig}
 TextData = str | os.PathLike[str] | Sequence[str]  # a text file, or a list of texts (documents)
 
@@ -56,15 +58,19 @@ def train_language_model(out: str | os.PathLike[str], *, data: TextData | None =
                       data_required=False)
     corpus, model, train = run.settings["corpus"], run.settings["model"], run.train
     texts = load_texts(run.data, run.valid, run.test, corpus.encoding)
-    vocab = build_vocab(texts.train, corpus)
+    segmenter = (SubwordTokenizer.load(run.out / SEGMENTER_FILE) if run.resume and corpus.subword != "none"
+                 else train_segmenter(texts.train, corpus))  # the training text's pieces only
+    vocab = build_vocab(texts.train, corpus, segmenter)
     check_batch_size(train.batch_size, run.distributed)  # the global batch is split over ranks
     network = build_within_limit(lambda: LanguageModel(len(vocab), model)).to(run.device)
-    train_streams = _training_streams(run, encode_text(texts.train, vocab, corpus))
+    train_streams = _training_streams(run, encode_text(texts.train, vocab, corpus, segmenter))
     valid_name = f"--valid {described(run.valid if run.valid is not None else run.data)}"
-    valid_streams = eval_streams(encode_text(texts.valid, vocab, corpus), valid_name).to(run.device)
+    valid_streams = eval_streams(encode_text(texts.valid, vocab, corpus, segmenter), valid_name).to(run.device)
     windows = list(bptt_windows(train_streams, train.bptt, train.bptt_k1))
     run.start({"corpus": corpus, "model": model, "train": train, "demo": _is_demo(run, demo)},
               vocabularies={"vocab.json": vocab}, data_extra=_data_extra(run, texts.source))
+    if segmenter is not None and run.is_main and not run.resume:
+        segmenter.save(run.out / SEGMENTER_FILE)
 
     def evaluate(net: nn.Module) -> dict[str, float]:
         return text_metrics(*stream_loss(net, valid_streams, train.bptt), "valid", corpus.level)
@@ -72,7 +78,7 @@ def train_language_model(out: str | os.PathLike[str], *, data: TextData | None =
     results = run.fit(network, window_loss, lambda epoch: windows, evaluate=evaluate, monitor="valid_loss",
                       steps_per_epoch=num_windows(train_streams.shape[1], train.bptt, train.bptt_k1),
                       show_perplexity=True, shard=None)  # the streams are this rank's rows already
-    results.update(_final_metrics(run, network, evaluate, texts, vocab))
+    results.update(_final_metrics(run, network, evaluate, texts, vocab, segmenter))
     return finish_run(run, results, title=f"{model.cell} language model")
 
 
@@ -97,14 +103,16 @@ def _data_extra(run: Run, source: str) -> dict[str, Any]:
     return extra | {"source": source}
 
 
-def _final_metrics(run: Run, network: nn.Module, evaluate: Any, texts: Texts, vocab: Vocab) -> dict[str, float]:
+def _final_metrics(run: Run, network: nn.Module, evaluate: Any, texts: Texts, vocab: Vocab,
+                   segmenter: SubwordTokenizer | None = None) -> dict[str, float]:
     """Validation metrics of the best weights, and test metrics when there is a test text."""
     corpus = run.settings["corpus"]
     with torch.no_grad():
         metrics = evaluate(network)
         if texts.test is not None:
             # one stream, the state carried through the whole test text: how published perplexities are measured
-            streams = eval_streams(encode_text(texts.test, vocab, corpus), f"--test {described(run.test)}", 1)
+            ids = encode_text(texts.test, vocab, corpus, segmenter)
+            streams = eval_streams(ids, f"--test {described(run.test)}", 1)
             metrics.update(text_metrics(*stream_loss(network, streams.to(run.device), run.train.bptt), "test",
                                         corpus.level))
     return metrics

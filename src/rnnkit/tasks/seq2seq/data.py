@@ -31,6 +31,7 @@ from ...train.config import setting
 from ..base import is_path_like
 
 BOS, EOS = "<bos>", "<eos>"
+TOKENIZERS = ("word", "bpe", "unigram")
 SOURCE_SPECIALS = ("<pad>", "<unk>")
 TARGET_SPECIALS = ("<pad>", "<unk>", BOS, EOS)
 
@@ -53,6 +54,9 @@ class TranslationCorpusConfig:
         valid_fraction: without a validation file, hold out this share of the training pairs (grouped by
             source sentence, so alternative translations of one sentence stay on one side).
         encoding: text encoding of the files.
+        subword: ``"word"`` (words and punctuation), or ``"bpe"`` / ``"unigram"`` subword pieces learnt from the
+            training pairs (one segmenter per side; Hugging Face ``tokenizers``).
+        vocab_size: the number of subword pieces each side learns.
     """
 
     source_lang: str | None = setting(None, help="with --target-lang: --data is a prefix of parallel files "
@@ -67,8 +71,15 @@ class TranslationCorpusConfig:
     skip_empty: bool = setting(False, help="drop pairs with an empty side instead of failing")
     valid_fraction: float = setting(0.1, help="share held out for validation without --valid")
     encoding: str = setting("utf-8", help="text encoding of the data files")
+    subword: str = setting("word", flag="--tokenizer", choices=TOKENIZERS,
+                           help="word tokens, or bpe / unigram subword pieces learnt from the training pairs")
+    vocab_size: int = setting(8000, help="subword pieces per side (with --tokenizer bpe|unigram)")
 
     def __post_init__(self) -> None:
+        if self.subword not in TOKENIZERS:
+            raise ValueError(f"tokenizer: got {self.subword!r}; expected one of {', '.join(map(repr, TOKENIZERS))}")
+        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 10:
+            raise ValueError(f"vocab_size: got {self.vocab_size!r}; expected an integer >= 10")
         if (self.source_lang is None) != (self.target_lang is None):
             raise ValueError(f"source_lang, target_lang: got {self.source_lang!r}, {self.target_lang!r}; expected "
                              "both (parallel files PREFIX.SRC / PREFIX.TGT) or neither (a TSV of pairs)")
@@ -166,10 +177,11 @@ def split_pairs(pairs: Sequence[SentencePair], fraction: float, seed: int) -> tu
     return rest, held
 
 
-def tokenize_pairs(pairs: Sequence[SentencePair], corpus: TranslationCorpusConfig) -> list[tuple[list[str],
-                                                                                               list[str]]]:
-    tokenizer = corpus.tokenizer
-    return [(tokenizer.tokenize(pair.source), tokenizer.tokenize(pair.target)) for pair in pairs]
+def tokenize_pairs(pairs: Sequence[SentencePair], corpus: TranslationCorpusConfig,
+                   tokenizers: Any = None) -> list[tuple[list[str], list[str]]]:
+    """The tokens of both sides: by ``tokenizers.source`` / ``.target`` (subword pieces) when given, else words."""
+    source, target = (tokenizers.source, tokenizers.target) if tokenizers is not None else (corpus.tokenizer,) * 2
+    return [(source.tokenize(pair.source), target.tokenize(pair.target)) for pair in pairs]
 
 
 def filter_by_length(pairs: Sequence[SentencePair], tokens: Sequence[tuple[list[str], list[str]]],

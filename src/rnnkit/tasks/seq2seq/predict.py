@@ -3,7 +3,10 @@
 Scores are sacrebleu's corpus BLEU and chrF on the model's own word tokens: the hypothesis tokens and the
 reference, tokenised (and lower-cased, if the run lower-cases) the way the training data was, both joined by
 spaces, with sacrebleu's own tokenisation off (``tokenize="none"``). This is the "tokenised, lower-cased BLEU"
-of the encoder-decoder tutorials; it is not comparable with detokenised, cased SacreBLEU on WMT.
+of the encoder-decoder tutorials; it is not comparable with detokenised, cased SacreBLEU on WMT. A subword run
+(``--tokenizer bpe|unigram``) is scored the same way on the word tokens of its detokenised translations, so word
+and subword runs compare directly; ``detok_bleu`` / ``detok_chrf`` score the detokenised text itself against the
+reference as written (lower-cased if the run lower-cases), with sacrebleu's own ``13a`` tokenisation.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..base import is_path_like
 from ..run_dir import describe_paths, read_run_config, run_settings
 from .data import BOS, EOS, TranslationCorpusConfig, read_data
 from .settings import SETTINGS, TASK_NAME, Seq2SeqTaskConfig
+from .subword import SideTokenizers, run_tokenizers
 
 DECODE_BATCH_SIZE = 64
 
@@ -34,10 +38,12 @@ class Seq2SeqPredictor:
     task = TASK_NAME
 
     def __init__(self, model: Seq2Seq, source_vocab: Vocab, target_vocab: Vocab, corpus: TranslationCorpusConfig,
-                 settings: Seq2SeqTaskConfig | None = None) -> None:
+                 settings: Seq2SeqTaskConfig | None = None, tokenizers: SideTokenizers | None = None) -> None:
         self.model, self.source_vocab, self.target_vocab = model.eval(), source_vocab, target_vocab
         self.corpus, self.settings = corpus, settings or Seq2SeqTaskConfig()
-        self.tokenizer = corpus.tokenizer
+        self.tokenizers = tokenizers if tokenizers is not None else SideTokenizers(corpus.tokenizer, corpus.tokenizer)
+        self.tokenizer = self.tokenizers.source  # what the encoder reads
+        self.words = corpus.tokenizer  # word tokens: what BLEU and chrF count, whatever the model's pieces
         self.device = next(model.parameters()).device
         self.bos_id, self.eos_id = target_vocab.stoi[BOS], target_vocab.stoi[EOS]
         self.banned = (target_vocab.pad_id, self.bos_id)
@@ -53,7 +59,7 @@ class Seq2SeqPredictor:
         target_vocab = Vocab.load(run_dir / "target_vocab.json")
         model = Seq2Seq(len(source_vocab), len(target_vocab), model_config, source_vocab.pad_id, target_vocab.pad_id)
         load_model_weights(run_dir / "model.safetensors", model)
-        return cls(model.to(device), source_vocab, target_vocab, corpus, settings)
+        return cls(model.to(device), source_vocab, target_vocab, corpus, settings, run_tokenizers(run_dir, corpus))
 
     def source_tokens(self, text: str, truncate: bool = False, where: str = "text") -> list[str]:
         """The tokens the encoder reads; a source over the run's ``max_length`` is cut or refused."""
@@ -125,7 +131,7 @@ class Seq2SeqPredictor:
         """
         tokens = [self.source_tokens(text, truncate, where) for where, text in texts]  # all checked first
         decoded = self.decode_tokens(tokens, beam_size, batch_size)
-        records = [{"source": text, "translation": self.tokenizer.detokenize(target), "tokens": target,
+        records = [{"source": text, "translation": self.tokenizers.target.detokenize(target), "tokens": target,
                     "score": score, "complete": ended}
                    for (_, text), (target, score, ended) in zip(texts, decoded, strict=True)]
         if plot is not None and records:
@@ -137,7 +143,7 @@ class Seq2SeqPredictor:
         return records
 
     def evaluate(self, data: Any, beam_size: int | None = None, truncate: bool = False,
-                 batch_size: int = DECODE_BATCH_SIZE) -> dict[str, Any]:
+                 batch_size: int = DECODE_BATCH_SIZE, detokenized: bool | None = None) -> dict[str, Any]:
         """Translate the pairs of ``data`` and score them: corpus BLEU and chrF (sacrebleu), sentences, and
         decoding sentences per second.
 
@@ -147,6 +153,8 @@ class Seq2SeqPredictor:
             beam_size: beam width (1: greedy); default the run's ``beam_size``.
             truncate: cut a source longer than the run's ``max_length`` instead of raising ValueError.
             batch_size: sentences decoded together.
+            detokenized: also score the detokenised text (``detok_bleu``, ``detok_chrf``; see the module
+                docstring); default: for subword runs only.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size!r}; expected a positive integer")
@@ -158,12 +166,25 @@ class Seq2SeqPredictor:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - started
-        hypotheses = [" ".join(tokens) for tokens, _, _ in decoded]
-        references = [" ".join(self.tokenizer.tokenize(pair.target)) for pair in pairs]
+        texts = [self.tokenizers.target.detokenize(tokens) for tokens, _, _ in decoded]
+        hypotheses = [" ".join(self.words.tokenize(text) if self.tokenizers.subword else tokens)
+                      for text, (tokens, _, _) in zip(texts, decoded, strict=True)]
+        references = [" ".join(self.words.tokenize(pair.target)) for pair in pairs]
         scores = corpus_scores(hypotheses, references)
+        if detokenized is None:
+            detokenized = self.tokenizers.subword
+        if detokenized:
+            scores |= self.detokenized_scores(texts, pairs)
         beam = self.settings.beam_size if beam_size is None else beam_size
         return {**scores, "sentences": len(pairs), "beam": beam, "sentences_per_second": len(pairs) / seconds,
                 "seconds": seconds}
+
+    def detokenized_scores(self, texts: Sequence[str], pairs: Sequence[Any]) -> dict[str, float]:
+        """BLEU and chrF of detokenised translations against the references as written (lower-cased when the
+        run lower-cases), tokenised by sacrebleu (13a)."""
+        written = [pair.target.lower() if self.corpus.lower else pair.target for pair in pairs]
+        scores = corpus_scores(texts, written, tokenize="13a")
+        return {"detok_bleu": scores["bleu"], "detok_chrf": scores["chrf"]}
 
     def attention(self, text: str, translation: Sequence[str] | None = None, beam_size: int | None = None,
                   truncate: bool = False) -> tuple[list[str], list[str], torch.Tensor]:
@@ -192,13 +213,14 @@ class Seq2SeqPredictor:
         return plot_attention_heatmap(source, target, weights, Path(path))
 
 
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """sacrebleu corpus BLEU and chrF of space-tokenised hypotheses against one reference each."""
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], tokenize: str = "none") -> dict[str, float]:
+    """sacrebleu corpus BLEU and chrF of hypotheses against one reference each: space-tokenised already
+    (``tokenize="none"``), or detokenised text that sacrebleu tokenises (``"13a"``)."""
     try:
         from sacrebleu.metrics import BLEU, CHRF
     except ImportError:  # sacrebleu is the translate extra, not a core dependency
         raise ValueError("scoring translations (BLEU, chrF) needs sacrebleu: pip install 'rnnkit[translate]'") from None
-    bleu_metric, chrf_metric = BLEU(tokenize="none", force=True), CHRF()  # force: tokenised on purpose
+    bleu_metric, chrf_metric = BLEU(tokenize=tokenize, force=True), CHRF()  # force: tokenised on purpose
     bleu = bleu_metric.corpus_score(list(hypotheses), [list(references)])
     chrf = chrf_metric.corpus_score(list(hypotheses), [list(references)])
     return {"bleu": bleu.score, "chrf": chrf.score, "bleu_signature": str(bleu_metric.get_signature()),

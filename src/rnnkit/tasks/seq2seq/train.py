@@ -38,6 +38,7 @@ from .data import (
 )
 from .predict import Seq2SeqPredictor
 from .settings import SETTINGS, TASK_NAME, Seq2SeqTaskConfig
+from .subword import SideTokenizers, run_tokenizers, trained_tokenizers
 
 Pairs = str | Path | Sequence[tuple[str, str]]  # a TSV or parallel-file prefix, or (source, target) pairs
 
@@ -65,8 +66,11 @@ def corpus_loss(model: nn.Module, batches: list[Batch], pad_id: int) -> dict[str
     return {"loss": mean, "ppl": math.exp(min(mean, 700.0))}
 
 
-def prepare_data(data: Pairs, valid: Pairs | None, corpus: TranslationCorpusConfig, seed: int):
-    """Training and validation pairs (held out from ``data`` without ``valid``), vocabularies, encoded pairs."""
+def prepare_data(data: Pairs, valid: Pairs | None, corpus: TranslationCorpusConfig, seed: int,
+                 tokenizers: SideTokenizers | None = None):
+    """Training and validation pairs (held out from ``data`` without ``valid``) encoded, the vocabularies, and the
+    sides' tokenizers: ``tokenizers`` when given (a resumed run's own), else words or subword segmenters learnt from
+    the training pairs (``corpus.subword``)."""
     pairs, data_name = read_data(data, corpus, "data"), describe_data("--data", data)
     if valid is not None:
         valid_pairs = read_data(valid, corpus, "valid")
@@ -75,14 +79,15 @@ def prepare_data(data: Pairs, valid: Pairs | None, corpus: TranslationCorpusConf
             pairs, valid_pairs = split_pairs(pairs, corpus.valid_fraction, seed)
         except ValueError as error:
             raise ValueError(f"{data_name}: {error}") from None
-    pairs, tokens = filter_by_length(pairs, tokenize_pairs(pairs, corpus), corpus.max_length, data_name)
+    tokenizers = tokenizers if tokenizers is not None else trained_tokenizers(pairs, corpus)
+    pairs, tokens = filter_by_length(pairs, tokenize_pairs(pairs, corpus, tokenizers), corpus.max_length, data_name)
     valid_name = describe_data("--valid", valid) if valid is not None else "validation pairs"
-    valid_pairs, valid_tokens = filter_by_length(valid_pairs, tokenize_pairs(valid_pairs, corpus), corpus.max_length,
-                                                 valid_name)
+    valid_pairs, valid_tokens = filter_by_length(valid_pairs, tokenize_pairs(valid_pairs, corpus, tokenizers),
+                                                 corpus.max_length, valid_name)
     source_vocab, target_vocab = build_vocabularies(tokens, corpus)
     train_data = encode_pairs(pairs, tokens, source_vocab, target_vocab)
     valid_data = encode_pairs(valid_pairs, valid_tokens, source_vocab, target_vocab)
-    return train_data, valid_data, source_vocab, target_vocab
+    return train_data, valid_data, source_vocab, target_vocab, tokenizers
 
 
 def train_seq2seq(out: Path, *, data: Pairs | None = None, valid: Pairs | None = None, test: Pairs | None = None,
@@ -106,19 +111,23 @@ def train_seq2seq(out: Path, *, data: Pairs | None = None, valid: Pairs | None =
                       callbacks=callbacks, settings={"corpus": corpus, "model": model, "train": train,
                                                      "seq2seq": seq2seq})
     corpus, model_config, train = run.settings["corpus"], run.settings["model"], run.train
-    train_data, valid_data, source_vocab, target_vocab = prepare_data(run.data, run.valid, corpus, train.seed)
+    saved = run_tokenizers(run.out, corpus) if run.resume else None
+    train_data, valid_data, source_vocab, target_vocab, tokenizers = prepare_data(run.data, run.valid, corpus,
+                                                                                  train.seed, saved)
     if run.test is not None:
         read_data(run.test, corpus, "test")  # a mistake in the test data costs no training
     network = build_within_limit(lambda: Seq2Seq(len(source_vocab), len(target_vocab), model_config,
                                                  source_vocab.pad_id, target_vocab.pad_id)).to(run.device)
     run.start(run.settings, vocabularies={"source_vocab.json": source_vocab, "target_vocab.json": target_vocab})
+    if run.is_main and not run.resume:
+        tokenizers.save(run.out)
     if run.is_main:
         print(f"rnnkit: {len(train_data.sources)} training pairs, {len(valid_data.sources)} validation pairs; "
               f"vocabularies: source {len(source_vocab)}, target {len(target_vocab)}", file=sys.stderr)
     results = _fit(run, network, train_data, valid_data, source_vocab, target_vocab)
     if run.test is not None:
         settings = run.settings["seq2seq"]
-        predictor = Seq2SeqPredictor(network, source_vocab, target_vocab, corpus, settings)
+        predictor = Seq2SeqPredictor(network, source_vocab, target_vocab, corpus, settings, tokenizers)
         scores = predictor.evaluate(run.test, beam_size=settings.beam_size, truncate=True)
         results.update({f"test_{key}": value for key, value in scores.items()})
     return finish_run(run, results, title=f"seq2seq {model_config.cell}, attention {model_config.attention}")

@@ -14,7 +14,8 @@ from .train import SETTINGS, batch_loss, metrics_of, predict_tags, train_tagger
 TASK = Task(
     "tag", "sequence tagger (a tag per token: NER, POS, chunking)",
     "Train a recurrent tagger on CoNLL-style files: one token per line with its tag in another column, a blank line "
-    "between sentences, -DOCSTART- lines skipped; plain or .gz.",
+    "between sentences, -DOCSTART- lines skipped; or CoNLL-U treebanks (Universal Dependencies; auto-detected): "
+    "FORM and UPOS or XPOS, comments, multiword ranges and empty nodes skipped; plain or .gz.",
     SETTINGS, train_tagger, TaggerPredictor, ("predict", "evaluate"),
     ("training file(s) (required unless --resume)",
      "validation file(s) for choosing the best epoch (default: --valid-fraction of --data)",

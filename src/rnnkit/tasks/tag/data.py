@@ -12,6 +12,7 @@ validation share, batches.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,13 +23,27 @@ from torch import Tensor
 
 from ...data.batching import bucketed_epochs, length_ordered_batches
 from ...data.readers.conll import SEPARATORS, TaggedSentence, read_conll
+from ...data.readers.conllu import TAG_COLUMNS, looks_like_conllu, read_conllu
 from ...models.tagger import IGNORE_INDEX
 from ...text import Vocab, pad_sequences
+from ...text.char_ids import pad_char_ids, word_char_ids
 from ...train.config import setting, validate_field_types
 from ..base import describe_data, is_path_like, short_repr
 from ..run_dir import Paths, describe_paths
 
 NAME = "tag"
+FORMATS = ("auto", "conll", "conllu")
+
+
+def parse_tag_column(text: str) -> int | str:
+    """``--tag-column``: a column index (``-1``, ``2``) or a CoNLL-U column name (``upos``, ``xpos``)."""
+    try:
+        return int(text)
+    except ValueError:
+        if text.lower() in TAG_COLUMNS:
+            return text.lower()
+        raise ValueError(f"--tag-column: got {text!r}; expected a column index or one of "
+                         f"{', '.join(TAG_COLUMNS)}") from None
 
 
 @dataclass(frozen=True)
@@ -37,28 +52,47 @@ class TagDataConfig:
 
     Attributes:
         token_column: index of the token column (0: the first; negative: from the end).
-        tag_column: index of the tag column (-1: the last; CoNLL-2003's NER tags).
+        tag_column: index of the tag column (-1: the last; CoNLL-2003's NER tags), or in CoNLL-U files the column
+            name ``"upos"`` or ``"xpos"`` (-1 there means UPOS).
+        format: ``"conll"`` (columns), ``"conllu"`` (Universal Dependencies: comments, multiword ranges and empty
+            nodes skipped, the token is FORM) or ``"auto"``: CoNLL-U when a file starts like one.
         separator: ``"whitespace"`` or ``"tab"`` between columns.
         encoding: text encoding of the files.
         lower: lower-case the tokens before looking them up (the tags are kept as they are).
         min_freq: keep tokens seen at least this often in the training data (others become ``<unk>``).
         max_vocab: keep at most this many tokens, specials included; None keeps all.
         valid_fraction: without validation data, hold out this share of the training sentences.
+        embeddings: a word-vector file whose rows initialise the word embeddings of the vocabulary's words.
+        freeze_embeddings: keep the word embeddings fixed (no gradient).
     """
 
     token_column: int = setting(0, help="index of the token column (0: the first; negative: from the end)")
-    tag_column: int = setting(-1, help="index of the tag column (-1: the last)")
+    tag_column: int | str = setting(-1, help="index of the tag column (-1: the last), or upos|xpos in CoNLL-U files "
+                                             "(-1 there: upos)", parse=parse_tag_column)
+    format: str = setting("auto", help="conll (token/tag columns), conllu (Universal Dependencies) or auto "
+                                       "(conllu when a file starts like one)", choices=FORMATS)
     separator: str = setting("whitespace", help="whitespace or tab between columns", choices=SEPARATORS)
     encoding: str = setting("utf-8", help="text encoding of the data files")
     lower: bool = setting(False, help="lower-case the tokens")
     min_freq: int = setting(1, help="rarer training tokens become <unk>")
     max_vocab: int | None = setting(None, help="vocabulary size limit, specials included")
     valid_fraction: float = setting(0.1, help="share of training sentences held out without --valid")
+    embeddings: str | None = setting(None, help="pretrained word vectors (word2vec / GloVe / fastText text, .gz too) "
+                                                "for the vocabulary's words; dimension = --embedding-size")
+    freeze_embeddings: bool = setting(False, help="keep the word embeddings fixed in training")
 
     def __post_init__(self) -> None:
         validate_field_types(self)
         if self.separator not in SEPARATORS:
             raise ValueError(f"separator: got {self.separator!r}; expected one of {', '.join(map(repr, SEPARATORS))}")
+        if self.format not in FORMATS:
+            raise ValueError(f"format: got {self.format!r}; expected one of {', '.join(map(repr, FORMATS))}")
+        if isinstance(self.tag_column, str) and self.tag_column not in TAG_COLUMNS:
+            raise ValueError(f"tag_column: got {self.tag_column!r}; expected a column index or one of "
+                             f"{', '.join(map(repr, TAG_COLUMNS))}")
+        if isinstance(self.tag_column, str) and self.format == "conll":
+            raise ValueError(f"tag_column: got {self.tag_column!r}, a CoNLL-U column name, with format 'conll'; "
+                             "expected a column index")
         if self.token_column == self.tag_column:
             raise ValueError(f"token_column and tag_column: both are {self.token_column}; expected two different "
                              "columns")
@@ -72,11 +106,13 @@ class TagDataConfig:
 
 @dataclass
 class EncodedTags:
-    """Sentences as ids: ``ids[n]`` and ``tags[n]`` LongTensors of one length; ``sentences[n]`` the source."""
+    """Sentences as ids: ``ids[n]`` and ``tags[n]`` LongTensors of one length; ``sentences[n]`` the source;
+    ``chars[n]`` the character ids of each word (character features) or None."""
 
     ids: list[Tensor]
     tags: list[Tensor]
     sentences: list[TaggedSentence]
+    chars: list[list[list[int]]] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -119,12 +155,30 @@ def memory_sentence(item: Any, where: str) -> MemorySentence:
 
 def read_sentences(paths: Paths, config: TagDataConfig, name: str, tags: bool = True) -> list[TaggedSentence]:
     """Every sentence of ``paths``; ``name`` is the flag, for errors; ``tags=False`` reads the tokens only."""
-    sentences = list(read_conll(paths, config.token_column, config.tag_column if tags else None, config.separator,
-                                config.encoding))
+    files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if is_conllu(files, config):
+        if isinstance(config.tag_column, int) and config.tag_column != -1:
+            raise ValueError(f"{name} {describe_paths(paths)}: a CoNLL-U file with --tag-column "
+                             f"{config.tag_column}; expected upos or xpos")
+        tag = ("upos" if config.tag_column == -1 else config.tag_column) if tags else None
+        sentences = list(read_conllu(files, tag, config.encoding))
+    elif isinstance(config.tag_column, str):
+        raise ValueError(f"{name} {describe_paths(paths)}: --tag-column {config.tag_column} names a CoNLL-U column "
+                         "but the file is not CoNLL-U; expected a column index (or --format conllu)")
+    else:
+        sentences = list(read_conll(files, config.token_column, config.tag_column if tags else None,
+                                    config.separator, config.encoding))
     if not sentences:
         raise ValueError(f"{name} {describe_paths(paths)}: holds no sentences; expected token lines with a blank line "
                          "between sentences")
     return sentences
+
+
+def is_conllu(files: Sequence[Any], config: TagDataConfig) -> bool:
+    """Whether ``files`` are read as CoNLL-U: ``format`` says so, or (``"auto"``) the first file starts like one."""
+    if config.format != "auto":
+        return config.format == "conllu"
+    return bool(files) and looks_like_conllu(files[0], config.encoding)
 
 
 def tokens_of(sentence: TaggedSentence, config: TagDataConfig) -> list[str]:
@@ -147,12 +201,13 @@ def build_tag_vocab(sentences: Sequence[TaggedSentence], paths: Any) -> Vocab:
 
 
 def encode_sentences(sentences: Iterable[TaggedSentence], vocab: Vocab, tag_vocab: Vocab,
-                     config: TagDataConfig) -> EncodedTags:
-    """Word ids and tag ids; a tag that the training data did not have is an error naming its file and line.
+                     config: TagDataConfig, char_vocab: Vocab | None = None) -> EncodedTags:
+    """Word ids and tag ids (and, given ``char_vocab``, the character ids of each word as written); a tag that the
+    training data did not have is an error naming its file and line.
 
     Sentences read without tags get tag id 0 everywhere (unused).
     """
-    encoded = EncodedTags([], [], [])
+    encoded = EncodedTags([], [], [], [] if char_vocab is not None else None)
     known = tag_vocab.stoi
     for sentence in sentences:
         if sentence.tags is None:
@@ -167,6 +222,8 @@ def encode_sentences(sentences: Iterable[TaggedSentence], vocab: Vocab, tag_voca
         encoded.ids.append(torch.tensor(vocab.encode(tokens_of(sentence, config)), dtype=torch.long))
         encoded.tags.append(torch.tensor(tag_ids, dtype=torch.long))
         encoded.sentences.append(sentence)
+        if char_vocab is not None:
+            encoded.chars.append(word_char_ids(sentence.tokens, char_vocab))
     return encoded
 
 
@@ -180,12 +237,15 @@ def split_sentences(count: int, fraction: float, seed: int) -> tuple[list[int], 
     return [index for index in range(count) if index not in chosen], sorted(chosen)
 
 
-def collate(data: EncodedTags, indices: Sequence[int], pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
-    """``(ids (B, T), lengths (B,), tags (B, T))``; tags are IGNORE_INDEX at padding positions."""
+def collate(data: EncodedTags, indices: Sequence[int], pad_id: int) -> tuple[Tensor, ...]:
+    """``(ids (B, T), lengths (B,), tags (B, T))``, and ``chars (B, T, C)`` when the data has character ids; tags
+    are IGNORE_INDEX at padding positions."""
     ids, lengths = pad_sequences([data.ids[i] for i in indices], pad_id)
     tags = torch.full(ids.shape, IGNORE_INDEX, dtype=torch.long)
     for row, index in enumerate(indices):
         tags[row, : len(data.tags[index])] = data.tags[index]
+    if data.chars is not None:
+        return ids, lengths, tags, pad_char_ids([data.chars[i] for i in indices], 0, ids.shape[1])
     return ids, lengths, tags
 
 

@@ -25,9 +25,11 @@ class TaggerPredictor:
 
     task = NAME
 
-    def __init__(self, model: SequenceTagger, vocab: Vocab, tag_vocab: Vocab, text: TagDataConfig) -> None:
+    def __init__(self, model: SequenceTagger, vocab: Vocab, tag_vocab: Vocab, text: TagDataConfig,
+                 char_vocab: Vocab | None = None) -> None:
         self.model, self.vocab, self.tag_vocab, self.text = model.eval(), vocab, tag_vocab, text
         self.tags = list(tag_vocab.itos)
+        self.char_vocab = char_vocab  # the run's characters (chars.json) with character features
 
     @classmethod
     def load(cls, run_dir: Path, device: str = "cpu") -> TaggerPredictor:
@@ -36,10 +38,12 @@ class TaggerPredictor:
         settings = run_settings(run_dir, config, {"text": TagDataConfig, "model": TaggerConfig})
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
         tag_vocab = Vocab.load(Path(run_dir) / "tags.json")
+        char_vocab = Vocab.load(Path(run_dir) / "chars.json") if settings["model"].char_features != "none" else None
         model = SequenceTagger(len(tag_vocab), len(vocab), settings["model"], pad_id=vocab.pad_id,
-                               unk_id=vocab.unk_id)
+                               unk_id=vocab.unk_id, tag_names=list(tag_vocab.itos),
+                               num_chars=len(char_vocab) if char_vocab is not None else None)
         load_model_weights(Path(run_dir) / "model.safetensors", model)
-        return cls(model.to(device), vocab, tag_vocab, settings["text"])
+        return cls(model.to(device), vocab, tag_vocab, settings["text"], char_vocab)
 
     def read_inputs(self, source: str, conll: bool = False) -> list[TaggedSentence]:
         """The sentences ``rnnkit predict RUN --input SOURCE [--conll]`` tags: with ``conll``, the run's token column
@@ -82,7 +86,7 @@ class TaggerPredictor:
             records.append(TaggedSentence(tuple(tokens), None, f"sentence {number}", (number,) * len(tokens)))
         if not records:
             return []
-        encoded = encode_sentences(records, self.vocab, self.tag_vocab, self.text)
+        encoded = encode_sentences(records, self.vocab, self.tag_vocab, self.text, self.char_vocab)
         predicted, _ = predict_tags(self.model, encoded, self.vocab.pad_id, batch_size)
         return [{"tokens": list(record.tokens), "tags": [self.tags[i] for i in guesses]}
                 for record, guesses in zip(records, predicted, strict=True)]
@@ -96,7 +100,8 @@ class TaggerPredictor:
             ValueError: For a malformed file, or a tag that the model was not trained on (naming file and line).
         """
         check_batch_size(batch_size)
-        encoded = encode_sentences(read_sentences(data, self.text, "--data"), self.vocab, self.tag_vocab, self.text)
+        encoded = encode_sentences(read_sentences(data, self.text, "--data"), self.vocab, self.tag_vocab, self.text,
+                                   self.char_vocab)
         predicted, loss = predict_tags(self.model, encoded, self.vocab.pad_id, batch_size)
         metrics = metrics_of(predicted, loss, encoded, self.tags, "test")
         return {"tags": self.tags, **{key.removeprefix("test_"): value for key, value in metrics.items()}}

@@ -28,11 +28,13 @@ from torch import nn
 from ...analysis.spans import is_chunk_tagset, span_scores
 from ...models.tagger import SequenceTagger, TaggerConfig, tagging_loss
 from ...text import Vocab
+from ...text.char_ids import build_char_vocab
 from ...train.config import TrainConfig
 from ...train.trainer import StepResult
 from ..base import Run, finish_run, prepare_run
 from ..common import EVAL_BATCH_SIZE
 from ..model_size import build_within_limit
+from ..pretrained import load_pretrained
 from .data import (
     NAME,
     EncodedTags,
@@ -50,12 +52,20 @@ SETTINGS = {"text": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}
 
 
 def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
-    """Cross-entropy of one batch ``(ids, lengths, tags)`` summed over its real tokens (the count)."""
+    """Loss of one batch ``(ids, lengths, tags[, chars])`` summed over its real tokens (the count): cross-entropy,
+    or the CRF's negative log-likelihood."""
     device = next(model.parameters()).device
-    ids, lengths, tags = (part.to(device) for part in batch)
-    logits = model(ids, lengths)  # (B, T, K)
+    ids, lengths, tags, *chars = (part.to(device) for part in batch)
+    logits = model(ids, lengths, *chars)  # (B, T, K)
     tokens = int(lengths.sum())
-    return StepResult(tagging_loss(logits, tags, lengths), tokens, None, tokens=tokens, padded_tokens=ids.numel())
+    return StepResult(loss_of(model, logits, tags, lengths), tokens, None, tokens=tokens, padded_tokens=ids.numel())
+
+
+def loss_of(model: nn.Module, logits: torch.Tensor, tags: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The model's own loss (a CRF's likelihood) where it has one, else per-token cross-entropy."""
+    if isinstance(model, SequenceTagger):
+        return model.loss(logits, tags, lengths)
+    return tagging_loss(logits, tags, lengths)
 
 
 @torch.no_grad()
@@ -67,12 +77,16 @@ def predict_tags(model: nn.Module, data: EncodedTags, pad_id: int,
     device = next(model.parameters()).device
     predicted: list[list[int] | None] = [None] * len(data)
     loss = 0.0
-    for indices, (ids, lengths, tags) in evaluation_batches(data, batch_size, pad_id):
-        logits = model(ids.to(device), lengths)  # (B, T, K)
-        loss += float(tagging_loss(logits, tags.to(device), lengths))
-        best = logits.argmax(2).cpu()  # (B, T)
-        for row, index in enumerate(indices):
-            predicted[index] = best[row, : int(lengths[row])].tolist()
+    for indices, (ids, lengths, tags, *chars) in evaluation_batches(data, batch_size, pad_id):
+        logits = model(ids.to(device), lengths, *(part.to(device) for part in chars))  # (B, T, K)
+        loss += float(loss_of(model, logits, tags.to(device), lengths))
+        if isinstance(model, SequenceTagger):
+            guesses = model.decode(logits, lengths)
+        else:
+            best = logits.argmax(2).cpu()  # (B, T)
+            guesses = [best[row, : int(length)].tolist() for row, length in enumerate(lengths)]
+        for index, guess in zip(indices, guesses, strict=True):
+            predicted[index] = guess
     model.train(was_training)
     return predicted, loss
 
@@ -103,6 +117,7 @@ class TagData:
     test: EncodedTags | None
     vocab: Vocab
     tag_vocab: Vocab
+    char_vocab: Vocab | None = None
 
     @property
     def tag_names(self) -> list[str]:
@@ -130,15 +145,19 @@ def train_tagger(out: str | os.PathLike[str], *, data: Data | None = None, valid
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
                       settings={"text": text, "model": model, "train": train}, callbacks=callbacks)
     text, model, train = (run.settings[name] for name in SETTINGS)
-    splits = read_data(run, text)
-    network = build_within_limit(lambda: SequenceTagger(len(splits.tag_vocab), len(splits.vocab), model,
-                                                        pad_id=splits.vocab.pad_id,
-                                                        unk_id=splits.vocab.unk_id)).to(run.device)
+    splits = read_data(run, text, model)
+    network = build_within_limit(lambda: SequenceTagger(
+        len(splits.tag_vocab), len(splits.vocab), model, pad_id=splits.vocab.pad_id, unk_id=splits.vocab.unk_id,
+        tag_names=splits.tag_names, num_chars=len(splits.char_vocab) if splits.char_vocab is not None else None))
+    vectors = load_pretrained(network.embedding, splits.vocab, text)
+    network = network.to(run.device)
     counts = {"train": len(splits.train), "valid": len(splits.valid),
               "test": None if splits.test is None else len(splits.test)}
-    run.start({"text": text, "model": model, "train": train},
-              vocabularies={"vocab.json": splits.vocab, "tags.json": splits.tag_vocab},
-              data_extra={"sentences": counts})
+    vocabularies = {"vocab.json": splits.vocab, "tags.json": splits.tag_vocab}
+    if splits.char_vocab is not None:
+        vocabularies["chars.json"] = splits.char_vocab
+    run.start({"text": text, "model": model, "train": train}, vocabularies=vocabularies,
+              data_extra={"sentences": counts, **({"embeddings": vectors} if vectors else {})})
     chunked = is_chunk_tagset(splits.tag_names)
     batches, steps_per_epoch = training_batches(splits.train, train.batch_size, train.seed, splits.vocab.pad_id)
     results = run.fit(network, batch_loss, batches, evaluate=validation_of(splits, chunked),
@@ -147,10 +166,12 @@ def train_tagger(out: str | os.PathLike[str], *, data: Data | None = None, valid
         if split is not None:
             predicted, loss = predict_tags(network, split, splits.vocab.pad_id)
             results.update(metrics_of(predicted, loss, split, splits.tag_names, prefix))
+    if vectors:
+        results["embeddings_found"] = vectors["found_share"]
     return finish_run(run, results, title=f"{model.cell} tagger")
 
 
-def read_data(run: Run, text: TagDataConfig) -> TagData:
+def read_data(run: Run, text: TagDataConfig, model: TaggerConfig | None = None) -> TagData:
     """The run's sentences read, checked, split (without ``valid``) and encoded; vocabularies from training."""
     train_sentences = sentences_from(run.data, text, "data")
     tag_vocab = build_tag_vocab(train_sentences, run.data)
@@ -163,10 +184,14 @@ def read_data(run: Run, text: TagDataConfig) -> TagData:
         kept, held_out = split_sentences(len(train_sentences), text.valid_fraction, run.train.seed)
         train_sentences, valid_sentences = [train_sentences[i] for i in kept], [train_sentences[i] for i in held_out]
     vocab = build_vocab(train_sentences, text)
-    train_data, valid_data = (encode_sentences(split, vocab, tag_vocab, text)
+    char_vocab = None
+    if model is not None and model.char_features != "none":
+        char_vocab = build_char_vocab(sentence.tokens for sentence in train_sentences)
+    train_data, valid_data = (encode_sentences(split, vocab, tag_vocab, text, char_vocab)
                               for split in (train_sentences, valid_sentences))
-    test_data = encode_sentences(test_sentences, vocab, tag_vocab, text) if test_sentences is not None else None
-    return TagData(train_data, valid_data, test_data, vocab, tag_vocab)
+    test_data = (encode_sentences(test_sentences, vocab, tag_vocab, text, char_vocab)
+                 if test_sentences is not None else None)
+    return TagData(train_data, valid_data, test_data, vocab, tag_vocab, char_vocab)
 
 
 def validation_of(splits: TagData, chunked: bool):

@@ -1,0 +1,116 @@
+"""Subword tokens (BPE or unigram) through Hugging Face ``tokenizers``: trained on the training texts only, saved
+as the library's JSON, detokenised exactly.
+
+::
+
+    "unseen words"  ─normalise (NFKC, lower-case)─▶ "▁unseen▁words" (Metaspace: a space becomes ▁ before a word)
+                    ─BPE / unigram model─▶ ["▁un", "seen", "▁word", "s"]
+    detokenize: "".join(pieces) with ▁ back to spaces ─▶ "unseen words"
+
+A word never seen in training is spelled with known pieces instead of becoming ``<unk>``. Only the segmentation
+comes from the library: the model's ids come from an rnnkit :class:`~rnnkit.text.Vocab` built over the pieces
+of the training texts, as for words. The file a run keeps is the library's own JSON (never pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SUBWORD_KINDS", "SubwordTokenizer"]
+
+SUBWORD_KINDS = ("bpe", "unigram")
+MARK = "\u2581"  # ▁: the Metaspace word-start mark
+UNK = "<unk>"
+
+
+def _library() -> Any:
+    try:
+        import tokenizers
+    except ImportError:  # pragma: no cover - the subword extra
+        raise ValueError("--tokenizer bpe|unigram needs the tokenizers package: pip install 'rnnkit[subword]'") \
+            from None
+    return tokenizers
+
+
+class SubwordTokenizer:
+    """A trained subword segmenter: :meth:`tokenize` / :meth:`detokenize` as the word tokenizers have them.
+
+    Build with :meth:`train`; keep with :meth:`save` and :meth:`load` (JSON).
+    """
+
+    def __init__(self, tokenizer: Any, kind: str) -> None:
+        self._tokenizer, self.kind = tokenizer, kind
+
+    @classmethod
+    def train(cls, texts: Iterable[str], kind: str, vocab_size: int, lower: bool = False) -> SubwordTokenizer:
+        """Learn ``vocab_size`` pieces (at most; fewer when the texts have fewer) from ``texts``.
+
+        Raises:
+            ValueError: An unknown ``kind`` or a ``vocab_size`` below 10.
+        """
+        if kind not in SUBWORD_KINDS:
+            raise ValueError(f"tokenizer: got {kind!r}; expected one of 'word', {', '.join(map(repr, SUBWORD_KINDS))}")
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 10:
+            raise ValueError(f"vocab_size: got {vocab_size!r}; expected an integer >= 10")
+        library = _library()
+        models, trainers, normalizers = library.models, library.trainers, library.normalizers
+        if kind == "bpe":
+            model = models.BPE(unk_token=UNK)
+            trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[UNK], show_progress=False)
+        else:
+            model = models.Unigram()
+            trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=[UNK], unk_token=UNK,
+                                              show_progress=False)
+        tokenizer = library.Tokenizer(model)
+        steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lower else [])
+        tokenizer.normalizer = normalizers.Sequence(steps)
+        tokenizer.pre_tokenizer = library.pre_tokenizers.Metaspace()
+        tokenizer.decoder = library.decoders.Metaspace()
+        tokenizer.train_from_iterator(list(texts), trainer=trainer)
+        return cls(tokenizer, kind)
+
+    def tokenize(self, text: str) -> list[str]:
+        """The pieces of ``text`` (an empty list for blank text)."""
+        return self._tokenizer.encode(text, add_special_tokens=False).tokens
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        """The text of ``pieces``: concatenated, each ▁ a space, no space at the ends."""
+        return "".join(tokens).replace(MARK, " ").strip()
+
+    def __call__(self, text: str) -> list[str]:
+        return self.tokenize(text)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the library's JSON, wrapped with the kind: ``{"format": "rnnkit.subword", "kind", "tokenizer"}``."""
+        document = {"format": "rnnkit.subword", "version": 1, "kind": self.kind,
+                    "tokenizer": json.loads(self._tokenizer.to_str())}
+        Path(path).write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SubwordTokenizer:
+        """Read a file :meth:`save` wrote.
+
+        Raises:
+            FileNotFoundError: If there is no file at ``path``.
+            ValueError: For a file that is not an rnnkit subword tokenizer.
+        """
+        path = Path(path)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            kind = document["kind"]
+            if document.get("format") != "rnnkit.subword" or kind not in SUBWORD_KINDS:
+                raise KeyError
+            tokenizer = _library().Tokenizer.from_str(json.dumps(document["tokenizer"]))
+        except FileNotFoundError:
+            raise
+        except Exception as error:  # a broken file: json, keys or the library refusing it
+            raise ValueError(f"{path}: not an rnnkit subword tokenizer ({type(error).__name__}); expected the JSON "
+                             "a run saved") from None
+        return cls(tokenizer, kind)
+
+    def __repr__(self) -> str:
+        return f"SubwordTokenizer({self.kind!r}, pieces={self._tokenizer.get_vocab_size()})"

@@ -1,0 +1,64 @@
+"""Translation with subword pieces: --tokenizer bpe|unigram trains one segmenter per side on the training pairs
+only, keeps them in the run (JSON), detokenises translations, scores detokenised text; resume keeps them; bad
+values are one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import rnnkit as rk
+from rnnkit.text.subword import MARK
+from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
+from tests.test_cli_seq2seq import _pairs
+
+TINY = ["--embedding-size", "8", "--hidden-size", "8", "--epochs", "1", "--batch-size", "8",
+        "--max-steps-per-epoch", "2", "--quiet", "--vocab-size", "40"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("pairs")
+    (folder / "train.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in _pairs(60, 0)), encoding="utf-8")
+    (folder / "test.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in _pairs(10, 1)) + "Zebra.\tگورخر.\n",
+                                     encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["bpe", "unigram"])
+def test_a_subword_run_saves_its_segmenters_and_translates_into_text(data, tmp_path, kind):
+    out = tmp_path / "run"
+    code, stdout, err = invoke("train", "seq2seq", "--data", data / "train.tsv", "--test", data / "test.tsv",
+                               "--tokenizer", kind, "--beam", "1", "--out", out, *TINY)
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert {"test_bleu", "test_chrf", "test_detok_bleu", "test_detok_chrf"} <= set(result)
+    for side in ("source", "target"):
+        document = json.loads((out / f"{side}_tokenizer.json").read_text(encoding="utf-8"))
+        assert document["format"] == "rnnkit.subword" and document["kind"] == kind
+    source_pieces = json.loads((out / "source_vocab.json").read_text(encoding="utf-8"))["tokens"]
+    assert any(piece.startswith(MARK) for piece in source_pieces)
+    assert "zebra" not in "".join(source_pieces).replace(MARK, " ").split()  # test pairs never train a segmenter
+    predictor = rk.load(out)
+    record = predictor.translate("Tacos cat.", beam_size=1)
+    assert predictor.source_tokens("Tacos cat.") == predictor.tokenizers.source.tokenize("Tacos cat.")
+    assert "<unk>" not in predictor.source_tokens("Tacos cat.")  # an unseen word of seen letters: spelled by pieces
+    assert record["translation"] == predictor.tokenizers.target.detokenize(record["tokens"])
+    assert MARK not in record["translation"]
+    scores = predictor.evaluate(data / "test.tsv", beam_size=1)
+    assert scores["bleu"] == pytest.approx(result["test_bleu"]) and 0 <= scores["detok_chrf"] <= 100
+
+
+def test_resume_keeps_the_saved_segmenters(data, tmp_path):
+    assert_resume_is_exact(tmp_path, "seq2seq", "--data", data / "train.tsv", "--tokenizer", "bpe", "--embedding-size",
+                           "8", "--hidden-size", "8", "--batch-size", "8", "--max-steps-per-epoch", "2",
+                           "--vocab-size", "40")
+
+
+def test_bad_values_are_one_line_errors(data, tmp_path):
+    assert_user_error(invoke("train", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "wordpiece",
+                             "--out", tmp_path / "r"), "--tokenizer")
+    assert_user_error(invoke("train", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "bpe", "--vocab-size",
+                             "3", "--out", tmp_path / "r"), "vocab_size: got 3; expected an integer >= 10")
