@@ -38,7 +38,7 @@ from ..nn import LSTM
 from ..nn.attention import Attention, Memory
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
-from .config_fields import DictConfig, check_choice, check_integer, check_probability
+from .config_fields import BACKEND_HELP, DictConfig, check_choice, check_integer, check_probability
 
 State = tuple[Tensor, Tensor]  # (h, c), each (1, B, H)
 
@@ -71,7 +71,7 @@ class CaptionerConfig(DictConfig):
     attention_size: int | None = setting(None, help="hidden units of the attention score (unset: --hidden-size)")
     doubly_stochastic: float = setting(1.0, help="weight of the doubly stochastic attention regulariser")
     dropout: float = setting(0.3, help="dropout on word embeddings and before the output layer")
-    backend: str = setting("auto", choices=BACKENDS, help="LSTM implementation: explicit, fused or auto")
+    backend: str = setting("auto", choices=BACKENDS, help=BACKEND_HELP)
 
     def __post_init__(self) -> None:
         for name in ("encoder_width", "encoder_blocks", "encoder_convs", "feature_size", "embedding_size",

@@ -35,6 +35,7 @@ from ..nn import Recurrent
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
 from .config_fields import (
+    BACKEND_HELP,
     CELLS,
     DictConfig,
     check_cell_and_backend,
@@ -88,9 +89,7 @@ class ClassifierConfig(DictConfig):
     input_dropout: float = setting(0.0, help="dropout on the embeddings")
     word_dropout: float = setting(0.0, help="zero a whole token's embedding with this probability")
     ensemble: int = setting(1, help="train K models side by side; predict their mean probability")
-    backend: str = setting("auto", choices=BACKENDS,
-                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
-                                "auto (fused where the cell has one)")
+    backend: str = setting("auto", choices=BACKENDS, help=BACKEND_HELP)
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

@@ -36,6 +36,7 @@ from ..nn import Recurrent
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
 from .config_fields import (
+    BACKEND_HELP,
     CELLS,
     DictConfig,
     check_cell_and_backend,
@@ -77,9 +78,7 @@ class ConditionalGeneratorConfig(DictConfig):
                                                 "only)")
     dropout: float = setting(0.3, help="dropout on embeddings, between layers and before the output")
     tie_weights: bool = setting(False, help="share the embedding and output matrices")
-    backend: str = setting("auto", choices=BACKENDS,
-                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
-                                "auto (fused where the cell has one)")
+    backend: str = setting("auto", choices=BACKENDS, help=BACKEND_HELP)
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

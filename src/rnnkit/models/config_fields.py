@@ -11,6 +11,9 @@ from ..nn import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent
 from ..nn.recurrent import BACKENDS
 
 CELLS = ("rnn", "gru", "lstm", "lnlstm")
+BACKEND_HELP = ("recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels; a ragged batch "
+                "runs segment by segment between its lengths), packed (torch's kernels on packed sequences) or auto "
+                "(the fastest exact path for the cell and device; rule in rnnkit.nn.ragged)")
 ConfigType = TypeVar("ConfigType", bound="DictConfig")
 
 

@@ -22,6 +22,7 @@ from ..nn import LockedDropout, Recurrent, embedding_dropout
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
 from .config_fields import (
+    BACKEND_HELP,
     CELLS,
     DictConfig,
     check_cell_and_backend,
@@ -69,9 +70,7 @@ class LanguageModelConfig(DictConfig):
     hidden_dropout: float = setting(0.0, help="locked dropout between layers")
     weight_dropout: float = setting(0.0, help="DropConnect on hidden-to-hidden weights")
     tie_weights: bool = setting(False, help="share the embedding and output weights")
-    backend: str = setting("auto", choices=BACKENDS,
-                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
-                                "auto (fused where the cell has one)")
+    backend: str = setting("auto", choices=BACKENDS, help=BACKEND_HELP)
 
     def __post_init__(self) -> None:
         check_cell_and_backend(self.cell, self.backend)

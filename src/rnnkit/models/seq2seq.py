@@ -38,7 +38,7 @@ from ..nn import GRU, LSTM, RNN, Recurrent
 from ..nn.attention import ATTENTION_MODES, Attention, Memory, check_attention_mode
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
-from .config_fields import DictConfig, check_choice, check_integer, check_probability
+from .config_fields import BACKEND_HELP, DictConfig, check_choice, check_integer, check_probability
 
 CELLS = ("rnn", "gru", "lstm")
 State = Tensor | tuple[Tensor, Tensor]  # (L, B, H), or (h, c) for LSTM
@@ -74,9 +74,7 @@ class Seq2SeqConfig(DictConfig):
                              choices=ATTENTION_MODES)
     attention_size: int | None = setting(None, help="hidden units of the additive score (unset: --hidden-size)")
     dropout: float = setting(0.3, help="dropout on embeddings, between layers, before the output")
-    backend: str = setting("auto", choices=BACKENDS,
-                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
-                                "auto (fused where the cell has one)")
+    backend: str = setting("auto", choices=BACKENDS, help=BACKEND_HELP)
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, CELLS)

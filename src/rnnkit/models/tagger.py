@@ -29,6 +29,7 @@ from ..train.config import setting
 from .char_features import CHAR_FEATURES, CharEncoder
 from .classifier import build_recurrent
 from .config_fields import (
+    BACKEND_HELP,
     CELLS,
     DictConfig,
     check_cell_and_backend,
@@ -71,9 +72,7 @@ class TaggerConfig(DictConfig):
     bidirectional: bool = setting(True, help="read both ways")
     dropout: float = setting(0.5, help="dropout on embeddings, between layers and before the output")
     word_dropout: float = setting(0.0, help="in training, replace tokens by <unk> with this probability")
-    backend: str = setting("auto", choices=BACKENDS,
-                           help="recurrent implementation: explicit (our cells, unrolled), fused (torch's kernels) or "
-                                "auto (fused where the cell has one)")
+    backend: str = setting("auto", choices=BACKENDS, help=BACKEND_HELP)
     char_features: str = setting("none", choices=CHAR_FEATURES,
                                  help="character features per word: a char BiLSTM or CNN, concatenated with the word "
                                       "embedding")

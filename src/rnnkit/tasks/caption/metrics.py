@@ -33,13 +33,19 @@ def _content(text: str) -> str:
     return " ".join(word for word in text.split() if any(ch.isalnum() for ch in word))
 
 
-def bleu_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]], prefix: str = "") -> dict[str, float]:
-    """``{prefix}bleu1`` .. ``{prefix}bleu4`` (0-100) of space-tokenised hypotheses against every reference of their
-    image (references may differ in number per image)."""
+def _bleu_class() -> type:
+    """sacrebleu's BLEU, or a one-line error naming the extra that brings it."""
     try:
         from sacrebleu.metrics import BLEU
     except ImportError:  # sacrebleu comes with the caption extra, not the core
         raise ValueError("scoring captions (BLEU) needs sacrebleu: pip install 'rnnkit[caption]'") from None
+    return BLEU
+
+
+def bleu_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]], prefix: str = "") -> dict[str, float]:
+    """``{prefix}bleu1`` .. ``{prefix}bleu4`` (0-100) of space-tokenised hypotheses against every reference of their
+    image (references may differ in number per image)."""
+    BLEU = _bleu_class()
     if len(hypotheses) != len(references):
         raise ValueError(f"got {len(hypotheses)} captions for {len(references)} images; expected one per image")
     count = max((len(refs) for refs in references), default=0)
@@ -84,7 +90,7 @@ def image_features(model: nn.Module, batches) -> Tensor:
 
 def consensus(references: Sequence[str]) -> str:
     """Of one image's captions, the one with the highest sentence BLEU against the others."""
-    from sacrebleu.metrics import BLEU
+    BLEU = _bleu_class()
 
     if len(references) == 1:
         return references[0]
