@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,32 @@ def test_the_cli_exits_1_with_one_line_on_a_diverging_run(tmp_path):
                             "--clip-value", "1000", "--divergence-warmup", "5")
     assert code == 1 and out == "", (code, err)
     assert len(err.splitlines()) == 1 and "the loss diverged" in err and "Traceback" not in err
+
+
+def test_a_divergence_seen_on_another_rank_stops_this_one_too(tmp_path, monkeypatch):
+    """Under torchrun the guard sees its own rank's loss: the stop is agreed (one rank raising alone would leave the
+    others waiting in the next all-reduce), so a rank whose own loss is fine raises as well."""
+    import rnnkit.train.trainer as trainer_module
+
+    def all_reduce_as_if_the_other_rank_diverged(values, device):
+        values = [float(v) for v in values]
+        if len(values) == 4:  # the stop flags: interrupted, out of time, asked, diverged
+            values[3] += 1.0
+        return values
+
+    monkeypatch.setattr(trainer_module, "all_reduce_sum", all_reduce_as_if_the_other_rank_diverged)
+    trainer = scheduled_trainer(tmp_path, lambda step: 1.0)  # this rank's own loss never moves
+    monkeypatch.setattr(trainer, "distributed", dataclasses.replace(trainer.distributed, world_size=2))
+    with pytest.raises(TrainingDiverged, match="diverged on another process"):
+        trainer.fit()
+    assert trainer.state.step == 1  # stopped after the first step's agreement
+
+
+def test_the_guard_marks_the_trainer_rather_than_raising_inside_a_step():
+    class Marked:
+        diverged = None
+
+    guard, trainer = DivergenceGuard(factor=2.0, warmup_steps=0), Marked()
+    assert guard.on_step_end(trainer, 1, 1.0) is None
+    assert guard.on_step_end(trainer, 2, 1e6) is True
+    assert trainer.diverged.startswith("the loss diverged")

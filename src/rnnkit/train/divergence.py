@@ -10,10 +10,11 @@ and exits 0. The guard watches the loss of every optimizer step::
         smoothed > divergence_factor * start           -> diverged
         smoothed >= start after ``stall_steps`` steps  -> no better than at the start (uniform): stopped
 
-It raises :class:`~rnnkit.train.trainer.TrainingDiverged`: nothing of the epoch in progress is saved, so the last
-good checkpoint and the best epoch's ``model.safetensors`` stay, and ``rnnkit train`` exits 1. Both checks are
-settings of :class:`~rnnkit.train.config.TrainConfig` (``--divergence-factor``, ``--divergence-warmup``,
-``--stall-steps``); a factor of None switches the first off, ``stall_steps`` None (the default) the second.
+The Trainer then raises :class:`~rnnkit.train.trainer.TrainingDiverged` on every rank: nothing of the epoch in
+progress is saved, so the last good checkpoint and the best epoch's ``model.safetensors`` stay, and ``rnnkit train``
+exits 1. Both checks are settings of :class:`~rnnkit.train.config.TrainConfig` (``--divergence-factor``,
+``--divergence-warmup``, ``--stall-steps``); a factor of None switches the first off, ``stall_steps`` None (the
+default) the second.
 """
 
 from __future__ import annotations
@@ -55,16 +56,22 @@ class DivergenceGuard(Callback):
             return None
         where = f"step {step}"
         if self.factor is not None and self.smoothed > self.factor * max(self.start, 1e-12):
-            self._stop(trainer, f"the loss diverged: {self.smoothed:.4g} (smoothed) at {where}, over "
-                                f"{self.factor:g} x its starting {self.start:.4g}")
+            return self._stop(trainer, f"the loss diverged: {self.smoothed:.4g} (smoothed) at {where}, over "
+                                       f"{self.factor:g} x its starting {self.start:.4g}")
         if self.stall_steps is not None and self.steps >= self.stall_steps and self.smoothed >= self.start:
-            self._stop(trainer, f"the loss is no better than at the start after {self.steps} steps "
-                                f"({self.smoothed:.4g} >= {self.start:.4g}, a uniform guess)")
+            return self._stop(trainer, f"the loss is no better than at the start after {self.steps} steps "
+                                       f"({self.smoothed:.4g} >= {self.start:.4g}, a uniform guess)")
         return None
 
-    def _stop(self, trainer: Any, why: str) -> None:
-        raise TrainingDiverged(f"{why}; stopped, the last good checkpoint is kept: lower --lr or set --clip "
-                               "(--divergence-factor, --stall-steps change the guard)")
+    def _stop(self, trainer: Any, why: str) -> bool:
+        message = (f"{why}; stopped, the last good checkpoint is kept: lower --lr or set --clip "
+                   "(--divergence-factor, --stall-steps change the guard)")
+        if not hasattr(trainer, "diverged"):  # a caller's own loop: stop it here
+            raise TrainingDiverged(message)
+        # The Trainer raises after its ranks agree (under torchrun each rank sees only its own rows' loss: one
+        # rank raising alone would leave the others waiting in the next all-reduce).
+        trainer.diverged = message
+        return True
 
 
 def guards_for(config: Any) -> list[DivergenceGuard]:

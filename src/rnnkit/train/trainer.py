@@ -152,6 +152,7 @@ class Trainer:
         self._interrupted = False
         self._out_of_time = False
         self._stop_asked = False  # by a callback
+        self.diverged: str | None = None  # why the divergence guard stopped this rank, if it did
 
     @property
     def checkpoint_dir(self) -> Path | None:
@@ -282,9 +283,13 @@ class Trainer:
 
     def _stop_now(self, out_of_time: bool) -> bool:
         """Whether to end the epoch after this batch: Ctrl-C, the time budget or a callback, on any rank."""
-        flags = [float(self._interrupted), float(out_of_time), float(self._stop_asked)]
+        flags = [float(self._interrupted), float(out_of_time), float(self._stop_asked),
+                 float(self.diverged is not None)]
         if self.distributed.enabled:
             flags = all_reduce_sum(flags, self._reduce_device())
+        if flags[3] > 0:  # the divergence guard stopped a rank: every rank raises, none waits for the others
+            raise TrainingDiverged(self.diverged or "the loss diverged on another process; stopped, the last good "
+                                   "checkpoint is kept: lower --lr or set --clip")
         self._interrupted = self._interrupted or flags[0] > 0
         self._out_of_time = self._out_of_time or flags[1] > 0
         self._stop_asked = self._stop_asked or flags[2] > 0
