@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
+from recurrent_speed import step_times
 
 import rnnkit as rk
 from rnnkit.nn import GRUCell, LayerNormLSTMCell
@@ -35,23 +35,6 @@ class AutogradLayerNormLSTMCell(LayerNormLSTMCell):
 
 class AutogradGRUCell(GRUCell):
     """The same cell, stepped under autograd (the explicit layer runs its hand-derived BPTT for GRUCell only)."""
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def step_time(layer: torch.nn.Module, x: torch.Tensor) -> float:
-    synchronize(x.device)
-    start = time.perf_counter()
-    output, _ = layer(x)
-    output.sum().backward()
-    synchronize(x.device)
-    elapsed = time.perf_counter() - start
-    layer.zero_grad(set_to_none=True)
-    x.grad = None
-    return elapsed
 
 
 def variants(cell: str, input_size: int, hidden_size: int, device: torch.device) -> dict[str, torch.nn.Module]:
@@ -74,12 +57,12 @@ def measure(cell: str, hidden_size: int, args: argparse.Namespace, device: torch
     x = torch.randn(args.batch, args.steps, args.input_size, device=device, requires_grad=True)
     for layer in layers.values():
         for _ in range(args.warmup):
-            step_time(layer, x)
+            step_times(layer, x, repeats=1, warmup=0)
     rounds: dict[str, list[float]] = {name: [] for name in layers}
     for index in range(args.rounds):
         names = list(layers) if index % 2 == 0 else list(reversed(layers))
         for name in names:
-            rounds[name].append(statistics.median(step_time(layers[name], x) for _ in range(args.repeats)))
+            rounds[name].append(statistics.median(step_times(layers[name], x, repeats=args.repeats, warmup=0)))
     reference = next(iter(layers))
     tokens = args.batch * args.steps
     ratios = {}
