@@ -16,7 +16,7 @@ the run's ``max_length`` cut (made for whole texts) is not applied to a stream.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -26,9 +26,6 @@ from ...text.clean import strip_html_tags
 from ..streaming import Stream, check_unidirectional, token_piece
 from ..text_data import tokenizer_of
 from .subword import segment
-
-if TYPE_CHECKING:
-    from .predict import ClassifierPredictor
 
 __all__ = ["ClassifierStream"]
 
@@ -54,7 +51,7 @@ class ClassifierStream(Stream):
         ValueError: For a bidirectional classifier.
     """
 
-    def __init__(self, predictor: ClassifierPredictor) -> None:
+    def __init__(self, predictor: Any) -> None:
         model = predictor.model
         self.members: list[SequenceClassifier] = list(getattr(model, "members", [model]))
         check_unidirectional(self.members[0].config.bidirectional, "classifier")

@@ -10,14 +10,11 @@ the one :meth:`~rnnkit.tasks.forecast.predict.ForecastPredictor.forecast` gives 
 from __future__ import annotations
 
 from numbers import Real
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..streaming import Stream
-
-if TYPE_CHECKING:
-    from .predict import ForecastPredictor
 
 __all__ = ["ForecastStream"]
 
@@ -37,7 +34,7 @@ class ForecastStream(Stream):
     :attr:`state` is the window: the last rows seen ``(<= window, F)``.
     """
 
-    def __init__(self, predictor: ForecastPredictor, horizon: int | None = None, level: float | None = None) -> None:
+    def __init__(self, predictor: Any, horizon: int | None = None, level: float | None = None) -> None:
         config = predictor.model.config
         self.predictor = predictor
         self.horizon = config.horizon if horizon is None else horizon

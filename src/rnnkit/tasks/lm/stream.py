@@ -15,7 +15,7 @@ final newline to compare. A list of token strings is fed as it is.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,9 +24,6 @@ from torch import Tensor
 from ...data.corpus import EOS, context_token
 from ...decode.steps import CellState, LanguageModelStep
 from ..streaming import Stream, token_piece
-
-if TYPE_CHECKING:
-    from .predict import LanguageModelPredictor
 
 __all__ = ["LanguageModelStream"]
 
@@ -45,7 +42,7 @@ class LanguageModelStream(Stream):
     or ``(h, c)``).
     """
 
-    def __init__(self, predictor: LanguageModelPredictor, top_k: int = 5, log_probs: bool = False) -> None:
+    def __init__(self, predictor: Any, top_k: int = 5, log_probs: bool = False) -> None:
         vocab_size = len(predictor.vocab)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= vocab_size:
             raise ValueError(f"top_k: got {top_k!r}; expected an integer in [0, {vocab_size}] (the vocabulary size)")

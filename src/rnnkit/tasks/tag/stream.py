@@ -12,7 +12,7 @@ of one is a one-line error, not a silent re-run over the buffered tokens at ever
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -21,9 +21,6 @@ from ...data.readers.conll import TaggedSentence
 from ...text.char_ids import pad_char_ids
 from ..streaming import Stream, check_unidirectional, token_piece
 from .data import encode_sentences
-
-if TYPE_CHECKING:
-    from .predict import TaggerPredictor
 
 __all__ = ["TaggerStream"]
 
@@ -39,7 +36,7 @@ class TaggerStream(Stream):
         ValueError: For a bidirectional tagger.
     """
 
-    def __init__(self, predictor: TaggerPredictor) -> None:
+    def __init__(self, predictor: Any) -> None:
         check_unidirectional(predictor.model.config.bidirectional and predictor.model.recurrent is not None, "tagger")
         self.predictor = predictor
         super().__init__()
