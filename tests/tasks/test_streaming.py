@@ -190,6 +190,12 @@ def test_forecast_one_column_numbers_reset_and_horizon():
     assert stream.feed(5.0) == [{"step": 1, "forecast": None}]
     with pytest.raises(ValueError, match="horizon: got 3; this direct model was trained for at most 2"):
         predictor.stream(horizon=3)
+    logged = Forecaster(ForecasterConfig(input_size=1, num_targets=1, horizon=1, hidden_size=4, transform="log"))
+    logged.fit_scaler(np.arange(1.0, 21.0).reshape(-1, 1))
+    stream = ForecastPredictor(logged, SeriesConfig(targets=["sales"], window=4)).stream()
+    with pytest.raises(ValueError, match="piece: got a value <= 0; this run's transform 'log' needs positive"):
+        stream.feed([3.0, 0.0])  # refused at once, though no window is full yet
+    assert stream.steps == 0 and len(stream.state) == 0
 
 
 @pytest.mark.parametrize(("piece", "message"), [

@@ -75,6 +75,8 @@ class ForecastStream(Stream):
             raise ValueError(f"piece: got shape {rows.shape}; expected {expected}")
         if not np.isfinite(rows).all():
             raise ValueError(f"piece: got a value that is not finite; expected {expected}")
+        if self.predictor.model.config.transform == "log" and bool((rows <= 0).any()):
+            raise ValueError("piece: got a value <= 0; this run's transform 'log' needs positive values only")
         return rows.reshape(-1, self.columns)
 
     def _feed(self, piece: Any) -> list[dict[str, Any]]:
