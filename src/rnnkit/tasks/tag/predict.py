@@ -17,6 +17,7 @@ from ...train.checkpoint import load_model_weights
 from ..common import check_batch_size
 from ..run_dir import Paths, read_run_config, run_settings
 from .data import NAME, TagDataConfig, encode_sentences, read_sentences
+from .stream import TaggerStream
 from .train import metrics_of, predict_tags
 
 
@@ -90,6 +91,11 @@ class TaggerPredictor:
         predicted, _ = predict_tags(self.model, encoded, self.vocab.pad_id, batch_size)
         return [{"tokens": list(record.tokens), "tags": [self.tags[i] for i in guesses]}
                 for record, guesses in zip(records, predicted, strict=True)]
+
+    def stream(self) -> TaggerStream:
+        """A stream fed a sentence's tokens piece by piece: each token's tag as it arrives (a unidirectional
+        tagger only; see :class:`~rnnkit.tasks.tag.stream.TaggerStream`)."""
+        return TaggerStream(self)
 
     @torch.no_grad()
     def evaluate(self, data: Paths, batch_size: int = 64) -> dict[str, Any]:
