@@ -133,7 +133,8 @@ def verb_spec(predictor: Any, verb: str, limits: ServeLimits, run: str) -> VerbS
         if parameter.default is inspect.Parameter.empty:
             fields[parameter.name] = (kind, Field(**bounds))
         else:
-            fields[parameter.name] = (kind | None, Field(default=None, **bounds))
+            shown = parameter.default if isinstance(parameter.default, int | float | str) else "the run's"
+            fields[parameter.name] = (kind | None, Field(default=None, description=f"default: {shown}", **bounds))
         options.append(parameter.name)
     attention = verb == "translate" and callable(getattr(predictor, "attention", None))
     if attention:
