@@ -154,7 +154,7 @@ def create_app(predictors: Mapping[str, Any], max_batch: int = 32, max_wait_ms: 
         if first.get("type") == "json_invalid":
             return _error(400, f"body: malformed JSON ({first.get('ctx', {}).get('error', first['msg'])}); expected "
                                "a JSON object", "body")
-        if first.get("type") == "model_attributes_type" or (field == "body" and first.get("type") != "missing"):
+        if field == "body" and first.get("type") != "missing":
             return _error(422, f"body: {first['msg']}; expected a JSON object", "body")
         return _error(422, f"{field}: {first['msg']}", field)
 
