@@ -27,7 +27,8 @@ function probabilityBars(record) {
 function taggedTokens(record) {
   return element("p", {class: "tagged"}, record.tokens.map((token, index) => {
     const tag = record.tags[index];
-    const span = element("span", {class: "token", title: tag}, [token, element("sub", {}, [tag])]);
+    const span = element("span", {class: "token", title: tag}, [element("span", {class: "word"}, [token]),
+      element("sub", {}, [tag])]);
     span.dataset.tag = tag;
     if (tag !== "O") span.style.background = colourOf(tag) + "55";
     return span;
