@@ -181,8 +181,8 @@ def test_a_predictor_failing_unexpectedly_is_a_500_json_and_the_server_lives_on(
         assert client.post("/v1/classify/predict", json={"inputs": ["a"]}).status_code == 200
 
 
-@pytest.mark.parametrize(("keywords", "words"), [({"max_batch": 0}, "--max-batch"), ({"max_wait_ms": -1}, "--max-wait-ms"),
-                                                 ({"token": " "}, "--token")])
+@pytest.mark.parametrize(("keywords", "words"), [({"max_batch": 0}, "--max-batch"),
+                                                 ({"max_wait_ms": -1}, "--max-wait-ms"), ({"token": " "}, "--token")])
 def test_bad_settings_are_one_line_errors(predictors, keywords, words):
     with pytest.raises(ValueError, match=words):
         create_app({"classify": predictors["classify"]}, **keywords)

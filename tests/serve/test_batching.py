@@ -78,7 +78,8 @@ def test_unseeded_generation_is_batched_and_seeded_generation_is_not():
     prompts = ["the ", "a ", "cat ", "dog "]
     responses = asyncio.run(post_all(app, "/v1/lm/generate", [{"prompt": p, "length": 6} for p in prompts]))
     texts = [response.json()["outputs"][0] for response in responses]
-    assert all(text.startswith(prompt) and len(text) == len(prompt) + 6 for text, prompt in zip(texts, prompts))
+    for text, prompt in zip(texts, prompts, strict=True):
+        assert text.startswith(prompt) and len(text) == len(prompt) + 6
     assert len(batched) == 1 and sorted(batched[0]) == sorted(prompts) and not single
     seeded = [{"prompt": p, "length": 6, "seed": 5} for p in prompts]
     responses = asyncio.run(post_all(app, "/v1/lm/generate", seeded))

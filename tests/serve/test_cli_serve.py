@@ -25,7 +25,8 @@ def served(monkeypatch):
 
 def test_serve_loads_every_run_on_loopback_with_the_token_of_the_environment(cli, served, monkeypatch):
     monkeypatch.setenv("RNNKIT_SERVE_TOKEN", "from-env")
-    code, _, err = cli("serve", RUNS / "classify", RUNS / "lm", "--port", 8123, "--max-batch", 4, "--max-text-chars", 50)
+    code, _, err = cli("serve", RUNS / "classify", RUNS / "lm", "--port", 8123, "--max-batch", 4,
+                       "--max-text-chars", 50)
     assert code == 0, err
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
     with TestClient(served["app"]) as client:
@@ -52,7 +53,7 @@ def test_two_runs_of_one_name_and_bad_flags_are_one_line_errors(cli, served, tmp
     code, _, err = cli("serve", RUNS / "classify", tmp_path / "classify")
     assert code == 2 and "two runs named 'classify'" in err and err.count("\n") == 1
     for flags, words in ((["--port", "0"], "--port"), (["--max-batch", "0"], "--max-batch"),
-                         (["--max-body-bytes", "0"], "--max-body-bytes")):
+                         (["--max-body-bytes", "0"], "--max-body-bytes"), (["--threads", "0"], "--threads")):
         code, _, err = cli("serve", RUNS / "classify", *flags)
         assert code == 2 and words in err, err
     assert not served

@@ -39,6 +39,8 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default=None,
                         help="keep the weights in this precision (default: as trained)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for the model calls (default: torch's, one per core)")
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                         help="uvicorn's log level (default info)")
     parser.set_defaults(handler=_serve)
@@ -51,6 +53,8 @@ def _serve(args: argparse.Namespace) -> int:
     limits = ServeLimits(**{field.name: getattr(args, field.name) for field in fields(ServeLimits)})
     if not 0 < args.port < 65536:
         raise ValueError(f"--port: got {args.port}; expected a port number in 1..65535")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads: got {args.threads}; expected a positive integer")
     run_names(args.runs)  # a name clash is reported before anything is loaded
     try:
         import uvicorn
@@ -59,6 +63,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise ValueError(f"rnnkit serve needs the serve extra ({error.name} is missing): "
                          "pip install 'rnnkit[serve]'") from None
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     token = args.token if args.token is not None else os.environ.get(TOKEN_VARIABLE) or None
     app = create_app(load_runs(args.runs, device=args.device, dtype=args.dtype), max_batch=args.max_batch,
                      max_wait_ms=args.max_wait_ms, token=token, limits=limits)

@@ -242,5 +242,5 @@ def _with_attention(predictor: Any, record: dict[str, Any], truncate: bool) -> d
     return {**record, "attention": {"source": source, "target": target, "weights": weights}}
 
 
-__all__ = ["SERVED_VERBS", "Call", "Request", "UploadedFile", "VerbSpec", "answer", "group_key", "jsonable", "served_verbs",
-           "verb_spec"]
+__all__ = ["SERVED_VERBS", "Call", "Request", "UploadedFile", "VerbSpec", "answer", "group_key", "jsonable",
+           "served_verbs", "verb_spec"]
