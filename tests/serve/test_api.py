@@ -188,3 +188,24 @@ def test_bad_settings_are_one_line_errors(predictors, keywords, words):
         create_app({"classify": predictors["classify"]}, **keywords)
     with pytest.raises(ValueError, match="--max-items"):
         ServeLimits(max_items=0)
+
+
+@pytest.mark.slow  # trains a tiny captioner first (~5-15 s on a shared CPU)
+def test_caption_endpoint_takes_uploaded_images(tmp_path):
+    import rnnkit as rk
+    from rnnkit.tasks import TASKS
+    from tests.caption_helpers import write_images
+    from tests.contract.tiny_caption import tiny
+
+    TASKS["caption"].train(tmp_path / "captioner", **tiny(tmp_path / "data"))
+    predictor = rk.load(tmp_path / "captioner")
+    images = [tmp_path / "use" / image for image, _ in write_images(tmp_path / "use", 2, 20)]
+    uploads = [{"name": image.name, "data": base64.b64encode(image.read_bytes()).decode()} for image in images]
+    with TestClient(create_app({"captioner": predictor})) as client:
+        answer = post(client, "/v1/captioner/caption", {"inputs": uploads, "beam_size": 2})
+        expected = predictor.caption([str(image) for image in images], beam_size=2)
+        assert [record["image"] for record in answer] == [image.name for image in images]
+        assert close([{**record, "image": None} for record in answer], [{**record, "image": None} for record in expected])
+        broken = {"name": "broken.png", "data": base64.b64encode(b"not a png").decode()}
+        response = client.post("/v1/captioner/caption", json={"inputs": [broken]})
+        assert response.status_code == 422 and "broken.png" in response.json()["error"], response.text
