@@ -205,7 +205,8 @@ def test_caption_endpoint_takes_uploaded_images(tmp_path):
         answer = post(client, "/v1/captioner/caption", {"inputs": uploads, "beam_size": 2})
         expected = predictor.caption([str(image) for image in images], beam_size=2)
         assert [record["image"] for record in answer] == [image.name for image in images]
-        assert close([{**record, "image": None} for record in answer], [{**record, "image": None} for record in expected])
+        unnamed = [[{**record, "image": None} for record in records] for records in (answer, expected)]
+        assert close(*unnamed)
         broken = {"name": "broken.png", "data": base64.b64encode(b"not a png").decode()}
         response = client.post("/v1/captioner/caption", json={"inputs": [broken]})
         assert response.status_code == 422 and "broken.png" in response.json()["error"], response.text
