@@ -5,6 +5,7 @@ goes on answering; the bearer token; the OpenAPI description."""
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -92,6 +93,15 @@ def test_service_routes_and_openapi(client, predictors):
     assert client.get("/docs").status_code == 200
     for page in ("/", "/runs/lm", "/static/run.js", "/static/render.js"):
         assert client.get(page).status_code == 200
+
+
+def test_the_pages_reference_nothing_outside_the_app():
+    from rnnkit.serve.app import STATIC
+
+    for name in ("index.html", "run.html", "common.js", "run.js", "render.js", "style.css"):
+        text = (STATIC / name).read_text(encoding="utf-8")
+        assert re.search(r"https?://(?!www\.w3\.org/2000/svg)", text) is None, name  # no CDN, no external font
+        assert re.search(r"""(src|href)=["']//|url\(\s*["']?//""", text) is None, name  # nor protocol-relative
 
 
 BAD = [  # (path, body or raw bytes, status, field, words in the message)

@@ -45,11 +45,14 @@ def browser():
 @pytest.fixture
 def page(browser):
     page = browser.new_page(viewport={"width": 1000, "height": 700})
-    errors = []
+    errors, elsewhere = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: None if request.url.startswith(("http://127.0.0.1:", "data:"))
+            else elsewhere.append(request.url))
     yield page
     page.close()
     assert not errors, errors  # no script error on any page
+    assert not elsewhere, elsewhere  # nothing fetched from anywhere but the app (no CDN)
 
 
 def run_verb(page, verb: str):
