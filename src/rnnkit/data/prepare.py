@@ -221,7 +221,8 @@ def _count_file(context: _Context, number: int, progress: Callable[[], None] | N
         _advance(record["tokens"])
         return record
     spiller, tokens = CountSpiller(work / f"count-{number:05d}"), 0
-    for text, _ in _lowered(iter_chunks(context.files[number], context.corpus.encoding, 0, context.chunk_bytes), context.corpus.lower):
+    texts = iter_chunks(context.files[number], context.corpus.encoding, 0, context.chunk_bytes)
+    for text, _ in _lowered(texts, context.corpus.lower):
         if context.corpus.level == "char":
             spiller.add(text)
             added = len(text)
@@ -302,7 +303,8 @@ def _write_file(context: _Context, number: int, dtype_name: str,
     start = shards[-1]["end"] if shards else 0  # -1: the file's last shard was written
     pending: list[np.ndarray] = []
     buffered = 0
-    chunks = _lowered(iter_chunks(context.files[number], context.corpus.encoding, start, context.chunk_bytes), context.corpus.lower)
+    texts = iter_chunks(context.files[number], context.corpus.encoding, start, context.chunk_bytes)
+    chunks = _lowered(texts, context.corpus.lower)
     for text, end in chunks if start >= 0 else ():
         ids = encode(text)
         pending.append(ids)

@@ -71,7 +71,7 @@ def iter_chunks(path: str | Path, encoding: str = "utf-8", start: int = 0,
                 try:
                     data = b"".join(handle.readlines(chunk_bytes))
                 except (OSError, EOFError) as error:
-                    raise ValueError(f"{path}: not a valid gzip file ({error}); expected gzip-compressed text") from None
+                    raise ValueError(f"{path}: not a valid gzip file ({error}); expected gzip text") from None
                 if not data:
                     break
                 if offset == 0:
