@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from ..text import Vocab
 from ..train.atomic import atomic_write_json, fsync_directory
+from . import vocab_count
 from .corpus import EOS, CorpusConfig
 from .shards import INDEX, SHARD_FORMAT, SHARD_VERSION, VOCAB, ids_dtype
 from .text_chunks import CHUNK_BYTES, check_chunk_encoding, iter_chunks
@@ -220,7 +221,7 @@ def _count_file(context: _Context, number: int, progress: Callable[[], None] | N
         record = json.loads(done.read_text(encoding="utf-8"))
         _advance(record["tokens"])
         return record
-    spiller, tokens = CountSpiller(work / f"count-{number:05d}"), 0
+    spiller, tokens = CountSpiller(work / f"count-{number:05d}", vocab_count.SPILL_DISTINCT), 0
     texts = iter_chunks(context.files[number], context.corpus.encoding, 0, context.chunk_bytes)
     for text, _ in _lowered(texts, context.corpus.lower):
         if context.corpus.level == "char":
