@@ -36,7 +36,7 @@ from ..text import Vocab
 from ..train.atomic import atomic_write_json, fsync_directory
 from . import vocab_count
 from .corpus import EOS, CorpusConfig
-from .shards import INDEX, SHARD_FORMAT, SHARD_VERSION, VOCAB, ids_dtype
+from .shards import INDEX, SHARD_FORMAT, SHARD_VERSION, STATE, VOCAB, ids_dtype
 from .text_chunks import CHUNK_BYTES, check_chunk_encoding, iter_chunks
 from .vocab_count import CountSpiller, vocab_from_runs
 
@@ -44,7 +44,6 @@ __all__ = ["SHARD_TOKENS", "expand_inputs", "prepare_lm"]
 
 SHARD_TOKENS = 1 << 24  # ids per shard (32 MiB at uint16): small enough to redo, large enough to be few
 WORK = ".work"  # records and count runs while preparing; removed once index.json is written
-STATE = "prepare.json"  # the inputs and settings of the preparation a re-run must match
 
 
 def expand_inputs(patterns: Sequence[str | os.PathLike[str]], flag: str = "--data") -> list[Path]:

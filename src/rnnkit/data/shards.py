@@ -35,6 +35,7 @@ __all__ = ["INDEX", "SHARD_FORMAT", "VOCAB", "ShardedCorpus", "file_sha256", "id
 SHARD_FORMAT = "rnnkit-shards"
 SHARD_VERSION = 1
 INDEX = "index.json"
+STATE = "prepare.json"  # the inputs and settings of a preparation, written first (a re-run must match them)
 VOCAB = "vocab.json"
 _BLOCK = 8 << 20
 
@@ -54,8 +55,11 @@ def file_sha256(path: Path) -> str:
 
 
 def is_prepared(path: Any) -> bool:
-    """Whether ``path`` is a directory holding a prepared corpus (an ``index.json``)."""
-    return isinstance(path, str | os.PathLike) and Path(path).is_dir() and (Path(path) / INDEX).is_file()
+    """Whether ``path`` is a directory ``rnnkit prepare`` wrote (finished: an ``index.json``; or not: its
+    ``prepare.json``), which :class:`ShardedCorpus` then opens or refuses with the reason."""
+    if not isinstance(path, str | os.PathLike) or not Path(path).is_dir():
+        return False
+    return (Path(path) / INDEX).is_file() or (Path(path) / STATE).is_file()
 
 
 class ShardedCorpus:
