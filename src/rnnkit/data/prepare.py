@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -261,16 +262,16 @@ def chunk_encoder(vocab: Vocab, corpus: CorpusConfig) -> Callable[[str], np.ndar
     :func:`~rnnkit.data.corpus.encode_text` encodes them."""
     lookup, unk = dict(vocab.stoi).get, vocab.unk_id
     if corpus.level == "word":
-        eos = vocab[EOS]
-
         def words(text: str) -> np.ndarray:
-            ids: list[int] = []
-            for line in text.split("\n"):
-                tokens = line.split()
-                if tokens:
-                    ids.extend([lookup(token, unk) for token in tokens])
-                    ids.append(eos)
-            return np.array(ids, dtype=np.int64)
+            # each line with words, closed by <eos>: the lines joined with " <eos> " and split on whitespace give
+            # the same tokens (a literal "<eos>" in the text is the same token in memory too), looked up in C
+            body = [line for line in text.split("\n") if line and not line.isspace()]
+            if not body:
+                return np.empty(0, dtype=np.int64)
+            tokens = f" {EOS} ".join(body).split()
+            tokens.append(EOS)
+            return np.fromiter(map(lookup, tokens, itertools.repeat(unk, len(tokens))), dtype=np.int64,
+                               count=len(tokens))
 
         return words
     singles = {ord(token): index for token, index in vocab.stoi.items() if len(token) == 1}
