@@ -19,7 +19,6 @@ def add_prepare_parser(commands: Any) -> None:
                                               "index; training then reads them through memory maps.")
     kinds = prepare.add_subparsers(dest="prepare_kind", metavar="KIND")
     lm = kinds.add_parser("lm", help="language-model text (char or word level)",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                           description="Two streaming passes: exact token counts (spilled to disk) make the "
                                       "vocabulary 'train lm' would build, then every file is encoded into shards. "
                                       "Interrupted? Run the same command again: finished shards are kept.")
@@ -29,14 +28,15 @@ def add_prepare_parser(commands: Any) -> None:
     lm.add_argument("--level", choices=("char", "word"), default=None,
                     help="char, or word (whitespace tokens + <eos> per line); required unless --vocab-from")
     lm.add_argument("--lower", action="store_true", help="lower-case the text")
-    lm.add_argument("--min-freq", type=int, default=1, help="rarer tokens become <unk>")
+    lm.add_argument("--min-freq", type=int, default=1, help="rarer tokens become <unk> (default: 1)")
     lm.add_argument("--max-vocab", type=int, default=None, help="vocabulary size limit, specials included")
-    lm.add_argument("--encoding", default="utf-8", help="text encoding of the files (ASCII-compatible)")
+    lm.add_argument("--encoding", default="utf-8", help="text encoding of the files, ASCII-compatible (default: utf-8)")
     lm.add_argument("--vocab-from", type=Path, default=None, metavar="RUN_OR_DIR",
                     help="use the vocabulary (and level, lower-casing) of a language-model run or of a prepared "
                          "directory, e.g. the training set's for validation files")
-    lm.add_argument("--workers", type=int, default=1, help="processes sharing the files")
-    lm.add_argument("--shard-tokens", type=int, default=1 << 24, help="about how many ids per shard")
+    lm.add_argument("--workers", type=int, default=1, help="processes sharing the files (default: 1)")
+    lm.add_argument("--shard-tokens", type=int, default=1 << 24,
+                    help="about how many ids per shard (default: 16777216)")
     lm.add_argument("--quiet", action="store_true", help="no progress on stderr")
     lm.set_defaults(handler=_prepare_lm)
 
