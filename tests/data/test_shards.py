@@ -60,6 +60,9 @@ def test_shards_hold_exactly_the_in_memory_ids_and_vocabulary(tmp_path, monkeypa
     assert index["tokens"] == len(ids) == len(prepared)
     assert np.array_equal(prepared.read(0, len(prepared)), ids.numpy())
     assert np.array_equal(prepared.read(5, 700), ids[5:700].numpy())  # across shard boundaries
+    released = ShardedCorpus(tmp_path / "out", release_bytes=64)  # pages dropped after every few reads
+    assert all(np.array_equal(released.read(start, start + 50), ids[start:start + 50].numpy())
+               for start in range(0, len(ids) - 50, 37))
 
 
 def test_two_workers_write_the_same_shards_as_one(tmp_path):

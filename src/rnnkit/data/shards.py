@@ -12,6 +12,11 @@ The ids of the shards in index order are the ids of the input files in order (ea
 ``numpy.memmap`` and reads any range of that sequence without loading the rest: memory holds what a window
 asks for, and the pages of the file the kernel keeps cached (shared, dropped under pressure).
 
+Pages of a mapped file that a process has read count in its resident memory until they are unmapped, so a
+long epoch would show the whole corpus as resident (reclaimable page cache, but counted): after every
+``release_bytes`` read (256 MiB by default) the mappings are told ``MADV_DONTNEED``, which drops them from the
+process (the kernel's cache keeps them; a later read maps them back without disk I/O).
+
 A directory is checked when it is opened: the index must parse and name existing shards whose sizes are
 ``tokens x itemsize``; with ``verify=True`` each shard's SHA-256 is recomputed too (read in 8 MiB blocks, not
 mapped). Every problem is a one-line ValueError / FileNotFoundError naming the file.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +44,7 @@ INDEX = "index.json"
 STATE = "prepare.json"  # the inputs and settings of a preparation, written first (a re-run must match them)
 VOCAB = "vocab.json"
 _BLOCK = 8 << 20
+RELEASE_BYTES = 256 << 20
 
 
 def ids_dtype(vocab_size: int) -> np.dtype:
@@ -76,8 +83,10 @@ class ShardedCorpus:
             differs from the index (a corrupted or half-written file).
     """
 
-    def __init__(self, directory: str | os.PathLike[str], kind: str = "lm", verify: bool = False) -> None:
+    def __init__(self, directory: str | os.PathLike[str], kind: str = "lm", verify: bool = False,
+                 release_bytes: int = RELEASE_BYTES) -> None:
         self.directory = Path(directory)
+        self.release_bytes, self._read_since_release = release_bytes, 0
         self.index = read_index(self.directory, kind)
         self.vocab = Vocab.load(self.directory / VOCAB)
         if len(self.vocab) != self.index["vocab_size"]:
@@ -110,7 +119,20 @@ class ShardedCorpus:
             take = min(stop - start - filled, int(self._starts[shard + 1]) - (start + filled))
             out[filled:filled + take] = self._maps[shard][begin:begin + take]
             filled, shard = filled + take, shard + 1
+        self._read_since_release += out.size * self.dtype.itemsize
+        if self._read_since_release >= self.release_bytes:
+            self.release()
         return out
+
+    def release(self) -> None:
+        """Drop the pages read so far from this process's resident memory (``MADV_DONTNEED``; data is unchanged)."""
+        self._read_since_release = 0
+        if not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        for mapped in self._maps:
+            handle = getattr(mapped, "_mmap", None)
+            if handle is not None:
+                handle.madvise(mmap.MADV_DONTNEED)
 
     def rows(self, starts: Sequence[int], width: int) -> np.ndarray:
         """``(len(starts), width)`` int64: row ``i`` is ids ``[starts[i], starts[i] + width)``."""
