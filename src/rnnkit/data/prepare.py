@@ -308,7 +308,7 @@ def _write_file(context: _Context, number: int, dtype_name: str,
     chunks = _lowered(texts, context.corpus.lower)
     for text, end in chunks if start >= 0 else ():
         ids = encode(text)
-        pending.append(ids)
+        pending.append(ids.astype(dtype))  # held at 2 (or 4) bytes an id until the shard is full
         buffered += len(ids)
         _advance(len(ids))
         if progress is not None:
@@ -343,7 +343,7 @@ def _write_shard(out: Path, number: int, part: int, pieces: list[np.ndarray], dt
                  end: int) -> dict[str, Any]:
     """Write one shard (temporary file, fsync, rename), then its record; ``end``: input offset after it."""
     name = f"shard-{number:05d}-{part:05d}.bin"
-    data = np.concatenate(pieces).astype(dtype).tobytes()
+    data = np.concatenate(pieces).astype(dtype, copy=False).tobytes()
     temporary = out / WORK / f"{name}.tmp"
     with open(temporary, "wb") as handle:
         handle.write(data)
