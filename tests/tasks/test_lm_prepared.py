@@ -66,6 +66,11 @@ def test_training_from_shards_gives_the_in_memory_weights(texts, tmp_path, level
     assert config["corpus"]["level"] == level and "prepared" in config["data"]["source"]
     code, out, err = invoke("evaluate", tmp_path / "disk", "--data", texts / "valid.txt")
     assert code == 0 and json.loads(out)["loss"] == pytest.approx(two["test_loss"], rel=1e-5)
+    code, _, err = invoke("prepare", "lm", "--data", texts / "valid.txt", "--out", tmp_path / "from-run",
+                          "--vocab-from", tmp_path / "memory", "--quiet")  # a run's vocabulary and level
+    assert code == 0, err
+    assert (tmp_path / "from-run" / "vocab.json").read_text() == (tmp_path / "prep-valid" / "vocab.json").read_text()
+    assert json.loads((tmp_path / "from-run" / "index.json").read_text())["settings"]["level"] == level
 
 
 class _CtrlC(Callback):
