@@ -43,7 +43,7 @@ import torch
 
 from ..text.encode import _as_integer_tensor
 
-__all__ = ["Window", "batchify", "bptt_windows", "num_windows"]
+__all__ = ["Span", "Window", "batchify", "bptt_windows", "num_windows", "window_spans"]
 
 
 class Window(NamedTuple):
@@ -139,13 +139,37 @@ def bptt_windows(streams: torch.Tensor, bptt: int, k1: int | None = None) -> Ite
             ``[1, bptt]``.
     """
     owner = "bptt_windows"
-    step = _resolve_k1(bptt, k1, owner)
+    _resolve_k1(bptt, k1, owner)
     tensor = _as_integer_tensor(streams, "streams", owner)
     if tensor.dim() != 2 or tensor.shape[1] < 2:
         raise ValueError(f"{owner}: streams has shape {tuple(tensor.shape)}; expected (B, L) with L >= 2")
     tensor = tensor.long()
+    for start, end, loss_start, carry_steps in window_spans(tensor.shape[1], bptt, k1, owner):
+        yield Window(
+            inputs=tensor[:, start:end],  # (B, t)
+            targets=tensor[:, start + 1 : end + 1],  # (B, t)
+            loss_start=loss_start,
+            carry_steps=carry_steps,
+        )
+
+
+class Span(NamedTuple):
+    """Where a window lies in streams of length ``L``: inputs are columns ``[start, end)``, targets
+    ``[start + 1, end + 1)``; ``loss_start`` and ``carry_steps`` as :class:`Window`'s."""
+
+    start: int
+    end: int
+    loss_start: int
+    carry_steps: int
+
+
+def window_spans(length: int, bptt: int, k1: int | None = None, owner: str = "window_spans") -> Iterator[Span]:
+    """The columns of each window :func:`bptt_windows` yields for streams of ``length`` steps, without the ids:
+    streams read from disk (:mod:`rnnkit.data.shard_streams`) take the same windows."""
+    step = _resolve_k1(bptt, k1, owner)
+    _check_int(length, "length", owner, minimum=2)
     context = bptt - step  # k2 - k1
-    targets_count = tensor.shape[1] - 1
+    targets_count = length - 1
     for new_start in range(0, targets_count, step):
         start = max(0, new_start - context)
         end = min(new_start + step, targets_count)
@@ -154,9 +178,4 @@ def bptt_windows(streams: torch.Tensor, bptt: int, k1: int | None = None) -> Ite
             carry_steps = max(0, next_new_start - context) - start
         else:
             carry_steps = end - start
-        yield Window(
-            inputs=tensor[:, start:end],  # (B, t)
-            targets=tensor[:, start + 1 : end + 1],  # (B, t)
-            loss_start=new_start - start,
-            carry_steps=carry_steps,
-        )
+        yield Span(start, end, new_start - start, carry_steps)

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ...data.corpus import CorpusConfig, build_vocab, encode_text, train_segmenter
+from ...data.shards import ShardedCorpus, is_prepared
 from ...data.streams import batchify, bptt_windows, num_windows
 from ...models import LanguageModel, LanguageModelConfig
 from ...text import Vocab
@@ -26,6 +27,7 @@ from ..base import IN_MEMORY, Run, finish_run, prepare_run
 from ..model_size import build_within_limit
 from ..run_dir import read_run_config
 from .data import NAME, Texts, described, eval_streams, is_in_memory, load_texts, stream_loss, text_metrics, window_loss
+from .prepared import prepared_corpus, prepared_data
 
 __all__ = ["SETTINGS", "demo_settings", "train_language_model"]
 SEGMENTER_FILE = "tokenizer.json"  # a subword run's segmenter
@@ -57,6 +59,8 @@ def train_language_model(out: str | os.PathLike[str], *, data: TextData | None =
                       settings={"corpus": corpus, "model": model, "train": train}, callbacks=callbacks,
                       data_required=False)
     corpus, model, train = run.settings["corpus"], run.settings["model"], run.train
+    if is_prepared(run.data):  # ids on disk (rnnkit prepare lm): read window by window through memory maps
+        return _train_prepared(run, demo)
     texts = load_texts(run.data, run.valid, run.test, corpus.encoding)
     segmenter = (SubwordTokenizer.load(run.out / SEGMENTER_FILE) if run.resume and corpus.subword != "none"
                  else train_segmenter(texts.train, corpus))  # the training text's pieces only
@@ -79,6 +83,31 @@ def train_language_model(out: str | os.PathLike[str], *, data: TextData | None =
                       steps_per_epoch=num_windows(train_streams.shape[1], train.bptt, train.bptt_k1),
                       show_perplexity=True, shard=None)  # the streams are this rank's rows already
     results.update(_final_metrics(run, network, evaluate, texts, vocab, segmenter))
+    return finish_run(run, results, title=f"{model.cell} language model")
+
+
+def _train_prepared(run: Run, demo: bool) -> dict[str, Any]:
+    """:func:`train_language_model` on a prepared directory (see :mod:`rnnkit.tasks.lm.prepared`)."""
+    corpus_dir = ShardedCorpus(run.data, verify=run.is_main)  # rank 0 recomputes the shards' checksums
+    corpus = run.settings["corpus"] = prepared_corpus(run.settings["corpus"], corpus_dir, run.resume)
+    model, train = run.settings["model"], run.train
+    data = prepared_data(run, corpus_dir, corpus)
+    network = build_within_limit(lambda: LanguageModel(len(corpus_dir.vocab), model)).to(run.device)
+    run.start({"corpus": corpus, "model": model, "train": train, "demo": _is_demo(run, demo)},
+              vocabularies={"vocab.json": corpus_dir.vocab},
+              data_extra={"source": f"{run.data} (prepared: {len(corpus_dir)} tokens in "
+                                    f"{len(corpus_dir.index['shards'])} shards)"})
+
+    def evaluate(net: nn.Module) -> dict[str, float]:
+        return data.evaluate(net, "valid", train.bptt, corpus.level)
+
+    results = run.fit(network, data.loss, data.batches(train.bptt, train.bptt_k1), evaluate=evaluate,
+                      monitor="valid_loss", steps_per_epoch=num_windows(data.train.length, train.bptt, train.bptt_k1),
+                      show_perplexity=True, shard=None)  # each rank reads its own rows already
+    with torch.no_grad():
+        results.update(evaluate(network))
+        if data.test is not None:
+            results.update(data.evaluate(network, "test", train.bptt, corpus.level))
     return finish_run(run, results, title=f"{model.cell} language model")
 
 
