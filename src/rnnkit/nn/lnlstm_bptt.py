@@ -60,15 +60,19 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
     cells[0] = c0
     rows = 1 if not keep else steps  # without a backward pass, one row of each buffer is reused at every step
     recurrent = x.new_empty(rows, batch_size, gate_size)  # u_t
-    activations = x.new_empty(rows, batch_size, gate_size)  # i, f, g, o
+    # i, f, g, o: one row used at every step (it stays in cache; the backward reads only f, kept aside, and the
+    # factors made from the row while it is hot)
+    activations = x.new_empty(1, batch_size, gate_size)
     factors = x.new_empty(rows, batch_size, gate_size)  # d_i, d_f, d_g, d_o
+    forget_gates = x.new_empty(rows, batch_size, H)  # f_t
     cell_factors = x.new_empty(rows, batch_size, H)  # P
     moments = x.new_empty(4, rows, batch_size, 1)  # mean and 1/std of u_t, then of c_t
     pre = x.new_empty(batch_size, gate_size)  # a_t
     tanh_cell = x.new_empty(batch_size, H)  # tanh(LN(c_t))
     x_rows, state_rows, cell_rows = x.unbind(0), states.unbind(0), cells.unbind(0)
-    u_rows, act_rows, factor_rows, p_rows = (t.unbind(0) for t in (recurrent, activations, factors, cell_factors))
-    gate_views = [activations[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4)]
+    u_rows, p_rows, forget_rows = (t.unbind(0) for t in (recurrent, cell_factors, forget_gates))
+    activation = activations[0]
+    i, f, g, o = activation.split(H, dim=1)  # (B, H) views of the one activation row
     factor_views = [factors[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4)]
     moment_rows = [part.unbind(0) for part in moments.unbind(0)]
     pre_g = pre[:, 2 * H : 3 * H]
@@ -79,8 +83,7 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
         torch.mm(h, weight_t, out=u)  # u_t = W_hh h_{t-1}
         _norm_forward(u, (gate_size,), *norm_hh, eps, out0=pre, out1=moment_rows[0][r], out2=moment_rows[1][r])
         pre.add_(x_rows[t])  # a_t
-        torch.sigmoid(pre, out=act_rows[r])  # i, f, o (and sigma(a_g), overwritten next)
-        i, f, g, o = (views[r] for views in gate_views)
+        torch.sigmoid(pre, out=activation)  # i, f, o (and sigma(a_g), overwritten next)
         torch.tanh(pre_g, out=g)
         c_previous, c = cell_rows[t], cell_rows[t + 1]
         torch.mul(f, c_previous, out=c)
@@ -96,6 +99,7 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
             _tanh_backward(i, g, grad_input=d_g)  # i (1 - g^2)
             _sigmoid_backward(tanh_cell, o, grad_input=d_o)  # tanh(LN(c)) o (1 - o)
             _tanh_backward(o, tanh_cell, grad_input=p_rows[r])  # P = o (1 - tanh(LN(c))^2)
+            forget_rows[r].copy_(f)  # dc_{t-1} = dc f
         if mask is not None and t >= ragged_from:  # ended sequences keep their state
             torch.where(mask[t], h_t, h, out=h_t)
             torch.where(mask[t], c, c_previous, out=c)
@@ -103,7 +107,7 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
     outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
     saved = None
     if keep:
-        saved = {"recurrent": recurrent, "factors": factors, "forget_gates": activations[:, :, H : 2 * H],
+        saved = {"recurrent": recurrent, "factors": factors, "forget_gates": forget_gates,
                  "cell_factors": cell_factors, "moments": moments, "states": states, "cells": cells}
     return outputs, states[-1].clone(), cells[-1].clone(), saved
 
