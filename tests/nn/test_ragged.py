@@ -12,6 +12,7 @@ import itertools
 import pytest
 import torch
 
+from rnnkit.nn import ragged
 from rnnkit.nn.ragged import auto_prefers_packed, reversal_index, reverse_within_lengths
 from tests.nn.helpers import RK_LAYERS, assert_close, flatten_state, loss_of, random_weights_like
 
@@ -42,9 +43,11 @@ def run(layer, x, lengths, initial, batch_first=True):
     return output, flatten_state(final), gradients, inputs.grad, state_gradients
 
 
+@pytest.mark.parametrize("padded_call", [False, True], ids=["segments", "padded-call"])
 @pytest.mark.parametrize(("cell", "num_layers", "bidirectional", "with_state"),
                          list(itertools.product(CELLS, [1, 2], [False, True], [False, True])))
-def test_segments_equal_packed_and_explicit(cell, num_layers, bidirectional, with_state):
+def test_segments_equal_packed_and_explicit(cell, num_layers, bidirectional, with_state, padded_call, monkeypatch):
+    monkeypatch.setattr(ragged, "use_padded_call", lambda lengths, batch_size: padded_call)
     torch.manual_seed(0)
     options = dict(num_layers=num_layers, bidirectional=bidirectional)
     layers = {name: RK_LAYERS[cell](5, 6, backend=name, **options).double() for name in ("fused", "packed",
@@ -74,8 +77,10 @@ def test_segments_equal_packed_and_explicit(cell, num_layers, bidirectional, wit
             assert_close(part, other, f"d/dstate[{index}] vs {reference}")
 
 
+@pytest.mark.parametrize("padded_call", [False, True], ids=["segments", "padded-call"])
 @pytest.mark.parametrize("lengths", [[1], [5, 5, 5], [1, 1, 2], [8, 7, 7, 3, 1], [3, 8, 2, 7, 1, 8, 5, 4, 6]])
-def test_segments_time_major_and_odd_length_sets(lengths):
+def test_segments_time_major_and_odd_length_sets(lengths, padded_call, monkeypatch):
+    monkeypatch.setattr(ragged, "use_padded_call", lambda lengths, batch_size: padded_call)
     torch.manual_seed(1)
     fused = RK_LAYERS["lstm"](5, 6, num_layers=2, bidirectional=True, batch_first=False, backend="fused").double()
     packed = RK_LAYERS["lstm"](5, 6, num_layers=2, bidirectional=True, batch_first=False, backend="packed").double()
@@ -121,3 +126,34 @@ def test_reverse_with_a_precomputed_index_equals_the_gather():
     gathered = sequence.gather(0, torch.where(time < lengths, lengths - 1 - time, time).unsqueeze(2).expand(6, 4, 3))
     assert torch.equal(reverse_within_lengths(sequence, lengths), gathered)
     assert torch.equal(reverse_within_lengths(sequence, lengths, reversal_index(lengths, 6, sequence.device)), gathered)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_padded_call_in_float32_through_the_cpu_kernel_equals_packed(cell, monkeypatch):
+    """float32 runs oneDNN's kernel (float64 does not): its sigmoid must saturate the carried LSTM cell state too;
+    large weights and a large forget bias push the pre-activations the saturation bound has to beat."""
+    monkeypatch.setattr(ragged, "use_padded_call", lambda lengths, batch_size: True)
+    torch.manual_seed(2)
+    fused = RK_LAYERS[cell](5, 6, bidirectional=True, backend="fused")
+    packed = RK_LAYERS[cell](5, 6, bidirectional=True, backend="packed")
+    with torch.no_grad():
+        for parameter in fused.parameters():
+            parameter.mul_(8.0)
+    packed.load_state_dict(fused.state_dict())
+    x, lengths = ragged_batch([12, 11, 11, 9, 3, 12])
+    ours, theirs = run(fused, x.float(), lengths, None), run(packed, x.float(), lengths, None)
+    assert ours[0][torch.arange(12)[None, :] >= lengths[:, None]].abs().max() == 0
+    assert_close(ours[0], theirs[0], "output")
+    for part, other in zip(ours[1], theirs[1], strict=True):
+        assert_close(part, other, "state")
+    for name, gradient in ours[2].items():
+        assert_close(gradient, theirs[2][name], f"d/d{name}")
+    assert_close(ours[3], theirs[3], "d/dx")
+
+
+def test_padded_call_rule_takes_bucketed_batches_and_leaves_widely_spread_ones_to_the_segments():
+    assert ragged.use_padded_call([90] * 20 + [89] * 12, 32)  # a length-bucketed batch: 12 padded steps
+    assert ragged.use_padded_call([57, 57, 56, 56, 55, 55], 6)
+    assert not ragged.use_padded_call([40] * 8, 8)  # one length: one plain call either way
+    spread = sorted(torch.randint(200, 501, (32,), generator=torch.Generator().manual_seed(0)).tolist(), reverse=True)
+    assert not ragged.use_padded_call(spread, 32)  # ~30% padding: the segments skip it

@@ -37,7 +37,8 @@ from torch import Tensor
 _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_input=out): out = dy * y * (1 - y)
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (dy, y, grad_input=out): out = dy * (1 - y^2)
 _norm_forward = torch.ops.aten.native_layer_norm.out  # (..., out0=normalised, out1=mean, out2=1/std)
-_norm_backward = torch.ops.aten.native_layer_norm_backward  # (dy, x, shape, mean, rstd, weight, bias, mask)
+_norm_backward_out = torch.ops.aten.native_layer_norm_backward.out  # (dy, x, shape, mean, rstd, weight, bias, mask,
+#                                                                       out0=dx, out1=dgamma, out2=dbeta)
 
 __all__ = ["lnlstm_unroll"]
 
@@ -59,15 +60,19 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
     cells[0] = c0
     rows = 1 if not keep else steps  # without a backward pass, one row of each buffer is reused at every step
     recurrent = x.new_empty(rows, batch_size, gate_size)  # u_t
-    activations = x.new_empty(rows, batch_size, gate_size)  # i, f, g, o
+    # i, f, g, o: one row used at every step (it stays in cache; the backward reads only f, kept aside, and the
+    # factors made from the row while it is hot)
+    activations = x.new_empty(1, batch_size, gate_size)
     factors = x.new_empty(rows, batch_size, gate_size)  # d_i, d_f, d_g, d_o
+    forget_gates = x.new_empty(rows, batch_size, H)  # f_t
     cell_factors = x.new_empty(rows, batch_size, H)  # P
     moments = x.new_empty(4, rows, batch_size, 1)  # mean and 1/std of u_t, then of c_t
     pre = x.new_empty(batch_size, gate_size)  # a_t
     tanh_cell = x.new_empty(batch_size, H)  # tanh(LN(c_t))
     x_rows, state_rows, cell_rows = x.unbind(0), states.unbind(0), cells.unbind(0)
-    u_rows, act_rows, factor_rows, p_rows = (t.unbind(0) for t in (recurrent, activations, factors, cell_factors))
-    gate_views = [activations[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4)]
+    u_rows, p_rows, forget_rows = (t.unbind(0) for t in (recurrent, cell_factors, forget_gates))
+    activation = activations[0]
+    i, f, g, o = activation.split(H, dim=1)  # (B, H) views of the one activation row
     factor_views = [factors[:, :, k * H : (k + 1) * H].unbind(0) for k in range(4)]
     moment_rows = [part.unbind(0) for part in moments.unbind(0)]
     pre_g = pre[:, 2 * H : 3 * H]
@@ -78,8 +83,7 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
         torch.mm(h, weight_t, out=u)  # u_t = W_hh h_{t-1}
         _norm_forward(u, (gate_size,), *norm_hh, eps, out0=pre, out1=moment_rows[0][r], out2=moment_rows[1][r])
         pre.add_(x_rows[t])  # a_t
-        torch.sigmoid(pre, out=act_rows[r])  # i, f, o (and sigma(a_g), overwritten next)
-        i, f, g, o = (views[r] for views in gate_views)
+        torch.sigmoid(pre, out=activation)  # i, f, o (and sigma(a_g), overwritten next)
         torch.tanh(pre_g, out=g)
         c_previous, c = cell_rows[t], cell_rows[t + 1]
         torch.mul(f, c_previous, out=c)
@@ -95,6 +99,7 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
             _tanh_backward(i, g, grad_input=d_g)  # i (1 - g^2)
             _sigmoid_backward(tanh_cell, o, grad_input=d_o)  # tanh(LN(c)) o (1 - o)
             _tanh_backward(o, tanh_cell, grad_input=p_rows[r])  # P = o (1 - tanh(LN(c))^2)
+            forget_rows[r].copy_(f)  # dc_{t-1} = dc f
         if mask is not None and t >= ragged_from:  # ended sequences keep their state
             torch.where(mask[t], h_t, h, out=h_t)
             torch.where(mask[t], c, c_previous, out=c)
@@ -102,7 +107,7 @@ def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor |
     outputs = states if mask is None else states * mask  # (T, B, H): 0 past each sequence's end
     saved = None
     if keep:
-        saved = {"recurrent": recurrent, "factors": factors, "forget_gates": activations[:, :, H : 2 * H],
+        saved = {"recurrent": recurrent, "factors": factors, "forget_gates": forget_gates,
                  "cell_factors": cell_factors, "moments": moments, "states": states, "cells": cells}
     return outputs, states[-1].clone(), cells[-1].clone(), saved
 
@@ -129,59 +134,62 @@ class LayerNormLSTMUnroll(torch.autograd.Function):
         if mask is not None:
             grad_outputs = grad_outputs * mask  # the output is 0 (a constant) past each end
         grad_gates = torch.empty_like(factors)  # (T, B, 4H): dL/da_t = dL/dx_t
-        dh = grad_h + grad_outputs[-1]
-        dc_next = grad_c.clone()
-        recurrent_grads = []  # du_t, from t = T down
-        # the norms' weight and bias gradients, summed step by step from the fused norm backward (while its
-        # inputs are in cache; after the loop they would be several passes over (T, B, 4H) tensors)
-        norm_grads = [torch.zeros_like(gamma_hh), torch.zeros_like(gamma_hh), torch.zeros_like(gamma_c),
-                      torch.zeros_like(gamma_c)]
+        recurrent_grads = torch.empty_like(factors)  # (T, B, 4H): du_t
+        # the norms' weight and bias gradients of every step, written by the fused norm backward (out= forms, so a
+        # step allocates nothing) and summed over the steps after the loop: (T, 4H) for gamma_hh/beta_hh, (T, H)
+        norm_rows = [factors.new_empty(steps, size) for size in (gate_size, gate_size, H, H)]
+        # the out= form wants all three outputs computed (it rejects an unrequested one), so the norm-parameter
+        # gradients are always formed (two reductions over (B, 4H) and (B, H) per step) and returned if wanted;
+        # the norm backward reads its bias argument for the shape of the bias gradient only: gamma stands in
+        every = [True, True, True]
         wanted_hh = [True, ctx.needs_input_grad[2], ctx.has_bias[0] and ctx.needs_input_grad[3]]
         wanted_c = [True, ctx.needs_input_grad[4], ctx.has_bias[1] and ctx.needs_input_grad[5]]
-        # (the norm backward reads its bias argument for the shape of the bias gradient only: gamma stands in)
-        mean_u, rstd_u, mean_c, rstd_c = moments.unbind(0)
+        mean_u, rstd_u, mean_c, rstd_c = (part.unbind(0) for part in moments.unbind(0))
         factor_ifg = factors.view(steps, batch_size, 4, H)[:, :, :3].unbind(0)  # (B, 3, H) views
         grad_ifg = grad_gates.view(steps, batch_size, 4, H)[:, :, :3].unbind(0)
         factor_o, grad_o = factors[:, :, 3 * H :].unbind(0), grad_gates[:, :, 3 * H :].unbind(0)
+        gate_rows, du_rows, cell_rows, u_rows = (t.unbind(0) for t in (grad_gates, recurrent_grads, cells, recurrent))
+        forget_rows, p_rows, output_rows = forget_gates.unbind(0), cell_factors.unbind(0), grad_outputs.unbind(0)
+        gamma_hh_rows, beta_hh_rows, gamma_c_rows, beta_c_rows = (t.unbind(0) for t in norm_rows)
+        dn, dc = factors.new_empty(batch_size, H), factors.new_empty(batch_size, H)
+        dh_buffers = (factors.new_empty(batch_size, H), factors.new_empty(batch_size, H))
+        dc_buffers = (factors.new_empty(batch_size, H), factors.new_empty(batch_size, H))
+        dh = torch.add(grad_h, output_rows[-1], out=dh_buffers[steps % 2])
+        dc_next = dc_buffers[steps % 2].copy_(grad_c)
         for t in range(steps - 1, -1, -1):
             masked = mask is not None and t >= ctx.ragged_from
             if masked:
                 m = mask[t]
                 carried_h, carried_c = dh * ~m, dc_next * ~m
                 dh, dc_next = dh * m, dc_next * m
-            dn = dh * cell_factors[t]  # (B, H): gradient reaching LN(c_t)
-            dc, grad_gamma, grad_beta = _norm_backward(dn, cells[t + 1], (H,), mean_c[t], rstd_c[t], gamma_c,
-                                                       gamma_c, wanted_c)
-            _accumulate(norm_grads, 2, grad_gamma, grad_beta)
+            torch.mul(dh, p_rows[t], out=dn)  # (B, H): gradient reaching LN(c_t)
+            _norm_backward_out(dn, cell_rows[t + 1], (H,), mean_c[t], rstd_c[t], gamma_c, gamma_c, every,
+                               out0=dc, out1=gamma_c_rows[t], out2=beta_c_rows[t])
             dc += dc_next  # dc = dc_t + LN'_c(dn)
             torch.mul(dc.unsqueeze(1), factor_ifg[t], out=grad_ifg[t])  # da_i, da_f, da_g
             torch.mul(dh, factor_o[t], out=grad_o[t])  # da_o
-            dc_next = dc * forget_gates[t]  # dc_{t-1}
-            du, grad_gamma, grad_beta = _norm_backward(grad_gates[t], recurrent[t], (gate_size,), mean_u[t],
-                                                       rstd_u[t], gamma_hh, gamma_hh, wanted_hh)
-            _accumulate(norm_grads, 0, grad_gamma, grad_beta)
-            recurrent_grads.append(du)
-            previous_grad = grad_outputs[t - 1] if t > 0 else None
+            dc_next = torch.mul(dc, forget_rows[t], out=dc_buffers[t % 2])  # dc_{t-1}
+            du = du_rows[t]
+            _norm_backward_out(gate_rows[t], u_rows[t], (gate_size,), mean_u[t], rstd_u[t], gamma_hh, gamma_hh,
+                               every, out0=du, out1=gamma_hh_rows[t], out2=beta_hh_rows[t])
+            previous_grad = output_rows[t - 1] if t > 0 else None
             if masked:
                 previous_grad = carried_h if previous_grad is None else previous_grad + carried_h
                 dc_next = dc_next + carried_c
-            dh = du @ weight_hh if previous_grad is None else torch.addmm(previous_grad, du, weight_hh)
-        flat_du = torch.stack(recurrent_grads[::-1]).view(steps * batch_size, gate_size)  # (T*B, 4H)
+            if previous_grad is None:
+                dh = du @ weight_hh
+            else:  # dh_{t-1} = W_hh^T du_t + the output gradient at t-1
+                dh = torch.addmm(previous_grad, du, weight_hh, out=dh_buffers[t % 2])
+        flat_du = recurrent_grads.view(steps * batch_size, gate_size)  # (T*B, 4H)
         grads = [grad_gates if ctx.needs_input_grad[0] else None, None, None, None, None, None, dh, dc_next]
         if ctx.needs_input_grad[1]:  # sum_t du_t^T h_{t-1}: h_0, then the states h_1 .. h_{T-1}
             later = flat_du[batch_size:]  # ((T-1)*B, 4H)
             grads[1] = torch.addmm(flat_du[:batch_size].t() @ h0, later.t(), states[:-1].reshape(-1, H))  # (4H, H)
-        for index, wanted in ((2, wanted_hh[1]), (3, wanted_hh[2]), (4, wanted_c[1]), (5, wanted_c[2])):
+        for index, wanted, rows in ((2, wanted_hh[1], norm_rows[0]), (3, wanted_hh[2], norm_rows[1]),
+                                    (4, wanted_c[1], norm_rows[2]), (5, wanted_c[2], norm_rows[3])):
             if wanted:
-                grads[index] = norm_grads[index - 2]
+                grads[index] = rows.sum(0)
         return (*grads, None, None, None)
-
-
-def _accumulate(sums: list[Tensor], first: int, grad_gamma: Tensor | None, grad_beta: Tensor | None) -> None:
-    if grad_gamma is not None:
-        sums[first].add_(grad_gamma)
-    if grad_beta is not None:
-        sums[first + 1].add_(grad_beta)
 
 
 def lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tensor | None, gamma_c: Tensor,

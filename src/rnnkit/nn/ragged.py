@@ -20,6 +20,12 @@ lengths repeat, as length-bucketed batches make them). The reverse direction rev
 own length (one gather), runs the same segments, and reverses the output back; so a bidirectional stack runs
 layer by layer, each layer's two directions reading the previous layer's concatenated output.
 
+Where a batch has little padding (length-bucketed batches: a few neighbouring lengths), the segments' extra calls
+cost more than the padding they skip; there :func:`use_padded_call` picks :func:`run_padded` instead: ONE call per
+layer and direction on the padded batch, the outputs past each end zeroed, the final ``h`` read from the outputs,
+and the LSTM's final ``c`` carried exactly through the padding by one extra input feature whose weights saturate
+the forget gate to 1 and the input gate to 0 there (same outputs, states and gradients; tests for both paths).
+
 Measured on the 2-core CPU this project runs on, heavily loaded by other jobs, training step of one layer against
 ``torch.nn.LSTM`` on the padded batch without lengths (which computes on padding and returns the wrong final
 state for shorter sequences) in the same run: BiLSTM 128, batch 32, random lengths 200-500: 1.07x (1 thread) and
@@ -117,6 +123,63 @@ def run_segments(
     return output, finals
 
 
+def run_padded(
+    mode: str,
+    weights: Sequence[Tensor],
+    has_biases: bool,
+    training: bool,
+    x: Tensor,
+    lengths: Tensor,
+    mask: Tensor,
+    state: list[Tensor],
+) -> tuple[Tensor, list[Tensor]]:
+    """One layer and direction over a ragged batch in ONE kernel call on the padded batch, exactly.
+
+    A forward-direction recurrence cannot look ahead, so the outputs at each sequence's real steps are those of the
+    unpadded sequence; those past its end are zeroed (``mask``). The final ``h`` (the only state of a GRU / RNN)
+    equals the output at the last real step: one gather. The LSTM's final ``c`` is not an output; to have the call
+    carry it unchanged through the padding, the input gets one more feature, 1 at padding steps and 0 at real ones,
+    whose weight column is ``+big`` on the forget gate's rows and ``-big`` on the input gate's: there
+    ``f = sigma(big + ...) = 1`` and ``i = sigma(-big + ...) = 0`` in floating point, so
+    ``c_t = f c_{t-1} + i g = c_{t-1}`` (and ``dc`` passes back unchanged, ``d_i = d_f = 0``). ``big`` exceeds what
+    the other terms can reach (``|b| + sum_j |W_hh[k, j]|`` with ``|h| <= 1`` and the input masked to 0 there) by
+    1000, so the saturation holds whatever the weights. ``h`` is not carried through the padding (it is read from
+    the outputs instead), and nothing computed there gets a gradient: the masked outputs send 0, ``c`` passes back
+    through ``f = 1``, and the padding steps' gates get ``dc * 0``.
+
+    Args:
+        mode, has_biases, training: as for :func:`run_segments`.
+        weights: one cell's torch weight list (``w_ih, w_hh[, b_ih, b_hh]``).
+        x: ``(T, B, I)`` time-major, any batch order, ``T`` the longest length.
+        lengths: ``(B,)`` lengths (on ``x``'s device), each in ``1..T``.
+        mask: ``(T, B, 1)`` of ``x``'s dtype, 1 at real steps, 0 past each end.
+        state: the initial state parts (``[h]`` or ``[h, c]``), each ``(1, B, H)``.
+
+    Returns:
+        ``output (T, B, H)``, zero past each end, and the final state parts ``(1, B, H)`` at each last real step.
+    """
+    kernel = KERNELS[mode]
+    x = x * mask  # the padding's input is 0: garbage there could reach neither the saturation bound nor anything
+    if mode == "LSTM":
+        weight_ih, weight_hh, *biases = weights
+        H = weight_hh.shape[1]
+        with torch.no_grad():
+            big = weight_hh.abs().sum(1).max() + 1000.0
+            for bias in biases:
+                big += bias.abs().max()
+        column = weight_ih.new_zeros(4 * H, 1)
+        column[:H] = -big  # input gate rows (torch's gate order i, f, g, o): i = 0 in the padding
+        column[H : 2 * H] = big  # forget gate rows: f = 1 in the padding
+        weights = [torch.cat([weight_ih, column], dim=1), weight_hh, *biases]
+        x = torch.cat([x, 1.0 - mask], dim=2)  # (T, B, I + 1)
+    hx = state if mode == "LSTM" else state[0]
+    output, *final = kernel(x, hx, weights, has_biases, 1, 0.0, training, False, False)
+    output = output * mask  # (T, B, H): 0 past each end
+    last = (lengths - 1).view(1, -1, 1).expand(1, -1, output.shape[2])  # (1, B, H)
+    final[0] = output.gather(0, last)  # h at each last real step
+    return output, final
+
+
 def fused_ragged(
     mode: str,
     weights: Sequence[Sequence[Tensor]],
@@ -163,12 +226,16 @@ def fused_ragged(
         state = state if in_order else [part.index_select(1, order) for part in state]
     layer_input = x if in_order else x.index_select(1, order)  # (T, B, I), longest first
 
-    if not bidirectional:  # every layer in each call: the state of all layers travels between segments
+    steps = x.shape[0]
+    if use_padded_call(sorted_list, batch_size):
+        output, finals = _padded_stack(mode, weights, has_biases, num_layers, bidirectional, dropout, training,
+                                       layer_input, sorted_lengths, state)
+    elif not bidirectional:  # every layer in each call: the state of all layers travels between segments
         flat = [w for cell in weights for w in cell]
         output, finals = run_segments(mode, flat, has_biases, num_layers, dropout, training, layer_input,
                                       sorted_list, state)
     else:
-        reverse = reversal_index(sorted_lengths, x.shape[0], x.device)
+        reverse = reversal_index(sorted_lengths, steps, x.device)
         per_cell: list[list[Tensor]] = []
         for layer in range(num_layers):
             outputs = []
@@ -191,6 +258,53 @@ def fused_ragged(
     if in_order:
         return output, finals
     return output.index_select(1, inverse), [part.index_select(1, inverse) for part in finals]
+
+
+def use_padded_call(sorted_lengths: Sequence[int], batch_size: int) -> bool:
+    """The rule between the two exact paths: one padded call per layer and direction (:func:`run_padded`) when
+    the padding it computes on costs less than the extra calls the segments would make, else the segments.
+
+    Cost model: a kernel call's fixed cost (oneDNN primitive set-up, threads, output assembly) is about as much
+    as ``2 * B`` sequence-steps of work at the shapes measured; the padded call wastes ``B * T - sum(lengths)``
+    sequence-steps and the segments make ``distinct lengths - 1`` extra calls. Length-bucketed batches (a few
+    neighbouring lengths, little padding) take the padded call, e.g. the audio task's 20-90 frames (one call per
+    direction instead of 2-3); random lengths 200-500 (about 30% padding) keep the segments, which skip it.
+    """
+    distinct = len(set(sorted_lengths))
+    if distinct == 1:
+        return False  # one segment is one plain call already
+    wasted = batch_size * sorted_lengths[0] - sum(sorted_lengths)
+    return wasted <= 2 * batch_size * (distinct - 1)
+
+
+def _padded_stack(mode: str, weights: Sequence[Sequence[Tensor]], has_biases: bool, num_layers: int,
+                  bidirectional: bool, dropout: float, training: bool, x: Tensor, lengths: Tensor,
+                  state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """:func:`run_padded` layer by layer and direction by direction over ``x (T, B, I)`` sorted longest first."""
+    steps = x.shape[0]
+    longest = int(lengths[0])
+    layer_input = x[:longest]  # steps past the longest sequence: padding only, zeros appended at the end
+    lengths = lengths.to(x.device)
+    mask = (torch.arange(longest, device=x.device).unsqueeze(1) < lengths).unsqueeze(2).to(x.dtype)  # (T, B, 1)
+    reverse = reversal_index(lengths, longest, x.device) if bidirectional else None
+    directions = 2 if bidirectional else 1
+    per_cell: list[list[Tensor]] = []
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            initial = [part[index : index + 1] for part in state]
+            sequence = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths, reverse)
+            output, final = run_padded(mode, weights[index], has_biases, training, sequence, lengths, mask, initial)
+            outputs.append(output if direction == 0 else reverse_within_lengths(output, lengths, reverse))
+            per_cell.append(final)
+        layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=2)  # (T, B, D*H)
+        if dropout and training and layer < num_layers - 1:
+            layer_input = F.dropout(layer_input, dropout, training=True)
+    output = layer_input
+    if longest < steps:
+        output = torch.cat([output, output.new_zeros(steps - longest, *output.shape[1:])])
+    return output, [torch.cat(parts) for parts in zip(*per_cell, strict=True)]
 
 
 def auto_prefers_packed(device: torch.device) -> bool:
