@@ -75,6 +75,11 @@ def _zeros_state(rows: int, hidden_size: int, parts: int, device: torch.device) 
     return tuple(torch.zeros(rows, BATCH, hidden_size, device=device) for _ in range(parts))
 
 
+def outs(names: list[str]) -> list[str]:
+    """Output names of the final state: ONNX wants them apart from the inputs' (``h`` in, ``h_out`` out)."""
+    return [f"{name}_out" for name in names]
+
+
 def _state_axes(names: list[str]) -> dict[str, dict[int, str]]:
     return {name: {1: "batch"} for name in names}
 
@@ -90,7 +95,7 @@ def export_language_model(predictor: Any, path: PathLike, format: str) -> Path:
     for index, layer in enumerate(model.layers):
         state += _zeros_state(1, layer.hidden_size, wrapper.per_layer, device)
         names += [f"h_{index}", f"c_{index}"] if cell else [f"h_{index}"]
-    graph = Graph(wrapper, (ids, _lengths(device), *state), ["ids", "lengths", *names], ["logits", *names],
+    graph = Graph(wrapper, (ids, _lengths(device), *state), ["ids", "lengths", *names], ["logits", *outs(names)],
                   {"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, **_state_axes(names)})
     return write_export(path, format, predictor.task, {"model": graph}, {
         "vocabulary": vocabulary(predictor.vocab), "corpus": settings_of(predictor.corpus),
@@ -121,7 +126,7 @@ def export_classifier(predictor: Any, path: PathLike, format: str, example: Tens
         pool = wrapper.front.frontend_config.pool_size
         example = example.repeat_interleave(pool, dim=1)
         lengths = lengths * pool
-    graph = Graph(wrapper, (example, lengths, *state), ["inputs", "lengths", *names], ["probabilities", *names],
+    graph = Graph(wrapper, (example, lengths, *state), ["inputs", "lengths", *names], ["probabilities", *outs(names)],
                   axes)
     return write_export(path, format, predictor.task, {"model": graph}, {"labels": list(predictor.labels),
                                                                           **json_ready(settings)})
@@ -145,7 +150,7 @@ def export_tagger(predictor: Any, path: PathLike, format: str) -> Path:
         state_names = ["h", "c"] if wrapper.has_cell_state else ["h"]
         inputs += _zeros_state(layer.num_layers * layer.num_directions, layer.hidden_size, len(state_names), device)
         axes |= _state_axes(state_names)
-    graph = Graph(wrapper, tuple(inputs), [*names, *state_names], ["logits", *state_names], axes)
+    graph = Graph(wrapper, tuple(inputs), [*names, *state_names], ["logits", *outs(state_names)], axes)
     crf = None
     if model.crf is not None:
         crf = {name: json_ready(tensor.detach().float().cpu()) for name, tensor in model.crf.state_dict().items()}
@@ -165,7 +170,7 @@ def export_forecaster(predictor: Any, path: PathLike, format: str) -> Path:
     layer = model.recurrent
     names = ["h", "c"] if wrapper.has_cell_state else ["h"]
     state = _zeros_state(layer.num_layers * layer.num_directions, layer.hidden_size, len(names), device)
-    outputs = ["mean", *(["log_variance"] if config.gaussian else []), *names]
+    outputs = ["mean", *(["log_variance"] if config.gaussian else []), *outs(names)]
     graph = Graph(wrapper, (z, *state), ["z", *names], outputs, {"z": {0: "batch", 1: "time"}, **_state_axes(names)})
     scaler = {"center": json_ready(model.center.cpu()), "scale": json_ready(model.scale.cpu()),
               "transform": config.transform,
@@ -195,7 +200,7 @@ def export_seq2seq(predictor: Any, path: PathLike, format: str) -> Path:
     memory_axes = ({"memory": {0: "batch", 1: "source"}, "keys": {0: "batch", 1: "source"},
                     "mask": {0: "batch", 1: "source"}} if attention else {"context": {0: "batch"}})
     step_graph = Graph(ExportedSeq2SeqStep(model), (tokens, *state, *memory), ["tokens", *names, *memory_names],
-                       ["log_probs", *names, *(["weights"] if attention else [])],
+                       ["log_probs", *outs(names), *(["weights"] if attention else [])],
                        {"tokens": {0: "batch"}, **_state_axes(names), **memory_axes})
     settings = predictor.settings
     return write_export(path, format, predictor.task, {"encoder": encoder_graph, "decoder_step": step_graph}, {
@@ -223,7 +228,7 @@ def export_condgen(predictor: Any, path: PathLike, format: str) -> Path:
     initial_graph = Graph(initial, (condition,), ["condition"], ["q", *names], {"condition": {0: "batch"}})
     tokens = torch.randint(0, len(predictor.vocab), (BATCH, TIME), device=device)
     step_graph = Graph(ExportedConditionalStep(model, initial=False), (tokens, _lengths(device), q, *state),
-                       ["tokens", "lengths", "q", *names], ["logits", *names],
+                       ["tokens", "lengths", "q", *names], ["logits", *outs(names)],
                        {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "q": {0: "batch"},
                         **_state_axes(names)})
     return write_export(path, format, predictor.task, {"initial": initial_graph, "step": step_graph}, {

@@ -124,8 +124,18 @@ def _record(graph: Graph) -> torch.export.ExportedProgram:
         axes = graph.axes.get(name, {})
         shapes.append({axis: dims.setdefault(label, torch.export.Dim(label, min=1)) for axis, label in axes.items()}
                       or None)
+    # the dynamic shapes follow forward's signature: a ``*state`` parameter takes a tuple of the remaining inputs
+    import inspect
+
+    parameters = list(inspect.signature(graph.module.forward).parameters.values())
+    structured: list[Any] = []
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            structured.append(tuple(shapes[len(structured):]))
+            break
+        structured.append(shapes[len(structured)])
     with torch.no_grad():
-        return torch.export.export(graph.module.eval(), tuple(graph.example), dynamic_shapes=tuple(shapes))
+        return torch.export.export(graph.module.eval(), tuple(graph.example), dynamic_shapes=tuple(structured))
 
 
 def _save_onnx(program: torch.export.ExportedProgram, graph: Graph, target: Path) -> None:
