@@ -148,7 +148,8 @@ def check_pieces(predictor: Any, sidecar: Path) -> None:
 
 
 def unidirectional(predictor: Any) -> bool:
-    config = predictor.model.config
+    model = predictor.model
+    config = model.classifier.config if predictor.task == "dna" else model.config
     if predictor.task == "forecast":
         return not config.relative
     return predictor.task in ("lm", "condgen") or not getattr(config, "bidirectional", True)

@@ -44,7 +44,7 @@ class OnnxSeq2Seq:
     def encode(self, source: Tensor, lengths: Tensor) -> tuple[Encoded, Any]:
         out = self.exported.run("encoder", source=source.long(), lengths=torch.as_tensor(lengths).long())
         memory = [torch.from_numpy(out[name]) for name in self.memory_names]
-        state = tuple(torch.from_numpy(out[f"{name}_out"]) for name in self.state_names)
+        state = tuple(torch.from_numpy(out[name]) for name in self.state_names)  # the decoder's initial state
         lengths = torch.as_tensor(lengths).long()
         encoded = (Encoded(None, memory[0], lengths) if self.memory_names == ["context"]
                    else Encoded(Memory(*memory), None, lengths))
