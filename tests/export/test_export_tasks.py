@@ -167,3 +167,85 @@ def test_export_equals_torch_on_random_variable_length_batches(task, format, tmp
     check_task(predictor, sidecar)
     if unidirectional(predictor):
         check_pieces(predictor, sidecar)
+
+
+def model_outputs(predictor: Any, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the wrapper's main output, the same from the model's own forward) for a task's first graph."""
+    model, task = predictor.model, predictor.task
+    lengths = inputs.get("lengths")
+    if task == "lm":
+        return inputs["logits"], model(inputs["ids"], lengths=lengths)[0]
+    if task in ("classify", "dna", "audio"):
+        return inputs["probabilities"], torch.softmax(model(inputs["inputs"], lengths).float(), dim=1)
+    if task == "tag":
+        return inputs["logits"], model(inputs["ids"], lengths, inputs.get("chars"))
+    if task == "forecast":
+        return inputs["mean"], model(inputs["z"])[0]
+    if task == "seq2seq":
+        encoded, _ = model.encode(inputs["source"], lengths)
+        return inputs["memory" if "memory" in inputs else "context"], (
+            encoded.memory.values if encoded.memory is not None else encoded.context)
+    return inputs["q"], model.encode_condition(inputs["condition"])
+
+
+@pytest.mark.parametrize("task", [pytest.param(task, marks=() if task == "lm" else pytest.mark.slow)
+                                  for task in TASKS_WITH_EXPORT])
+def test_the_wrappers_equal_the_models_own_forward(task, tmp_path_factory):
+    """The reference above is the model itself: each wrapper, with zero initial state, gives its forward's output."""
+    predictor = load(task, tmp_path_factory)
+    module = modules(predictor)
+    name = next(iter(module))
+    wrapper = module[name]
+    generator = torch.Generator().manual_seed(3)
+    # the graph's inputs as the export describes them, without writing a file: from the forward's parameters
+    names = _input_names(predictor, wrapper)
+    batch, time = 4, 6 * (predictor.model.frontend_config.pool_size if task == "dna" else 1)
+    inputs = random_inputs(names, batch, time, limits(predictor), generator)
+    for entry in names:
+        if entry["name"] in ("h", "c") or entry["name"].startswith(("h_", "c_")):
+            inputs[entry["name"]] = torch.zeros_like(inputs[entry["name"]])
+    if task == "dna":
+        inputs["lengths"] = torch.clamp(inputs["lengths"], min=predictor.model.frontend_config.pool_size)
+    with torch.no_grad():
+        outputs = wrapper(*inputs.values())
+        first = {"lm": "logits", "tag": "logits", "forecast": "mean", "condgen": "q"}.get(task, "probabilities")
+        if task == "seq2seq":
+            first = "memory" if predictor.model.attention is not None else "context"
+        got, want = model_outputs(predictor, {**inputs, first: outputs[0]})
+    assert torch.allclose(got.float(), want.float(), atol=1e-5)
+
+
+def _input_names(predictor: Any, wrapper: torch.nn.Module) -> list[dict[str, Any]]:
+    """Sidecar-like input entries for the first graph of a task (shapes with axis names), built from the model."""
+    task, model = predictor.task, predictor.model
+
+    def state(rows: int, hidden: int, names: list[str]) -> list[dict[str, Any]]:
+        return [{"name": name, "shape": [rows, "batch", hidden], "dtype": "float32"} for name in names]
+
+    sequence = {"name": "ids", "shape": ["batch", "time"], "dtype": "int64"}
+    lengths = {"name": "lengths", "shape": ["batch"], "dtype": "int64"}
+    if task == "lm":
+        entries = [sequence, lengths]
+        for index, layer in enumerate(model.layers):
+            names = [f"h_{index}", f"c_{index}"] if layer.has_cell_state else [f"h_{index}"]
+            entries += state(1, layer.hidden_size, names)
+        return entries
+    if task in ("classify", "dna", "audio"):
+        inputs = ({"name": "inputs", "shape": ["batch", "time", model.input_size], "dtype": "float32"}
+                  if task == "audio" else {"name": "inputs", "shape": ["batch", "time"], "dtype": "int64"})
+        layer = wrapper.classifier.recurrent
+        names = ["h", "c"] if layer.has_cell_state else ["h"]
+        return [inputs, lengths, *state(layer.num_layers * layer.num_directions, layer.hidden_size, names)]
+    if task == "tag":
+        layer = model.recurrent
+        names = ["h", "c"] if layer.has_cell_state else ["h"]
+        chars = [{"name": "chars", "shape": ["batch", "time", "characters"], "dtype": "int64"}] if model.chars else []
+        return [sequence, lengths, *chars, *state(layer.num_layers * layer.num_directions, layer.hidden_size, names)]
+    if task == "forecast":
+        layer = model.recurrent
+        names = ["h", "c"] if layer.has_cell_state else ["h"]
+        return [{"name": "z", "shape": ["batch", "time", model.config.input_size], "dtype": "float32"},
+                *state(layer.num_layers, layer.hidden_size, names)]
+    if task == "seq2seq":
+        return [{"name": "source", "shape": ["batch", "source"], "dtype": "int64"}, lengths]
+    return [{"name": "condition", "shape": ["batch"], "dtype": "int64"}]
