@@ -53,3 +53,16 @@ def test_export_mistakes_are_one_line_errors(tmp_path, tmp_path_factory, monkeyp
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
     assert_user_error(invoke("export", run, "--out", tmp_path / "model.onnx"), "onnx", "pip install rnnkit[export]")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_running_an_export_without_onnxruntime_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from rnnkit.export import ExportedModel
+
+    (tmp_path / "model.json").write_text(json.dumps({"format": "onnx", "graphs": {}}))
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    with pytest.raises(ValueError, match=r"needs onnxruntime.*pip install rnnkit\[export\]"):
+        ExportedModel(tmp_path / "model.json")
+    with pytest.raises(FileNotFoundError, match="no such sidecar"):
+        ExportedModel(tmp_path / "other.json")
