@@ -21,7 +21,7 @@ from rnnkit.models import exported as wrappers
 
 from .helpers import assert_close, load, random_inputs
 
-TASKS_WITH_EXPORT = ["lm", "classify", "tag", "dna", "audio", "condgen", "forecast", "seq2seq"]
+TASKS_WITH_EXPORT = ["lm", "classify", "tag", "dna", "audio", "condgen", "forecast", "seq2seq", "caption"]
 FAST = {("lm", "onnx")}
 
 
@@ -38,6 +38,8 @@ def modules(predictor: Any) -> dict[str, torch.nn.Module]:
         return {"model": wrappers.ExportedForecaster(model)}
     if task == "seq2seq":
         return {"encoder": wrappers.ExportedSeq2SeqEncoder(model), "decoder_step": wrappers.ExportedSeq2SeqStep(model)}
+    if task == "caption":
+        return {"encoder": wrappers.ExportedCaptionEncoder(model), "decoder_step": wrappers.ExportedCaptionStep(model)}
     return {"initial": wrappers.ExportedConditionalStep(model, True), "step": wrappers.ExportedConditionalStep(model,
                                                                                                                 False)}
 
@@ -53,6 +55,8 @@ def limits(predictor: Any) -> dict[str, int]:
         return {"source": len(predictor.source_vocab), "tokens": len(predictor.target_vocab)}
     if task == "condgen":
         return {"tokens": len(predictor.vocab), "condition": len(predictor.labels)}
+    if task == "caption":
+        return {"tokens": len(predictor.vocab)}
     result = {"ids": len(predictor.vocab) if getattr(predictor, "vocab", None) is not None else 0,
               "inputs": len(predictor.vocab) if getattr(predictor, "vocab", None) is not None else 0}
     if task == "tag" and predictor.char_vocab is not None:
@@ -181,6 +185,8 @@ def model_outputs(predictor: Any, inputs: dict[str, torch.Tensor]) -> tuple[torc
         return inputs["logits"], model(inputs["ids"], lengths, inputs.get("chars"))
     if task == "forecast":
         return inputs["mean"], model(inputs["z"])[0]
+    if task == "caption":
+        return inputs["grid"], model.encode(inputs["images"])[0].grid
     if task == "seq2seq":
         encoded, _ = model.encode(inputs["source"], lengths)
         return inputs["memory" if "memory" in inputs else "context"], (
@@ -208,7 +214,8 @@ def test_the_wrappers_equal_the_models_own_forward(task, tmp_path_factory):
         inputs["lengths"] = torch.clamp(inputs["lengths"], min=predictor.model.frontend_config.pool_size)
     with torch.no_grad():
         outputs = wrapper(*inputs.values())
-        first = {"lm": "logits", "tag": "logits", "forecast": "mean", "condgen": "q"}.get(task, "probabilities")
+        first = {"lm": "logits", "tag": "logits", "forecast": "mean", "condgen": "q", "caption": "grid"}.get(
+            task, "probabilities")
         if task == "seq2seq":
             first = "memory" if predictor.model.attention is not None else "context"
         got, want = model_outputs(predictor, {**inputs, first: outputs[0]})
@@ -246,6 +253,9 @@ def _input_names(predictor: Any, wrapper: torch.nn.Module) -> list[dict[str, Any
         names = ["h", "c"] if layer.has_cell_state else ["h"]
         return [{"name": "z", "shape": ["batch", "time", model.config.input_size], "dtype": "float32"},
                 *state(layer.num_layers, layer.hidden_size, names)]
+    if task == "caption":
+        size = predictor.config.image_size
+        return [{"name": "images", "shape": ["batch", 3, size, size], "dtype": "float32"}]
     if task == "seq2seq":
         return [{"name": "source", "shape": ["batch", "source"], "dtype": "int64"}, lengths]
     return [{"name": "condition", "shape": ["batch"], "dtype": "int64"}]

@@ -323,7 +323,7 @@ def _export(args: argparse.Namespace) -> int:
     predictor = load(args.run)
     if not callable(getattr(predictor, "export", None)):
         raise ValueError(f"{args.run}: a run of task {predictor.task!r}, whose predictor offers no export; expected a "
-                         "run of a task that does (lm, classify, tag, dna, audio, condgen, forecast, seq2seq)")
+                         "run of a task that does (rnnkit train --help lists the tasks)")
     sidecar = predictor.export(args.out if args.out is not None else default_path(args.run, args.format), args.format)
     graphs = json.loads(sidecar.read_text(encoding="utf-8"))["graphs"]
     print_json({"task": predictor.task, "format": args.format, "sidecar": str(sidecar),

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ..nn.attention import Memory
 from .binding_classifier import BindingSiteClassifier
+from .captioner import Captioner, EncodedImages
 from .classifier import SequenceClassifier
 from .classifier_ensemble import ClassifierEnsemble
 from .condgen import ConditionalGenerator
@@ -27,8 +28,9 @@ from .seq2seq import Encoded, Seq2Seq
 from .tagger import SequenceTagger
 
 __all__ = [
-    "ExportedClassifier", "ExportedConditionalStep", "ExportedForecaster", "ExportedLanguageModel",
-    "ExportedSeq2SeqEncoder", "ExportedSeq2SeqStep", "ExportedTagger", "state_names",
+    "ExportedCaptionEncoder", "ExportedCaptionStep", "ExportedClassifier", "ExportedConditionalStep",
+    "ExportedForecaster", "ExportedLanguageModel", "ExportedSeq2SeqEncoder", "ExportedSeq2SeqStep", "ExportedTagger",
+    "state_names",
 ]
 
 
@@ -219,3 +221,35 @@ class ExportedConditionalStep(nn.Module):
         tokens, lengths, q, *state = inputs
         outputs, final = model.decoder(model._inputs(tokens, q), lengths=lengths, state=_state(tuple(state)))
         return (model.logits(outputs), *_parts(final))
+
+
+class ExportedCaptionEncoder(nn.Module):
+    """``(images (B, 3, S, S)) -> (grid (B, L, D)[, keys (B, L, A)], h, c)``: normalised images (the sidecar's mean
+    and std) to the feature grid, the attention keys, and the decoder's initial state ``(1, B, H)``."""
+
+    def __init__(self, model: Captioner) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
+        encoded, (h, c) = self.model.encode(images)
+        keys = () if encoded.memory is None else (encoded.memory.keys,)
+        return (encoded.grid, *keys, h, c)
+
+
+class ExportedCaptionStep(nn.Module):
+    """One decoder step: ``(tokens (N,), h, c, grid[, keys]) -> (log_probs (N, V), h_out, c_out[, weights (N, L)])``."""
+
+    def __init__(self, model: Captioner) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, tokens: Tensor, h: Tensor, c: Tensor, grid: Tensor, *keys: Tensor) -> tuple[Tensor, ...]:
+        memory = None
+        if self.model.attention is not None:
+            mask = torch.ones(grid.shape[:2], dtype=torch.bool, device=grid.device)  # every grid cell is real
+            memory = Memory(grid, keys[0], mask)
+        encoded = EncodedImages(grid, memory, tokens)
+        features, (h, c), weights = self.model.step(tokens, (h, c), encoded)
+        log_probs = torch.log_softmax(self.model.logits(features).float(), dim=-1)  # (N, V)
+        return (log_probs, h, c, *(() if weights is None else (weights,)))

@@ -16,6 +16,8 @@ import torch
 from torch import Tensor
 
 from ..models.exported import (
+    ExportedCaptionEncoder,
+    ExportedCaptionStep,
     ExportedClassifier,
     ExportedConditionalStep,
     ExportedForecaster,
@@ -30,8 +32,8 @@ from .exporting import Graph, write_export
 BATCH, TIME = 2, 3
 PathLike = str | os.PathLike[str]
 
-__all__ = ["export_classifier", "export_condgen", "export_forecaster", "export_language_model", "export_seq2seq",
-           "export_tagger", "vocabulary"]
+__all__ = ["export_captioner", "export_classifier", "export_condgen", "export_forecaster", "export_language_model",
+           "export_seq2seq", "export_tagger", "vocabulary"]
 
 
 def vocabulary(vocab: Vocab | None) -> dict[str, Any] | None:
@@ -234,3 +236,29 @@ def export_condgen(predictor: Any, path: PathLike, format: str) -> Path:
     return write_export(path, format, predictor.task, {"initial": initial_graph, "step": step_graph}, {
         "vocabulary": vocabulary(predictor.vocab), "labels": list(predictor.labels),
         "text": settings_of(predictor.text), "max_length": predictor.max_length})
+
+
+def export_captioner(predictor: Any, path: PathLike, format: str) -> Path:
+    """Two graphs: the encoder ``images -> grid[, keys], h, c`` and one decoder step
+    ``tokens, h, c, grid[, keys] -> log_probs, h_out, c_out[, weights]``."""
+    model, config = predictor.model, predictor.config
+    device = _device(model)
+    images = torch.randn(BATCH, 3, config.image_size, config.image_size, device=device)
+    encoder = ExportedCaptionEncoder(model)
+    attention = model.attention is not None
+    memory_names = ["grid", "keys"] if attention else ["grid"]
+    encoder_graph = Graph(encoder, (images,), ["images"], [*memory_names, "h", "c"], {"images": {0: "batch"}})
+    with torch.no_grad():
+        encoded = encoder(images)
+    memory, state = encoded[: len(memory_names)], encoded[len(memory_names) :]
+    tokens = torch.tensor([predictor.bos_id] * BATCH, device=device)
+    step_graph = Graph(ExportedCaptionStep(model), (tokens, *state, *memory), ["tokens", "h", "c", *memory_names],
+                       ["log_probs", "h_out", "c_out", *(["weights"] if attention else [])],
+                       {"tokens": {0: "batch"}, **_state_axes(["h", "c"]),
+                        **{name: {0: "batch"} for name in memory_names}})
+    return write_export(path, format, predictor.task, {"encoder": encoder_graph, "decoder_step": step_graph}, {
+        "vocabulary": vocabulary(predictor.vocab), "images": settings_of(config),
+        "decoding": {"bos_id": predictor.bos_id, "eos_id": predictor.eos_id, "banned": list(predictor.banned),
+                     "beam_size": config.beam_size, "max_length": predictor.max_length},
+        "notes": "images: RGB, resized to image_size, (x / 255 - mean) / std, shape (B, 3, S, S); then as seq2seq: "
+                 "the encoder once, decoder_step from bos_id feeding back the state"})
