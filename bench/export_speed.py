@@ -6,7 +6,8 @@ it learned. Its ONNX export (``predictor.export``) is timed in onnxruntime again
 run eagerly (the model's own layers: the ragged fused kernels on a padded batch, :mod:`rnnkit.nn.ragged`), on the
 same inputs, at batch 1 and batch 64 (``--steps`` steps; at batch 64 random lengths in ``steps/2 .. steps``).
 What one call is, per task: lm, tag, classify, dna, audio, forecast: the whole graph over the batch; seq2seq:
-the encoder plus one decoder step; condgen: a teacher-forced pass over the tokens (the ``step`` graph).
+the encoder plus one decoder step; caption: the image encoder (the run's image size) plus one decoder step;
+condgen: a teacher-forced pass over the tokens (the ``step`` graph).
 
 Torch and onnxruntime get the same number of threads (``--threads``); the two alternate over ``--rounds``
 rounds after a warm-up, and the report gives the median time of each and the median of the per-round ratios
@@ -36,7 +37,7 @@ from rnnkit.export import ExportedModel
 from rnnkit.models import exported as wrappers
 from rnnkit.tasks import TASKS
 
-TASK_NAMES = ["lm", "classify", "tag", "dna", "audio", "condgen", "forecast", "seq2seq"]
+TASK_NAMES = ["lm", "classify", "tag", "dna", "audio", "condgen", "forecast", "seq2seq", "caption"]
 
 
 def train_run(name: str, folder: Path, hidden_size: int) -> Any:
@@ -67,6 +68,8 @@ def graph_module(predictor: Any, graph: str) -> torch.nn.Module:
         return wrappers.ExportedForecaster(model)
     if task == "seq2seq":
         return (wrappers.ExportedSeq2SeqEncoder(model) if graph == "encoder" else wrappers.ExportedSeq2SeqStep(model))
+    if task == "caption":
+        return (wrappers.ExportedCaptionEncoder(model) if graph == "encoder" else wrappers.ExportedCaptionStep(model))
     return wrappers.ExportedConditionalStep(model, graph == "initial")
 
 
@@ -108,8 +111,8 @@ def measure(predictor: Any, folder: Path, batch: int, steps: int, rounds: int, t
     sidecar = predictor.export(folder / "model.onnx", "onnx")
     exported = ExportedModel(sidecar, threads=threads)
     graphs = exported.settings["graphs"]
-    names = ["encoder", "decoder_step"] if predictor.task == "seq2seq" else ["step"] if predictor.task == "condgen" \
-        else ["model"]
+    names = {"seq2seq": ["encoder", "decoder_step"], "caption": ["encoder", "decoder_step"],
+             "condgen": ["step"]}.get(predictor.task, ["model"])
     generator = torch.Generator().manual_seed(0)
     high = 4  # ids every vocabulary has
     calls = []

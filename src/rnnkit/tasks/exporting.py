@@ -13,8 +13,9 @@ every task:
   and the task's own settings, with the rnnkit version.
 
 A task with two graphs (seq2seq: the encoder and one decoder step) writes ``<stem>.<graph>.<ext>`` for each and one
-sidecar ``<stem>.json``. A ``.pt2`` file is a zip holding pickled parts: load only files you made yourself
-(rnnkit never loads one except in its tests).
+sidecar ``<stem>.json``. A ``.pt2`` file is a zip whose weights ``torch.export.load`` reads with
+``torch.load(..., weights_only=False)`` (torch 2.13, ``torch/export/pt2_archive/_package.py``): unpickling, so load
+only files you made yourself (rnnkit never loads one except in its tests). ONNX files are protobuf: no pickle.
 """
 
 from __future__ import annotations
