@@ -3,6 +3,7 @@ inputs built from a graph's sidecar entry, and the comparison of two sets of out
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 from typing import Any
@@ -18,18 +19,22 @@ _RUNS: dict[str, Path] = {}
 TOLERANCE = 1e-4
 
 
-def tiny_run(name: str, factory: pytest.TempPathFactory) -> Path:
-    """The task's tiny contract run (``tests/contract/tiny_<task>.py``), trained once per test session."""
-    if name not in _RUNS:
+def tiny_run(name: str, factory: pytest.TempPathFactory, **model: Any) -> Path:
+    """The task's tiny contract run (``tests/contract/tiny_<task>.py``), trained once per test session; ``model``:
+    settings of its model config changed (``bidirectional=False``)."""
+    key = name + repr(sorted(model.items()))
+    if key not in _RUNS:
         base = factory.mktemp(f"export-{name}")
         tiny = importlib.import_module(f"tests.contract.tiny_{name}")
-        TASKS[name].train(base / "run", **tiny.tiny(base / "data"))
-        _RUNS[name] = base / "run"
-    return _RUNS[name]
+        keywords = tiny.tiny(base / "data")
+        keywords["model"] = dataclasses.replace(keywords["model"], **model)
+        TASKS[name].train(base / "run", **keywords)
+        _RUNS[key] = base / "run"
+    return _RUNS[key]
 
 
-def load(name: str, factory: pytest.TempPathFactory) -> Any:
-    return rk.load(tiny_run(name, factory))
+def load(name: str, factory: pytest.TempPathFactory, **model: Any) -> Any:
+    return rk.load(tiny_run(name, factory, **model))
 
 
 def random_inputs(entries: list[dict[str, Any]], batch: int, time: int, limits: dict[str, int],

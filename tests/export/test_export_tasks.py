@@ -173,6 +173,18 @@ def test_export_equals_torch_on_random_variable_length_batches(task, format, tmp
         check_pieces(predictor, sidecar)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["classify", "tag"])
+def test_unidirectional_classifier_and_tagger_fed_in_pieces_equal_one_pass(task, tmp_path, tmp_path_factory):
+    """The tiny classify and tag runs read both ways (pieces do not apply); one-way variants, in ONNX and pt2."""
+    changes = {"bidirectional": False, **({"pooling": "last"} if task == "classify" else {})}
+    predictor = load(task, tmp_path_factory, **changes)
+    for format in ("onnx", "pt2"):
+        sidecar = predictor.export(tmp_path / format / f"model.{format}", format)
+        check_task(predictor, sidecar)
+        check_pieces(predictor, sidecar)
+
+
 def model_outputs(predictor: Any, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(the wrapper's main output, the same from the model's own forward) for a task's first graph."""
     model, task = predictor.model, predictor.task

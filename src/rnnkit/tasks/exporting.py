@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,10 @@ from ..train.atomic import atomic_write_text
 FORMATS = ("onnx", "pt2")
 EXTRA_HINT = "pip install rnnkit[export]"
 OPSET = 18
+CONVENTIONS = ("axes named batch and time vary at run time; lengths: each in 1..time, outputs past a sequence's end "
+               "are zero and the final state is the one at its last real step (a reverse direction starts there); "
+               "state inputs (h, c: zeros to start a sequence) come back as h_out, c_out: pass them with the next "
+               "piece of the same sequences to continue them")
 
 __all__ = ["FORMATS", "Graph", "check_format", "default_path", "require_onnx", "write_export"]
 
@@ -112,7 +117,8 @@ def write_export(path: str | os.PathLike[str], format: str, task: str, graphs: M
         described[name] = {"file": target.name, **_signature(program, graph)}
     sidecar = path.with_suffix(".json")
     document = {"rnnkit_version": _rnnkit_version(), "torch_version": torch.__version__, "task": task, "format": format,
-                "opset": OPSET if format == "onnx" else None, "graphs": described, **settings}
+                "opset": OPSET if format == "onnx" else None, "graphs": described,
+                "conventions": CONVENTIONS, **settings}
     atomic_write_text(sidecar, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     return sidecar
 
@@ -135,7 +141,8 @@ def _record(graph: Graph) -> torch.export.ExportedProgram:
             structured.append(tuple(shapes[len(structured):]))
             break
         structured.append(shapes[len(structured)])
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)  # torch's own internals
         return torch.export.export(graph.module.eval(), tuple(graph.example), dynamic_shapes=tuple(structured))
 
 
