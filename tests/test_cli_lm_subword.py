@@ -43,3 +43,19 @@ def test_subword_needs_word_level(tmp_path):
                              tmp_path / "r"), "tokenizer: got 'bpe' with level 'char'")
     assert_user_error(invoke("train", "lm", "--data", train, "--tokenizer", "sentencepiece", "--out", tmp_path / "r"),
                       "--tokenizer")
+
+
+def test_probes_read_a_subword_run_with_its_own_pieces(tmp_path):
+    from rnnkit.analysis.probes import continuation_logprob
+
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    code, _, err = invoke("train", "lm", "--data", train, "--tokenizer", "bpe", "--out", out, *TINY)
+    assert code == 0, err
+    predictor = rk.load(out)
+    whole = predictor.score("the zebra sat")  # an unseen word: several pieces
+    pieces_of_prefix = len(predictor.segmenter.tokenize("the zebra"))
+    assert pieces_of_prefix > len("the zebra".split())
+    expected = sum(whole["token_logprobs"][pieces_of_prefix:len(whole["tokens"]) - 1])
+    assert continuation_logprob(predictor, "the zebra", "sat") == pytest.approx(expected, abs=1e-6)

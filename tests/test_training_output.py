@@ -34,6 +34,27 @@ def test_summary_puts_test_metrics_beside_baselines_and_the_next_command(tmp_pat
     assert lines[3].startswith(f"  next: rnnkit forecast {tmp_path} --data FILE") and "rnnkit evaluate" in lines[3]
 
 
+def test_a_forecast_that_loses_to_a_baseline_gets_a_hint_naming_the_missing_options(tmp_path):
+    results = {"epoch": 10, "best_epoch": 7, "test_rmse": 131.0, "test_persistence_rmse": 52.5,
+               "test_seasonal_naive_rmse": 46.1}
+    config = {"model": {"transform": "none", "relative": False}}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    hint = [line for line in training_summary(results, tmp_path, ("forecast",)).splitlines() if "hint" in line]
+    assert hint == ["  hint: the forecast does not beat a naive baseline; try --transform log (a positive series "
+                    "whose seasonal swing grows with its level) and --relative (forecast the change from the last "
+                    "value)"]
+    config["model"] = {"transform": "log", "relative": False}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert "hint: the forecast does not beat a naive baseline; try --relative (" in \
+        training_summary(results, tmp_path, ("forecast",))
+    config["model"] = {"transform": "log", "relative": True}  # nothing left to suggest
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert "hint" not in training_summary(results, tmp_path, ("forecast",))
+    config["model"] = {"transform": "none", "relative": False}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert "hint" not in training_summary(dict(results, test_rmse=24.5), tmp_path, ("forecast",))  # it wins
+
+
 def test_cli_training_prints_epoch_lines_and_summary_on_stderr_json_on_stdout(tmp_path):
     data = tmp_path / "sales.csv"
     data.write_text(series_text(120), encoding="utf-8")

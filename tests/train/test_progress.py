@@ -143,3 +143,14 @@ def test_bad_arguments(arguments: dict, message: str) -> None:
     options = {"total_steps": 1, "description": "e", "mode": "plain", "stream": io.StringIO(), **arguments}
     with pytest.raises(ValueError, match=message):
         Progress(**options)
+
+
+@pytest.mark.parametrize("steps, expected", [(20, []), (700, ["300", "600", "700"])])
+def test_a_short_epoch_followed_by_a_summary_writes_no_step_line(clock: FakeClock, steps: int,
+                                                                 expected: list[str]) -> None:
+    stream = io.StringIO()
+    with Progress(1000, "epoch 2/10", "plain", stream=stream, log_every=300, summary_follows=True) as progress:
+        for _ in range(steps):
+            clock.now += 0.01
+            progress.update(1, tokens=100, loss=1.234, lr=1e-3)
+    assert [PLAIN_LINE.match(line).group(1) for line in stream.getvalue().splitlines()] == expected

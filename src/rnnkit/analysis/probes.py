@@ -70,16 +70,18 @@ def _join(prefix: str, continuation: str) -> str:
     return prefix + continuation if prefix[-1:].isspace() or continuation[:1].isspace() else f"{prefix} {continuation}"
 
 
-def _content_tokens(text: str, corpus: Any) -> list[str]:
-    """The tokens of ``text`` without the ``<eos>`` that closes each line at word level."""
-    return [token for token in tokens_of(text, corpus) if token != EOS]
+def _content_tokens(text: str, predictor: Any) -> list[str]:
+    """The tokens of ``text`` as the model reads them (a subword run's own pieces), without the ``<eos>`` that
+    closes each line at word level."""
+    segmenter = getattr(predictor, "segmenter", None)
+    return [token for token in tokens_of(text, predictor.corpus, segmenter) if token != EOS]
 
 
 def continuation_logprob(predictor: Any, prefix: str, continuation: str) -> float:
     """log P(continuation | prefix): the continuation's token log-probabilities in the model's score."""
     record = predictor.score(_join(prefix, continuation))
-    start = len(_content_tokens(prefix, predictor.corpus))
-    end = len(_content_tokens(_join(prefix, continuation), predictor.corpus))
+    start = len(_content_tokens(prefix, predictor))
+    end = len(_content_tokens(_join(prefix, continuation), predictor))
     return math.fsum(record["token_logprobs"][start:end])
 
 
@@ -90,7 +92,7 @@ def sentence_logprob(predictor: Any, sentence: str) -> float:
 
 def _unknown_words(predictor: Any, pair: MinimalPair) -> list[str]:
     texts = [pair.correct, pair.wrong] + ([pair.prefix] if pair.prefix is not None else [])
-    return sorted({token for text in texts for token in _content_tokens(text, predictor.corpus)
+    return sorted({token for text in texts for token in _content_tokens(text, predictor)
                    if token not in predictor.vocab})
 
 

@@ -162,7 +162,8 @@ def _language_model_batch(predictor: Any, args: argparse.Namespace) -> Any:
 
     needed = args.batch_size * (args.length + 1)
     if args.data is not None:
-        ids = encode_text(read_text(args.data, predictor.corpus.encoding), predictor.vocab, predictor.corpus)
+        ids = encode_text(read_text(args.data, predictor.corpus.encoding), predictor.vocab, predictor.corpus,
+                          getattr(predictor, "segmenter", None))
         if len(ids) < needed:
             raise ValueError(f"--data {args.data}: holds {len(ids)} tokens; expected at least {needed} "
                              f"(--batch-size {args.batch_size} x (--length {args.length} + 1))")

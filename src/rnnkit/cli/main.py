@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from .analysis import add_analysis_parsers
 from .data import add_data_parser
+from .serve import add_serve_parser
 from .train import add_demo_parser, add_train_parser
 from .verbs import add_verb_parsers
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parser(commands)
     add_analysis_parsers(commands)
     add_data_parser(commands)
+    add_serve_parser(commands)
     return parser
 
 

@@ -63,6 +63,9 @@ def training_summary(results: dict[str, Any], run: str | Path, verbs: Sequence[s
         if shown:
             lines.append(f"  {split}: " + "  ".join(shown))
             break
+    hint = _forecast_hint(results, run)
+    if hint:
+        lines.append(hint)
     files = [name for name in ("model.safetensors", "config.json", "metrics.jsonl", "curves.png")
              if (Path(run) / name).exists()]
     lines.append(f"  run:  {run}" + (f" ({', '.join(files)})" if files else ""))
@@ -75,6 +78,35 @@ def training_summary(results: dict[str, Any], run: str | Path, verbs: Sequence[s
     if commands:
         lines.append("  next: " + "   |   ".join(commands))
     return "\n".join(lines)
+
+
+def _forecast_hint(results: dict[str, Any], run: str | Path) -> str | None:
+    """For a forecast that loses to a naive baseline: the options that let a network win on the usual series.
+
+    A positive series whose seasonal swing grows with its level (passengers, sales) needs ``--transform log``,
+    and a series that moves beyond the levels of its training rows needs ``--relative`` (the forecasting tutorial
+    shows both on the airline series). The default stays ``none`` because ``log`` refuses any value <= 0.
+    """
+    split = "test" if isinstance(results.get("test_rmse"), int | float) else "valid"
+    rmse = results.get(f"{split}_rmse")
+    baselines = [results.get(f"{split}_{name}_rmse") for name in ("persistence", "seasonal_naive")]
+    baselines = [value for value in baselines if isinstance(value, int | float)]
+    if not isinstance(rmse, int | float) or not baselines or rmse < min(baselines):
+        return None
+    try:
+        model = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))["model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(model, dict):
+        return None
+    missing = []
+    if model.get("transform") == "none":
+        missing.append("--transform log (a positive series whose seasonal swing grows with its level)")
+    if model.get("relative") is False:
+        missing.append("--relative (forecast the change from the last value)")
+    if not missing:
+        return None
+    return f"  hint: the forecast does not beat a naive baseline; try {' and '.join(missing)}"
 
 
 def _data_file(run: str | Path) -> str | None:

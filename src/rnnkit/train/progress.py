@@ -55,6 +55,8 @@ class Progress:
         stream: where to write; None means ``sys.stderr`` at the time of the call.
         log_every: in plain mode, write a line every this many steps (and one at the end).
         show_perplexity: also show exp(loss) (language models).
+        summary_follows: the caller writes its own line after :meth:`close` (the trainer's epoch line); in plain
+            mode an epoch that wrote no line yet then ends without a step line of its own.
 
     Example:
         >>> with Progress(100, "epoch 1/3", Progress.choose_mode(False, sys.stderr)) as progress:
@@ -63,7 +65,7 @@ class Progress:
     """
 
     def __init__(self, total_steps: int | None, description: str, mode: str, stream: TextIO | None = None,
-                 log_every: int = 50, show_perplexity: bool = True) -> None:
+                 log_every: int = 50, show_perplexity: bool = True, summary_follows: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"progress mode {mode!r}: expected one of {', '.join(MODES)}")
         if total_steps is not None and total_steps < 0:
@@ -76,6 +78,7 @@ class Progress:
         self.stream = sys.stderr if stream is None else stream
         self.log_every = log_every
         self.show_perplexity = show_perplexity
+        self.summary_follows = summary_follows
         self.steps = 0
         self.tokens = 0
         self.padded_tokens = 0  # batch slots, padding included (0: not reported)
@@ -156,7 +159,9 @@ class Progress:
                 self._bar.set_postfix_str(self._postfix(), refresh=False)
             self._bar.close()
         elif self.mode == "plain" and self.steps > self._logged_step:
-            self._write_line()
+            # a short epoch (no line yet) whose caller writes its own summary line next: one line, not two
+            if not (self.summary_follows and self._logged_step == 0):
+                self._write_line()
 
     def __enter__(self) -> Progress:
         return self

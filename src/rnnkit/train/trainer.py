@@ -240,7 +240,8 @@ class Trainer:
         if config.max_seconds is not None:  # a time budget ends the run, most likely before the last epoch
             description = f"epoch {state.epoch + 1} ({max(0.0, config.max_seconds - state.seconds):.0f} s left)"
         progress = Progress(self.steps_per_epoch, description, mode,
-                            log_every=config.log_every, show_perplexity=self.show_perplexity)
+                            log_every=config.log_every, show_perplexity=self.show_perplexity,
+                            summary_follows=self.evaluate is not None)
         total_loss, total_count, tokens, started = 0.0, 0, 0, time.perf_counter()
         carried = self.carried if state.batch else None
         with progress:

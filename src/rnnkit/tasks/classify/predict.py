@@ -20,6 +20,7 @@ from ..export_graphs import export_classifier, settings_of, vocabulary
 from ..run_dir import Paths, read_run_config, run_settings
 from ..text_data import TextDataConfig, encode_examples, read_examples, tokens_of
 from .data import NAME
+from .stream import ClassifierStream
 from .subword import SubwordConfig, load_segmenter, segment
 
 
@@ -83,6 +84,11 @@ class ClassifierPredictor:
         return [{"text": record.text, "label": self.labels[int(row.argmax())],
                  "probabilities": dict(zip(self.labels, row.tolist(), strict=True))}
                 for record, row in zip(records, probabilities, strict=True)]
+
+    def stream(self) -> ClassifierStream:
+        """A stream fed a text piece by piece: the label probabilities of the text so far after each token (a
+        unidirectional classifier only; see :class:`~rnnkit.tasks.classify.stream.ClassifierStream`)."""
+        return ClassifierStream(self)
 
     @torch.no_grad()
     def evaluate(self, data: Paths | Sequence[tuple[str, str]], batch_size: int = 64,

@@ -17,6 +17,7 @@ from ..run_dir import read_run_config, run_settings
 from .data import NAME, SeriesConfig, SeriesData, origins_in, window_batch
 from .metrics import baseline_forecasts, earliest_seasonal_origin, error_metrics
 from .plots import date_ticks, plot_forecast
+from .stream import ForecastStream
 
 CHUNK = 256  # forecast origins per forward pass
 
@@ -97,6 +98,11 @@ class ForecastPredictor:
                           tick_labels=date_ticks(series.dates, first, len(series)))
             record["plot"] = str(plot)
         return record
+
+    def stream(self, horizon: int | None = None, level: float | None = None) -> ForecastStream:
+        """A stream fed new observations: the forecast after each new row, from the window ending there (see
+        :class:`~rnnkit.tasks.forecast.stream.ForecastStream`)."""
+        return ForecastStream(self, horizon=horizon, level=level)
 
     def evaluate(self, data: SeriesData | TimeSeries, horizon: int | None = None, last_fraction: float | None = None,
                  seasonal_period: int | None = None, level: float | None = None,

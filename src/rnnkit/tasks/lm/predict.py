@@ -30,6 +30,7 @@ from ...train.checkpoint import load_model_weights
 from ..export_graphs import export_language_model
 from ..run_dir import read_run_config, run_settings
 from .data import NAME, stream_loss, text_metrics
+from .stream import LanguageModelStream
 
 
 class LanguageModelPredictor:
@@ -123,6 +124,11 @@ class LanguageModelPredictor:
             where = "prompt" if count == 1 else f"prompts[{index}]"
             raise ValueError(f"{where}: got {prompt!r}, whose tokens are all unknown to the model's vocabulary")
         return tokens
+
+    def stream(self, top_k: int = 5, log_probs: bool = False) -> LanguageModelStream:
+        """A stream fed text piece by piece: per token its log-probability, the running log P and perplexity,
+        and the next-token distribution (see :class:`~rnnkit.tasks.lm.stream.LanguageModelStream`)."""
+        return LanguageModelStream(self, top_k=top_k, log_probs=log_probs)
 
     @torch.no_grad()
     def evaluate(self, path: Path, batch_size: int = 1) -> dict[str, float]:

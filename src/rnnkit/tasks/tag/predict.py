@@ -19,6 +19,7 @@ from ..common import check_batch_size
 from ..export_graphs import export_tagger
 from ..run_dir import Paths, read_run_config, run_settings
 from .data import NAME, TagDataConfig, encode_sentences, read_sentences
+from .stream import TaggerStream
 from .train import metrics_of, predict_tags
 
 
@@ -92,6 +93,11 @@ class TaggerPredictor:
         predicted, _ = predict_tags(self.model, encoded, self.vocab.pad_id, batch_size)
         return [{"tokens": list(record.tokens), "tags": [self.tags[i] for i in guesses]}
                 for record, guesses in zip(records, predicted, strict=True)]
+
+    def stream(self) -> TaggerStream:
+        """A stream fed a sentence's tokens piece by piece: each token's tag as it arrives (a unidirectional
+        tagger only; see :class:`~rnnkit.tasks.tag.stream.TaggerStream`)."""
+        return TaggerStream(self)
 
     @torch.no_grad()
     def evaluate(self, data: Paths, batch_size: int = 64) -> dict[str, Any]:
