@@ -51,7 +51,8 @@ def test_wheel_metadata_extras_and_no_torch_cap(wheel):
     (meta_name,) = [name for name in archive.namelist() if name.endswith("dist-info/METADATA")]
     metadata = Parser().parsestr(archive.read(meta_name).decode())
     assert metadata["License-Expression"] == "MIT"
-    assert {"translate", "yaml", "tensorboard", "serve", "docs", "dev"} <= set(metadata.get_all("Provides-Extra"))
+    assert {"translate", "yaml", "tensorboard", "serve", "docs", "dev", "export"} <= set(
+        metadata.get_all("Provides-Extra"))
     requires = metadata.get_all("Requires-Dist")
     core = [r for r in requires if "extra ==" not in r]
     torch_requirement = next(r for r in core if r.startswith("torch"))

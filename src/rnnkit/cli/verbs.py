@@ -70,6 +70,7 @@ def add_verb_parsers(commands: argparse._SubParsersAction) -> None:
     _add_translate(commands)
     _add_forecast(commands)
     _add_caption(commands)
+    _add_export(commands)
 
 
 def _add_dtype(parser: argparse.ArgumentParser) -> None:
@@ -298,3 +299,33 @@ def _caption(args: argparse.Namespace) -> int:
 
 
 __all__ = ["add_verb_parsers", "keywords_for", "predictor_with", "print_json"]
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export", help="write a run's model as ONNX or a torch.export program (.pt2), with a JSON sidecar",
+        description="Write the run's model as one graph for any batch size, length and lengths (the recurrent state "
+                    "an input and an output, so a sequence can be fed in pieces), and beside it a JSON sidecar with "
+                    "the input and output names, shapes and dtypes, the vocabulary, labels and settings a client "
+                    "needs. seq2seq and condgen write two graphs (<stem>.<graph>.<ext>). onnx needs "
+                    "'pip install rnnkit[export]'. A .pt2 file holds pickled parts: load only your own files.")
+    export.add_argument("run", type=Path, help="run directory written by 'rnnkit train'")
+    export.add_argument("--format", choices=("onnx", "pt2"), default="onnx",
+                        help="onnx (default; runs in onnxruntime) or pt2 (torch.export.save; torch.export.load)")
+    export.add_argument("--out", type=Path, default=None, help="the file to write (default: RUN/export/model.FORMAT)")
+    export.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..api import load
+    from ..tasks.exporting import default_path
+
+    predictor = load(args.run)
+    if not callable(getattr(predictor, "export", None)):
+        raise ValueError(f"{args.run}: a run of task {predictor.task!r}, whose predictor offers no export; expected a "
+                         "run of a task that does (rnnkit train --help lists the tasks)")
+    sidecar = predictor.export(args.out if args.out is not None else default_path(args.run, args.format), args.format)
+    graphs = json.loads(sidecar.read_text(encoding="utf-8"))["graphs"]
+    print_json({"task": predictor.task, "format": args.format, "sidecar": str(sidecar),
+                "files": [str(sidecar.parent / graph["file"]) for graph in graphs.values()]})
+    return 0

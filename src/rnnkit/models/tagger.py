@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..nn.crf import CONSTRAINTS, CRF, chunk_constraints
+from ..nn.exportable import is_exporting
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
 from .char_features import CHAR_FEATURES, CharEncoder
@@ -151,7 +152,7 @@ class SequenceTagger(nn.Module):
         if not isinstance(ids, Tensor) or ids.is_floating_point() or ids.dim() != 2 or ids.numel() == 0:
             shape = tuple(ids.shape) if isinstance(ids, Tensor) else type(ids).__name__
             raise ValueError(f"ids: got {shape}; expected integer token ids (B, T)")
-        low, high = int(ids.min()), int(ids.max())
+        low, high = (0, 0) if is_exporting() else (int(ids.min()), int(ids.max()))  # no host reads in export
         if low < 0 or high >= self.vocab_size:
             raise ValueError(f"ids: got token id {low if low < 0 else high}; expected ids in [0, {self.vocab_size})")
         batch_size, steps = ids.shape

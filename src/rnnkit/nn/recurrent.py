@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .cells import ElmanCell, GRUCell, LayerNormLSTMCell, LSTMCell, RecurrentCell, State, bias_sum
 from .checks import check_input, check_lengths, check_state
+from .exportable import exportable_forward, is_exporting
 from .gru_bptt import gru_unroll
 from .lnlstm_bptt import lnlstm_unroll
 from .lstm_bptt import lstm_unroll
@@ -162,6 +163,8 @@ class Recurrent(nn.Module):
         self, x: Tensor, lengths: Tensor | Sequence[int] | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """Run the stack over ``x``; see the class docstring for shapes and semantics."""
+        if is_exporting():  # one graph for any lengths: the checks and paths below read data on the host
+            return exportable_forward(self, x, None if lengths is None else torch.as_tensor(lengths), state)
         unbatched = check_input(x, self.input_size, self.batch_first)
         if unbatched:
             x = x.unsqueeze(0 if self.batch_first else 1)

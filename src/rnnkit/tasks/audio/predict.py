@@ -7,12 +7,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ...data.audio_features import FeatureConfig, FeatureExtractor
 from ...data.limits import stdin_lines
 from ...data.readers.audio import LabelledAudio, audio_paths, read_labelled_audio
 from ...models import ClassifierConfig, SequenceClassifier
 from ...train.checkpoint import load_model_weights
 from ..common import check_batch_size, evaluation_report
+from ..export_graphs import export_classifier, settings_of
 from ..run_dir import Paths, read_run_config, run_settings
 from .data import NAME, AudioDataConfig, extract_frames
 from .train import predict_probabilities
@@ -99,3 +102,20 @@ class AudioClassifierPredictor:
         frames = extract_frames(files, self.extractor, self.labels).normalized(self.normalization)
         probabilities = predict_probabilities(self.model, frames, batch_size)
         return evaluation_report(probabilities, frames.labels, self.labels, confusion_png)
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the model as one graph for any batch size, length and lengths, with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``; the suffix is added when missing).
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the
+            labels, feature settings and normalisation.
+        """
+        frames = torch.randn(2, 3, self.features.size, device=next(self.model.parameters()).device)
+        return export_classifier(self, path, format, frames, {"features": settings_of(self.features),
+                                                              "audio": settings_of(self.audio),
+                                                              "normalization": self.normalization})

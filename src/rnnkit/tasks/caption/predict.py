@@ -13,6 +13,7 @@ from ...models.captioner import Captioner, CaptionerConfig
 from ...text import Vocab
 from ...train.checkpoint import load_model_weights
 from ..common import check_batch_size
+from ..export_graphs import export_captioner
 from ..run_dir import read_run_config, run_settings
 from .data import NAME, SPECIALS, TEST_NAMES, encode_split, group_by_image, images_folder, listed_rows, read_sources
 from .images import CaptionDataConfig, normalise, read_image
@@ -151,6 +152,21 @@ class CaptionPredictor:
         from .plots import plot_caption
 
         return plot_caption(tensor, tokens, references, self.attention(tensor, tokens), Path(path))
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the captioner as two graphs (the image encoder and one decoder step) with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``): ``<stem>.encoder.<ext>`` and
+                ``<stem>.decoder_step.<ext>`` go beside it.
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<stem>.json``: each graph's inputs and outputs (names, shapes, dtypes), the vocabulary,
+            the image settings (size, mean, std) and the decoding settings.
+        """
+        return export_captioner(self, path, format)
 
 
 __all__ = ["CaptionPredictor"]

@@ -16,6 +16,7 @@ from ...text import Vocab
 from ...text.subword import SubwordTokenizer
 from ...train.checkpoint import load_model_weights
 from ..common import Encoded, check_batch_size, evaluation_report, predict_probabilities
+from ..export_graphs import export_classifier, settings_of, vocabulary
 from ..run_dir import Paths, read_run_config, run_settings
 from ..text_data import TextDataConfig, encode_examples, read_examples, tokens_of
 from .data import NAME
@@ -104,3 +105,19 @@ class ClassifierPredictor:
         encoded = encode_examples(examples, self.vocab, self.labels)
         probabilities = predict_probabilities(self.model, encoded, self.vocab.pad_id, batch_size)
         return evaluation_report(probabilities, encoded.labels, self.labels, confusion_png)
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the model as one graph for any batch size, length and lengths, with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``; the suffix is added when missing).
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the
+            vocabulary, labels and text settings.
+        """
+        ids = torch.randint(0, len(self.vocab), (2, 3), device=next(self.model.parameters()).device)
+        return export_classifier(self, path, format, ids, {"vocabulary": vocabulary(self.vocab), "text": settings_of(
+            self.text), "subword_tokenizer": "tokenizer.json" if self.segmenter is not None else None})

@@ -18,6 +18,7 @@ from ...models.condgen import ConditionalGenerator, ConditionalGeneratorConfig
 from ...text import Vocab
 from ...train.checkpoint import load_model_weights
 from ..common import EVAL_BATCH_SIZE, check_batch_size
+from ..export_graphs import export_condgen
 from ..run_dir import Paths, read_run_config, run_settings
 from ..text_data import TextDataConfig, encode_examples, read_examples
 from .data import NAME, SPECIALS, evaluation_batches
@@ -131,3 +132,17 @@ class ConditionalGeneratorPredictor:
                               len(self.labels))
         metrics["ppl_by_label"] = dict(zip(self.labels, metrics["ppl_by_label"], strict=True))
         return {"labels": self.labels, **metrics, "examples": len(encoded)}
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the model as one graph for any batch size, length and lengths, with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``; the suffix is added when missing).
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the
+            vocabulary and labels (two graphs: initial and step).
+        """
+        return export_condgen(self, path, format)

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ...data.limits import stdin_lines
 from ...data.readers.labelled import LabelledText
 from ...data.readers.sequences import ALPHABETS, SequenceRecord, check_letters, read_sequences
@@ -15,6 +17,7 @@ from ...models.binding_classifier import BindingSiteClassifier, ConvFrontEndConf
 from ...text import Vocab
 from ...train.checkpoint import load_model_weights
 from ..common import check_batch_size, evaluation_report, predict_probabilities
+from ..export_graphs import export_classifier, settings_of, vocabulary
 from ..run_dir import Paths, read_run_config, run_settings
 from .data import NAME, SequenceDataConfig, check_labelled, encode_records, read_records
 from .train import build_model
@@ -104,3 +107,20 @@ class SequenceClassifierPredictor:
         encoded = encode_records(records, self.sequence, self.vocab, self.labels, self.minimum_steps)
         probabilities = predict_probabilities(self.model, encoded, self.pad_id, batch_size)
         return evaluation_report(probabilities, encoded.labels, self.labels)
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the model as one graph for any batch size, length and lengths, with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``; the suffix is added when missing).
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the
+            labels, k-mer vocabulary and sequence settings.
+        """
+        table = self.model.one_hot_table.shape[0] if self.vocab is None else len(self.vocab)
+        ids = torch.randint(0, table, (2, 3), device=next(self.model.parameters()).device)
+        return export_classifier(self, path, format, ids, {"vocabulary": vocabulary(self.vocab),
+                                                           "sequence": settings_of(self.sequence)})

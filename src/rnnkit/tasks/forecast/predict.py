@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import torch
 from ...data.readers.timeseries import TimeSeries
 from ...models.forecaster import Forecast, Forecaster, ForecasterConfig
 from ...train.checkpoint import load_model_weights
+from ..export_graphs import export_forecaster
 from ..run_dir import read_run_config, run_settings
 from .data import NAME, SeriesConfig, SeriesData, origins_in, window_batch
 from .metrics import baseline_forecasts, earliest_seasonal_origin, error_metrics
@@ -164,6 +166,20 @@ class ForecastPredictor:
                           tick_labels=date_ticks(series.dates, first, int(x[-1]) + 1))
             record["plot"] = str(plot)
         return record
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the model as one graph for any batch size, length and lengths, with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``; the suffix is added when missing).
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the
+            scaler and series settings.
+        """
+        return export_forecaster(self, path, format)
 
 
 __all__ = ["ForecastPredictor"]

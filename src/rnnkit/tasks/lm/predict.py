@@ -9,6 +9,7 @@ boundary the model saw between lines in training).
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from ...models import LanguageModel, LanguageModelConfig
 from ...text import Vocab, pad_sequences
 from ...text.subword import SubwordTokenizer
 from ...train.checkpoint import load_model_weights
+from ..export_graphs import export_language_model
 from ..run_dir import read_run_config, run_settings
 from .data import NAME, stream_loss, text_metrics
 from .stream import LanguageModelStream
@@ -144,3 +146,16 @@ class LanguageModelPredictor:
         streams = batchify(ids, max(1, min(batch_size, len(ids) // 2))).to(self.device)
         metrics = text_metrics(*stream_loss(self.model, streams, self.bptt), "test", self.corpus.level)
         return {key.removeprefix("test_"): value for key, value in metrics.items()} | {"tokens": int(streams.numel())}
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the model as one graph for any batch size, length and lengths, with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``; the suffix is added when missing).
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the vocabulary.
+        """
+        return export_language_model(self, path, format)

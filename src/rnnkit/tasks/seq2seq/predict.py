@@ -11,6 +11,7 @@ reference as written (lower-cased if the run lower-cases), with sacrebleu's own 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from ...models.seq2seq import Seq2Seq
 from ...text import Vocab
 from ...train.checkpoint import load_model_weights
 from ..base import is_path_like
+from ..export_graphs import export_seq2seq
 from ..run_dir import describe_paths, read_run_config, run_settings
 from .data import BOS, EOS, TranslationCorpusConfig, read_data
 from .settings import SETTINGS, TASK_NAME, Seq2SeqTaskConfig
@@ -211,6 +213,20 @@ class Seq2SeqPredictor:
 
         source, target, weights = self.attention(text, beam_size=beam_size, truncate=truncate)
         return plot_attention_heatmap(source, target, weights, Path(path))
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the model as one graph for any batch size, length and lengths, with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``; the suffix is added when missing).
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the
+            vocabularies and decoding settings (two graphs: encoder and decoder_step).
+        """
+        return export_seq2seq(self, path, format)
 
 
 def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], tokenize: str = "none") -> dict[str, float]:

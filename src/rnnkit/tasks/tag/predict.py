@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from ...models.tagger import SequenceTagger, TaggerConfig
 from ...text import Vocab
 from ...train.checkpoint import load_model_weights
 from ..common import check_batch_size
+from ..export_graphs import export_tagger
 from ..run_dir import Paths, read_run_config, run_settings
 from .data import NAME, TagDataConfig, encode_sentences, read_sentences
 from .stream import TaggerStream
@@ -111,3 +113,17 @@ class TaggerPredictor:
         predicted, loss = predict_tags(self.model, encoded, self.vocab.pad_id, batch_size)
         metrics = metrics_of(predicted, loss, encoded, self.tags, "test")
         return {"tags": self.tags, **{key.removeprefix("test_"): value for key, value in metrics.items()}}
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx") -> Path:
+        """Write the model as one graph for any batch size, length and lengths, with a JSON sidecar.
+
+        Args:
+            path: the file to write (``.onnx`` or ``.pt2``; the suffix is added when missing).
+            format: ``"onnx"`` (needs ``pip install rnnkit[export]``) or ``"pt2"`` (``torch.export``; a zip with
+                pickled parts: load only your own files).
+
+        Returns:
+            The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the
+            vocabularies, tags, CRF transitions and text settings.
+        """
+        return export_tagger(self, path, format)
