@@ -35,7 +35,7 @@ from .data import (
     training_batches,
 )
 from .images import CaptionDataConfig
-from .metrics import bleu_scores, image_features, nearest_captions, prior_caption
+from .metrics import bleu_scores, caption_scores, image_features, nearest_captions, prior_caption
 from .search import search_captions
 
 EVAL_BATCH_SIZE = 64
@@ -158,20 +158,20 @@ def validation(split: CaptionSplit, vocab: Vocab, config: CaptionDataConfig, max
 
 def split_scores(model: nn.Module, split: CaptionSplit, vocab: Vocab, config: CaptionDataConfig,
                  max_length: int) -> dict[str, Any]:
-    """Loss per word and BLEU-1..4 of the run's beam search on ``split``."""
+    """Loss per word, BLEU-1..4 and CIDEr-D (with pycocoevalcap) of the run's beam search on ``split``."""
     captions = generate(model, split, vocab, config, max_length, config.beam_size)
-    return {"loss": corpus_loss(model, split, vocab, config), **bleu_scores(captions, split.references),
+    return {"loss": corpus_loss(model, split, vocab, config), **caption_scores(captions, split.references),
             "images": len(split)}
 
 
 def baseline_scores(model: nn.Module, train_split: CaptionSplit, split: CaptionSplit, vocab: Vocab,
                     config: CaptionDataConfig, prior: str, prefix: str) -> dict[str, float]:
-    """BLEU-1..4 on ``split`` of the nearest-training-image caption and of the one prior caption."""
+    """BLEU-1..4 (and CIDEr-D) on ``split`` of the nearest-training-image caption and of the one prior caption."""
     features = [image_features(model, evaluation_batches(part, EVAL_BATCH_SIZE, vocab, config))
                 for part in (train_split, split)]
     nearest = nearest_captions(features[0], train_split.references, features[1])
-    return {**bleu_scores(nearest, split.references, f"{prefix}nearest_"),
-            **bleu_scores([prior] * len(split), split.references, f"{prefix}prior_")}
+    return {**caption_scores(nearest, split.references, f"{prefix}nearest_"),
+            **caption_scores([prior] * len(split), split.references, f"{prefix}prior_")}
 
 
 __all__ = ["baseline_scores", "batch_loss", "corpus_loss", "generate", "split_scores", "train_caption"]
