@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ...models.captioner import Captioner, CaptionerConfig, caption_loss
+from ...models.resnet import load_pretrained_resnet
 from ...text import Vocab
 from ...train.config import TrainConfig
 from ...train.trainer import StepResult
@@ -77,7 +78,11 @@ def train_caption(out: str | os.PathLike[str], *, data: Data = None, valid: Data
     vocab = build_vocab(read[0][2], config)
     splits = [None if part is None else encode_split(part[0], part[1], part[2], vocab, config) for part in read]
     train_split, valid_split, test_split = splits
-    network = Captioner(len(vocab), model_config, pad_id=vocab.pad_id).to(run.device)
+    network = Captioner(len(vocab), model_config, pad_id=vocab.pad_id)
+    weights = None
+    if model_config.pretrained and not run.resume:  # a resumed run's checkpoint holds the encoder's weights
+        weights = str(load_pretrained_resnet(network.encoder.backbone))
+    network = network.to(run.device)
     longest = max(len(ids) for per_image in train_split.ids for ids in per_image)
     prior = prior_caption(train_split.references)
     run.start({"caption": config, "model": model_config, "train": train_config,
@@ -87,7 +92,8 @@ def train_caption(out: str | os.PathLike[str], *, data: Data = None, valid: Data
                           "examples": {name: None if split is None else {"images": len(split), "captions": sum(
                               len(ids) for ids in split.ids)} for name, split in zip(("train", "valid", "test"),
                                                                                        splits, strict=True)},
-                          "skipped_captions": sum(0 if part is None else part[3] for part in read)})
+                          "skipped_captions": sum(0 if part is None else part[3] for part in read),
+                          **({"pretrained_weights": weights} if weights else {})})
     pad_id, weight = vocab.pad_id, model_config.doubly_stochastic
     batches, steps = training_batches(train_split, train_config.batch_size, train_config.seed, vocab, config)
     evaluate = validation(valid_split, vocab, config, longest + 5)
