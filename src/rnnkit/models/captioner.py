@@ -28,8 +28,8 @@ shapes the captioner without attention could no longer tell red from blue.
 ``encoder="resnet18"|"resnet50"`` puts torchvision's ResNet in place of the small CNN (rebuilt in plain torch under
 torchvision's parameter names, :mod:`rnnkit.models.resnet`): its last feature map (stride 32: a 4x4 grid for
 128-pixel images) then the same 1x1 convolution and LayerNorm. ``pretrained`` starts it from torchvision's
-ImageNet weights (the task loads them, :func:`~rnnkit.models.resnet.load_pretrained_resnet`; use ImageNet's
-``--mean 0.485 0.456 0.406 --std 0.229 0.224 0.225`` then) and ``freeze_encoder`` keeps the backbone fixed: no
+ImageNet weights (the task loads them, :func:`~rnnkit.models.resnet.load_pretrained_resnet`; the default
+``--mean`` / ``--std`` are ImageNet's, which these weights expect) and ``freeze_encoder`` keeps the backbone fixed: no
 gradient, and its BatchNorm layers keep their running statistics in training too. A trained ResNet's BatchNorm
 statistics are per batch in training, so data-parallel ranks see slightly different normalisations than one
 process would (the small CNN has no BatchNorm for that reason).
