@@ -44,14 +44,16 @@ def train(args: argparse.Namespace) -> None:
         args.out, data=captions, images=captions.parent / "images",
         caption=CaptionDataConfig(image_size=args.image_size, min_freq=5, flip=True, beam_size=3, select_on="bleu4",
                                   captions_per_image=args.captions_per_image),
-        model=CaptionerConfig(encoder_width=32, encoder_blocks=3, encoder_convs=1, feature_size=256,
+        model=CaptionerConfig(encoder=args.encoder, pretrained=args.pretrained, freeze_encoder=args.freeze_encoder,
+                              encoder_width=32, encoder_blocks=3, encoder_convs=1, feature_size=256,
                               embedding_size=128, hidden_size=args.hidden_size, attention=args.attention,
                               attention_size=128, dropout=0.3),
         train=TrainConfig(epochs=args.epochs, batch_size=32, lr=args.lr, clip_norm=5.0, seed=0,
-                          max_seconds=args.seconds, log_every=20))
+                          max_seconds=args.seconds, log_every=20, device=args.device))
     results["wall_seconds"] = time.perf_counter() - started
     (Path(args.out) / "bench_results.json").write_text(json.dumps(results, indent=1))
-    print(json.dumps({key: value for key, value in results.items() if "bleu" in key or "epoch" in key}))
+    print(json.dumps({key: value for key, value in results.items()
+                      if "bleu" in key or "cider" in key or "epoch" in key}))
 
 
 def report(args: argparse.Namespace) -> None:
@@ -62,23 +64,29 @@ def report(args: argparse.Namespace) -> None:
         history = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
         rows.append({"run": str(run), "attention": config["model"]["attention"], "results": results,
                      "epochs": len(history), "valid_bleu4_by_epoch": [record.get("valid_bleu4") for record in history]})
-    print("| model | epochs (best) | train min | test B-1 | B-2 | B-3 | B-4 |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | epochs (best) | train min | test B-1 | B-2 | B-3 | B-4 | CIDEr-D |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         results = row["results"]
         name = "attention (Show, Attend and Tell)" if row["attention"] else "mean feature (Show and Tell)"
         print(f"| {name} | {row['epochs']} ({results['best_epoch']}) | {results['train_seconds'] / 60:.1f} | "
-              + " | ".join(f"{results[f'test_bleu{n}']:.1f}" for n in ORDERS) + " |")
+              + " | ".join(f"{results[f'test_bleu{n}']:.1f}" for n in ORDERS) + f" | {cider(results, 'test_')} |")
     for key, name in (("nearest", "nearest training image (attention run's encoder)"), ("prior", "one prior caption")):
         results = rows[-1]["results"]
         print(f"| baseline: {name} | | | " + " | ".join(f"{results[f'test_{key}_bleu{n}']:.1f}" for n in ORDERS)
-              + " |")
+              + f" | {cider(results, f'test_{key}_')} |")
     DOCS.mkdir(exist_ok=True)
     (DOCS / "caption_flickr8k.json").write_text(json.dumps(rows, indent=1))
     attention_run = next((row["run"] for row in rows if row["attention"]), None)
     if attention_run is not None:
         figure = attention_figure(Path(attention_run), DOCS / "caption_attention.png", args.images)
         print(f"figure: {figure}")
+
+
+def cider(results: dict, prefix: str) -> str:
+    """The CIDEr-D column: the run's figure, or a dash for a run scored without pycocoevalcap."""
+    value = results.get(f"{prefix}cider")
+    return "-" if value is None else f"{value:.1f}"
 
 
 def attention_figure(run: Path, path: Path, count: int) -> Path:
@@ -135,6 +143,12 @@ def main() -> None:
     run.add_argument("--hidden-size", type=int, default=256)
     run.add_argument("--lr", type=float, default=2e-3)
     run.add_argument("--threads", type=int, default=1)
+    run.add_argument("--encoder", choices=("cnn", "resnet18", "resnet50"), default="cnn",
+                     help="image encoder (resnet: torchvision's architecture; use --pretrained on a GPU)")
+    run.add_argument("--pretrained", action="store_true",
+                     help="ResNet from torchvision's ImageNet weights (torch hub cache)")
+    run.add_argument("--freeze-encoder", action="store_true")
+    run.add_argument("--device", default="cpu")
     run.set_defaults(handler=train)
     summary = commands.add_parser("report", help="table, docs/caption_flickr8k.json and the attention figure")
     summary.add_argument("runs", type=Path, nargs="+")

@@ -11,6 +11,9 @@ run each, the same training budget; ``--only`` picks some)::
 
 Model (CPU-sized): embedding 100, char BiLSTM 50 per direction, 1-layer BiLSTM 200 per direction, dropout 0.33,
 word dropout 0.05, AdamW 2e-3, batch 32, clip 5, up to --epochs epochs or --max-seconds of training per setting.
+The flags below override some of these (e.g. ``--char-encoder cnn``, ``--word-dropout 0 --word-dropout-alpha
+0.25`` for frequency-aware word dropout, ``--schedule plateau --lr-decay 0.5`` to halve the rate whenever the
+dev accuracy stops improving).
 
 Usage:
     RNNKIT_DATA_DIR=/work/shared/data python bench/tag_ud_ewt.py --max-seconds 1800 --out-dir ud_runs
@@ -20,6 +23,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -49,6 +53,9 @@ SETTINGS = {
     "char_crf": dict(char_features="lstm", crf=True),
 }
 TRAIN = dict(batch_size=32, lr=2e-3, clip_norm=5.0, log_every=100)
+MODEL_FLAGS = ("embedding_size", "hidden_size", "char_size", "dropout", "word_dropout", "word_dropout_alpha",
+               "char_encoder")
+TRAIN_FLAGS = ("lr", "schedule", "lr_decay", "plateau_patience", "batch_size")
 SMOKE = dict(model=dict(embedding_size=8, hidden_size=8, char_size=4), train=dict(epochs=1, max_steps_per_epoch=3))
 
 
@@ -63,10 +70,22 @@ def per_tag_f1(matrix: list[list[int]], names: list[str]) -> dict[str, float]:
     return scores
 
 
+def overrides(args: argparse.Namespace, setting: dict) -> tuple[dict, dict]:
+    """The model and training settings that the command line changes from BASE / TRAIN."""
+    model = {key: getattr(args, key) for key in MODEL_FLAGS if getattr(args, key) is not None}
+    if "char_encoder" in model:
+        encoder = model.pop("char_encoder")
+        if setting.get("char_features", "none") != "none":
+            model["char_features"] = encoder
+    train = {key: getattr(args, key) for key in TRAIN_FLAGS if getattr(args, key) is not None}
+    return model, train
+
+
 def run_setting(name: str, files: dict[str, Path], out_dir: Path, args: argparse.Namespace) -> dict:
-    model = TaggerConfig(**{**BASE, **SETTINGS[name], **(SMOKE["model"] if args.smoke else {})})
-    train = TrainConfig(**{**TRAIN, "epochs": args.epochs, **(SMOKE["train"] if args.smoke else {})}, seed=args.seed,
-                        max_seconds=args.max_seconds, device=args.device)
+    model_changes, train_changes = overrides(args, SETTINGS[name])
+    model = TaggerConfig(**{**BASE, **SETTINGS[name], **model_changes, **(SMOKE["model"] if args.smoke else {})})
+    train = TrainConfig(**{**TRAIN, **train_changes, "epochs": args.epochs, **(SMOKE["train"] if args.smoke else {})},
+                        seed=args.seed, max_seconds=args.max_seconds, device=args.device)
     run_dir = out_dir / name
     started = time.perf_counter()
     results: dict = {}
@@ -88,7 +107,8 @@ def run_setting(name: str, files: dict[str, Path], out_dir: Path, args: argparse
     vocab = predictor.vocab.stoi
     oov = [token not in vocab for sentence in sentences for token in sentence.tokens]
     oov_correct = sum(t == g for t, g, o in zip(truth, guesses, oov, strict=True) if o)
-    return {"setting": name, "model": dict(model.__dict__), "epochs_run": len(history),
+    return {"setting": name, "model": dict(model.__dict__), "train": dataclasses.asdict(train),
+            "epochs_run": len(history),
             "best_epoch": best["epoch"], "train_seconds": results.get("train_seconds"),
             "wall_seconds": time.perf_counter() - started, "dev_accuracy": best["valid_accuracy"],
             "test_accuracy": test_accuracy,
@@ -105,6 +125,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out-dir", type=Path, default=Path("ud_ewt_runs"))
+    for flag, kind in (("embedding-size", int), ("hidden-size", int), ("char-size", int), ("dropout", float),
+                       ("word-dropout", float), ("word-dropout-alpha", float), ("lr", float), ("lr-decay", float),
+                       ("plateau-patience", int), ("batch-size", int)):
+        parser.add_argument(f"--{flag}", type=kind, default=None, help="override the bench's setting")
+    parser.add_argument("--char-encoder", choices=("lstm", "cnn"), default=None,
+                        help="the char settings' encoder (default lstm)")
+    parser.add_argument("--schedule", choices=("none", "plateau", "step", "cosine"), default=None)
     parser.add_argument("--smoke", action="store_true", help="tiny models, 3 steps: proves the pipeline")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="no training: evaluate the runs already in --out-dir (the best weights so far)")

@@ -129,3 +129,33 @@ def test_settings_and_inputs_are_checked():
         model(torch.tensor([[1, 10]]))
     with pytest.raises(ValueError, match="integer token ids"):
         model(torch.zeros(1, 2))
+
+
+def test_frequency_aware_word_dropout_drops_rare_words_often_and_frequent_ones_rarely():
+    torch.manual_seed(5)
+    alpha = 0.25
+    model = SequenceTagger(3, 6, tiny(word_dropout_alpha=alpha, dropout=0.0), pad_id=0, unk_id=1)
+    model.set_word_counts(torch.tensor([0, 0, 1, 3, 1000, 0]))
+    assert torch.allclose(model.word_drop_probability, torch.tensor([1.0, 1.0, alpha / 1.25, alpha / 3.25,
+                                                                      alpha / 1000.25, 1.0]))
+    seen = []
+    model.embedding.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].clone()))
+    ids = torch.tensor([[2, 3, 4, 0]]).repeat(4000, 1)  # (4000, 4), the last position padding
+    model.train()(ids, torch.full((4000,), 3))
+    dropped = (seen[-1] == 1).float().mean(0)  # share of <unk> per position
+    assert abs(dropped[0] - 0.2) < 0.03 and abs(dropped[1] - alpha / 3.25) < 0.02 and dropped[2] < 0.003
+    assert dropped[3] == 0  # never padding
+    model.eval()(ids, torch.full((4000,), 3))
+    assert torch.equal(seen[-1], ids)
+    assert "word_drop_probability" not in model.state_dict()  # recomputed from the data, never saved
+
+
+def test_frequency_aware_word_dropout_settings_are_checked():
+    for bad in (-0.5, True, "x", float("inf")):
+        with pytest.raises(ValueError, match="word_dropout_alpha: got .*; expected a number >= 0"):
+            TaggerConfig(word_dropout_alpha=bad)
+    with pytest.raises(ValueError, match="word_dropout_alpha: got 0.25; needs unk_id"):
+        SequenceTagger(3, 10, TaggerConfig(word_dropout_alpha=0.25))
+    model = SequenceTagger(3, 10, tiny(word_dropout_alpha=0.25), pad_id=0, unk_id=1)
+    with pytest.raises(ValueError, match="expected 10 counts >= 0"):
+        model.set_word_counts([1, 2, 3])

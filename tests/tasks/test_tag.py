@@ -102,3 +102,28 @@ def test_training_on_in_memory_sentences_names_an_unseen_tag_by_item(tmp_path):
     with pytest.raises(ValueError, match=r"^data: every token has the tag 'O'"):
         train_tagger(tmp_path / "run", data=[(["a"], ["O"]), (["b"], ["O"])])
     assert not (tmp_path / "run").exists()
+
+
+def test_frequency_aware_word_dropout_gets_the_training_counts(tmp_path):
+    from rnnkit.models.tagger import TaggerConfig
+    from rnnkit.tasks.tag.train import word_counts
+    from rnnkit.text import Vocab
+    from rnnkit.train.callbacks import Callback
+    from rnnkit.train.config import TrainConfig
+
+    encoded = EncodedTags([torch.tensor([2, 3, 3]), torch.tensor([3, 4])], [torch.zeros(3), torch.zeros(2)], [])
+    assert word_counts(encoded, 6).tolist() == [0, 0, 1, 3, 1, 0]
+    data = [(["the", "cat", "sat"], ["DET", "NOUN", "VERB"]), (["the", "dog"], ["DET", "NOUN"])] * 3
+    seen = []
+
+    class Probe(Callback):  # records the model's dropout probabilities while it trains
+        def on_step_end(self, trainer, step, loss):
+            seen.append(trainer.model.word_drop_probability.clone())
+
+    train_tagger(tmp_path / "run", data=data, valid=data[:2],
+                 model=TaggerConfig(embedding_size=4, hidden_size=3, word_dropout_alpha=0.5),
+                 train=TrainConfig(epochs=1, batch_size=2), callbacks=[Probe()])
+    vocab = Vocab.load(tmp_path / "run" / "vocab.json")
+    expected = {"the": 6, "cat": 3, "sat": 3, "dog": 3}
+    for word, count in expected.items():
+        assert seen[0][vocab.stoi[word]].item() == pytest.approx(0.5 / (0.5 + count))

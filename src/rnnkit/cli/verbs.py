@@ -102,6 +102,8 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
                           help="forecast: season of the seasonal-naive baseline (default: the run's)")
     evaluate.add_argument("--plot", type=Path, default=None, help="forecast: draw truth, forecast, interval (.png); "
                                                                   "caption: a folder for a picture per image")
+    evaluate.add_argument("--meteor", action="store_true",
+                          help="caption: also score METEOR 1.5 (pycocoevalcap's Java jar; needs java)")
     evaluate.set_defaults(handler=_evaluate)
 
 
@@ -120,7 +122,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                "truncate": ("--truncate", args.truncate), "horizon": ("--horizon", args.horizon),
                "last_fraction": ("--last-fraction", args.last_fraction),
                "seasonal_period": ("--seasonal-period", args.seasonal_period), "plot": ("--plot", args.plot),
-               "images": ("--images", args.images)}
+               "images": ("--images", args.images), "meteor": ("--meteor", args.meteor)}
     print_json(predictor.evaluate(data, **keywords_for(predictor.evaluate, options, args.run, predictor.task)))
     return 0
 

@@ -24,6 +24,15 @@ vector. No BatchNorm, so that an image's features never depend on the other imag
 ranks agree with one process, and evaluation equals training mode); and no GroupNorm inside the blocks, which
 (normalising each image's feature maps) washed out the colour of large regions: on the tiny test set of coloured
 shapes the captioner without attention could no longer tell red from blue.
+
+``encoder="resnet18"|"resnet50"`` puts torchvision's ResNet in place of the small CNN (rebuilt in plain torch under
+torchvision's parameter names, :mod:`rnnkit.models.resnet`): its last feature map (stride 32: a 4x4 grid for
+128-pixel images) then the same 1x1 convolution and LayerNorm. ``pretrained`` starts it from torchvision's
+ImageNet weights (the task loads them, :func:`~rnnkit.models.resnet.load_pretrained_resnet`; the default
+``--mean`` / ``--std`` are ImageNet's, which these weights expect) and ``freeze_encoder`` keeps the backbone fixed: no
+gradient, and its BatchNorm layers keep their running statistics in training too. A trained ResNet's BatchNorm
+statistics are per batch in training, so data-parallel ranks see slightly different normalisations than one
+process would (the small CNN has no BatchNorm for that reason).
 """
 
 from __future__ import annotations
@@ -38,9 +47,11 @@ from ..nn import LSTM
 from ..nn.attention import Attention, Memory
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
-from .config_fields import BACKEND_HELP, DictConfig, check_choice, check_integer, check_probability
+from .config_fields import BACKEND_HELP, DictConfig, check_choice, check_flag, check_integer, check_probability
+from .resnet import RESNETS, ResNet
 
 State = tuple[Tensor, Tensor]  # (h, c), each (1, B, H)
+ENCODERS = ("cnn", *RESNETS)
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,9 @@ class CaptionerConfig(DictConfig):
     """Hyperparameters of :class:`Captioner`.
 
     Attributes:
+        encoder: ``"cnn"`` (the small CNN from scratch), ``"resnet18"`` or ``"resnet50"`` (torchvision's ResNet).
+        pretrained: start the ResNet from torchvision's ImageNet weights (the user's torch hub cache, or a download).
+        freeze_encoder: keep the ResNet's weights and BatchNorm statistics fixed in training.
         encoder_width: channels of the first CNN block; each further block doubles them.
         encoder_blocks: CNN blocks, each halving the grid (64x64 images, 3 blocks: an 8x8 grid).
         encoder_convs: 3x3 convolutions (each with a ReLU) per block, before its max-pool.
@@ -61,6 +75,10 @@ class CaptionerConfig(DictConfig):
         backend: the LSTM implementation (see :class:`rnnkit.nn.LSTM`).
     """
 
+    encoder: str = setting("cnn", choices=ENCODERS,
+                           help="image encoder: a small CNN from scratch, or torchvision's ResNet-18/50 architecture")
+    pretrained: bool = setting(False, help="ResNet: start from torchvision's ImageNet weights (torch hub cache)")
+    freeze_encoder: bool = setting(False, help="ResNet: keep the encoder's weights and BatchNorm statistics fixed")
     encoder_width: int = setting(32, help="channels of the CNN encoder's first block (doubled per block)")
     encoder_blocks: int = setting(3, help="CNN encoder blocks; each halves the feature grid")
     encoder_convs: int = setting(2, help="3x3 convolutions per CNN encoder block")
@@ -74,6 +92,12 @@ class CaptionerConfig(DictConfig):
     backend: str = setting("auto", choices=BACKENDS, help=BACKEND_HELP)
 
     def __post_init__(self) -> None:
+        check_choice("encoder", self.encoder, ENCODERS)
+        for name in ("pretrained", "freeze_encoder"):
+            check_flag(name, getattr(self, name))
+            if getattr(self, name) and self.encoder == "cnn":
+                raise ValueError(f"{name}: got True with encoder 'cnn'; expected encoder 'resnet18' or 'resnet50' "
+                                 "(the small CNN has no pretrained weights)")
         for name in ("encoder_width", "encoder_blocks", "encoder_convs", "feature_size", "embedding_size",
                      "hidden_size"):
             check_integer(name, getattr(self, name))
@@ -111,6 +135,30 @@ class ConvEncoder(nn.Module):
         return self.norm(grid.flatten(2).transpose(1, 2))  # (B, L, D)
 
 
+class ResNetEncoder(nn.Module):
+    """torchvision's ResNet, then a 1x1 convolution and a LayerNorm: ``images (B, 3, S, S)`` -> ``(B, L, D)``,
+    L = (S / 32)^2. ``freeze``: the backbone gets no gradient and its BatchNorm keeps its running statistics."""
+
+    def __init__(self, name: str, feature_size: int, freeze: bool = False) -> None:
+        super().__init__()
+        self.backbone = ResNet(name)
+        self.freeze = freeze
+        if freeze:
+            self.backbone.requires_grad_(False)
+        self.projection = nn.Conv2d(self.backbone.output_channels, feature_size, 1)
+        self.norm = nn.LayerNorm(feature_size)
+
+    def train(self, mode: bool = True) -> ResNetEncoder:
+        super().train(mode)
+        if self.freeze:
+            self.backbone.eval()  # fixed BatchNorm statistics: a frozen encoder is the same function in training
+        return self
+
+    def forward(self, images: Tensor) -> Tensor:
+        grid = self.projection(self.backbone(images))  # (B, D, S/32, S/32)
+        return self.norm(grid.flatten(2).transpose(1, 2))  # (B, L, D)
+
+
 @dataclass
 class EncodedImages:
     """What the decoder reads from a batch of images: the grid (and its attention memory)."""
@@ -142,7 +190,8 @@ class Captioner(nn.Module):
         config = config or CaptionerConfig()
         self.config = config
         D, E, H = config.feature_size, config.embedding_size, config.hidden_size
-        self.encoder = ConvEncoder(config.encoder_width, config.encoder_blocks, D, config.encoder_convs)
+        self.encoder = (ConvEncoder(config.encoder_width, config.encoder_blocks, D, config.encoder_convs)
+                        if config.encoder == "cnn" else ResNetEncoder(config.encoder, D, config.freeze_encoder))
         self.embedding = nn.Embedding(vocab_size, E, padding_idx=pad_id)
         self.init_h, self.init_c = nn.Linear(D, H), nn.Linear(D, H)
         self.attention = Attention("additive", H, D, config.attention_size) if config.attention else None

@@ -2,8 +2,9 @@
 
 ::
 
-    ids (B, T) ──Embedding──▶ (B, T, E) ─┐
-    or features (B, T, I) ───────────────┴─▶ word dropout ─▶ input dropout ─▶ rk.nn layer stack (lengths)
+    ids (B, T) ──Embedding──▶ (B, T, E) [++ chars (B, T, C) ──CharEncoder──▶ (B, T, F)] ─┐
+    or features (B, T, I) ───────────────────────────────────────────────────────────────┴─▶ word dropout
+    ─▶ input dropout ─▶ rk.nn layer stack (lengths)
     ─▶ outputs (B, T, D*H)
     pooled (B, D*H): last (final states) | mean, max (over real steps) | attention (sum_t a_t h_t)
     logits (B, C) ◀── Linear ◀── [ReLU ◀── Linear ◀── dropout] ◀── dropout ◀── pooled
@@ -11,6 +12,10 @@
 Padding never reaches the pooled vector: the recurrent layers stop at each sequence's last real step (and the
 reverse direction starts there), mean and max pool over real steps only, and attention gives padding weight 0.
 So a sequence gives the same logits alone and padded inside a batch.
+
+Character features (``char_features="lstm"|"cnn"``, :class:`~rnnkit.models.char_features.CharEncoder`): each
+word's spelling as a vector, concatenated with its embedding, so a rare or unseen word (``<unk>``) still says
+something through its prefixes, suffixes and capitals.
 
 Word dropout (training only; Iyyer et al. 2015, Gal & Ghahramani 2016) zeroes whole steps rather than single
 features: with probability ``p`` a step's vector ``x_t`` (E or I values) becomes 0, and the kept ones are scaled::
@@ -35,6 +40,7 @@ from ..nn import Recurrent
 from ..nn.exportable import is_exporting
 from ..nn.recurrent import BACKENDS
 from ..train.config import setting
+from .char_features import CHAR_FEATURES, CharEncoder
 from .config_fields import (
     BACKEND_HELP,
     CELLS,
@@ -109,6 +115,21 @@ def build_recurrent(config: ClassifierConfig, input_size: int) -> Recurrent:
                            bidirectional=config.bidirectional, batch_first=True, backend=config.backend,
                            dropout=config.dropout if config.num_layers > 1 else 0.0)
 
+def build_char_encoder(kind: str, char_size: int, num_chars: int | None, token_inputs: bool) -> CharEncoder | None:
+    """The character encoder of ``char_features=kind`` (None for ``"none"``); its arguments checked."""
+    check_choice("char_features", kind, CHAR_FEATURES)
+    if kind == "none":
+        return None
+    check_integer("char_size", char_size)
+    if not token_inputs:
+        raise ValueError(f"char_features: got {kind!r}; character features need token inputs (vocab_size), not "
+                         "numeric features")
+    if isinstance(num_chars, bool) or not isinstance(num_chars, int) or num_chars < 2:
+        raise ValueError(f"num_chars: got {num_chars!r}; expected the character vocabulary's size (>= 2) with "
+                         f"char_features {kind!r}")
+    return CharEncoder(num_chars, kind, char_size)
+
+
 class AdditiveAttentionPooling(nn.Module):
     """``pooled = sum_t a_t h_t`` with ``a = softmax_t(v^T tanh(W h_t + b))`` over the real steps only."""
 
@@ -137,13 +158,20 @@ class SequenceClassifier(nn.Module):
             ``input_size``.
         input_size: for numeric inputs: features per step, I.
         pad_id: id of the padding token (token inputs): its embedding is zero and receives no gradient.
+        char_features: ``"none"``, ``"lstm"`` or ``"cnn"``: character features of each word (token inputs only),
+            concatenated with its embedding.
+        char_size: S, the character embedding size and the char encoder's size (output 2S for the BiLSTM, S for
+            the CNN).
+        num_chars: the character vocabulary's size (``<pad>`` = 0), required with ``char_features``.
 
-    Call: ``model(inputs, lengths=None) -> logits (B, C)`` with ``inputs`` a LongTensor of ids ``(B, T)`` or a
-    float tensor ``(B, T, I)``, and ``lengths (B,)`` the real lengths (None: all ``T`` steps are real).
+    Call: ``model(inputs, lengths=None, chars=None) -> logits (B, C)`` with ``inputs`` a LongTensor of ids
+    ``(B, T)`` or a float tensor ``(B, T, I)``, ``lengths (B,)`` the real lengths (None: all ``T`` steps are real)
+    and ``chars (B, T, W)`` the character ids of each word (with ``char_features``).
     """
 
     def __init__(self, num_classes: int, config: ClassifierConfig, vocab_size: int | None = None,
-                 input_size: int | None = None, pad_id: int | None = None) -> None:
+                 input_size: int | None = None, pad_id: int | None = None, char_features: str = "none",
+                 char_size: int = 50, num_chars: int | None = None) -> None:
         super().__init__()
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes: got {num_classes!r}; expected an integer >= 2")
@@ -160,8 +188,10 @@ class SequenceClassifier(nn.Module):
         self.num_classes, self.config, self.pad_id = num_classes, config, pad_id
         self.vocab_size, self.input_size = vocab_size, input_size
         self.embedding = nn.Embedding(vocab_size, config.embedding_size, padding_idx=pad_id) if vocab_size else None
+        self.chars = build_char_encoder(char_features, char_size, num_chars, token_inputs=vocab_size is not None)
         self.input_dropout = nn.Dropout(config.input_dropout)
-        self.recurrent = build_recurrent(config, config.embedding_size if vocab_size else input_size)
+        step_size = config.embedding_size + (self.chars.output_size if self.chars else 0) if vocab_size else input_size
+        self.recurrent = build_recurrent(config, step_size)
         features = config.hidden_size * (2 if config.bidirectional else 1)  # D*H
         self.attention = (AdditiveAttentionPooling(features, config.attention_size)
                           if config.pooling == "attention" else None)
@@ -172,12 +202,14 @@ class SequenceClassifier(nn.Module):
         head.append(nn.Linear(features, num_classes))
         self.head = nn.Sequential(*head)
 
-    def forward(self, inputs: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
+    def forward(self, inputs: Tensor, lengths: Tensor | Sequence[int] | None = None,
+                chars: Tensor | None = None) -> Tensor:
         """Class logits ``(B, C)``; see the class docstring."""
-        outputs, state, lengths = self.encode(inputs, lengths)  # (B, T, D*H)
+        outputs, state, lengths = self.encode(inputs, lengths, chars)  # (B, T, D*H)
         return self.head(self.pool(outputs, state, lengths))  # (B, C)
 
-    def encode(self, inputs: Tensor, lengths: Tensor | Sequence[int] | None = None) -> tuple[Tensor, Any, Tensor]:
+    def encode(self, inputs: Tensor, lengths: Tensor | Sequence[int] | None = None,
+               chars: Tensor | None = None) -> tuple[Tensor, Any, Tensor]:
         """The recurrent layers' outputs ``(B, T, D*H)`` (zero past each length), their final state, and the
         lengths ``(B,)`` as a LongTensor on the outputs' device: everything before pooling."""
         x = self._embed(inputs)  # (B, T, E or I)
@@ -185,6 +217,12 @@ class SequenceClassifier(nn.Module):
         if lengths is None:
             lengths = torch.full((batch_size,), steps, dtype=torch.long)
         lengths = torch.as_tensor(lengths, dtype=torch.long)
+        if self.chars is not None:
+            if chars is None or chars.dim() != 3 or chars.shape[:2] != inputs.shape:
+                shape = None if chars is None else tuple(chars.shape)
+                raise ValueError(f"chars: got {shape}; expected character ids {(batch_size, steps)} + (W,)")
+            mask = torch.arange(steps, device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)  # (B, T)
+            x = torch.cat([x, self.chars(chars.to(x.device), mask)], dim=2)  # (B, T, E+F)
         outputs, state = self.recurrent(self.input_dropout(self._drop_words(x)), lengths=lengths)  # (B, T, D*H)
         return outputs, state, lengths.to(outputs.device)
 

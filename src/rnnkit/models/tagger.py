@@ -56,6 +56,11 @@ class TaggerConfig(DictConfig):
         dropout: dropout on the embeddings, between stacked layers and before the output layer.
         word_dropout: in training, replace each real token by ``<unk>`` with this probability, so the ``<unk>``
             embedding learns what unseen words look like (needs a vocabulary with ``<unk>``).
+        word_dropout_alpha: frequency-aware word dropout (Kiperwasser & Goldberg 2016): in training, a token seen
+            n times in the training data becomes ``<unk>`` with probability alpha / (alpha + n), so rare words are
+            dropped often (the model learns to tag them from their spelling and context, as it must for unseen
+            words) and frequent ones almost never; 0 turns it off. Needs the counts
+            (:meth:`SequenceTagger.set_word_counts`); combines with ``word_dropout`` (either drops a token).
         backend: ``"auto"``, ``"explicit"`` or ``"fused"`` for the recurrent layers.
         char_features: ``"none"``, ``"lstm"`` or ``"cnn"``: a character encoder per word whose output (2S for the
             BiLSTM, S for the CNN) is concatenated with the word embedding.
@@ -73,6 +78,8 @@ class TaggerConfig(DictConfig):
     bidirectional: bool = setting(True, help="read both ways")
     dropout: float = setting(0.5, help="dropout on embeddings, between layers and before the output")
     word_dropout: float = setting(0.0, help="in training, replace tokens by <unk> with this probability")
+    word_dropout_alpha: float = setting(0.0, help="in training, replace a token seen n times in training by <unk> "
+                                                  "with probability alpha/(alpha+n) (0: off)")
     backend: str = setting("auto", choices=BACKENDS, help=BACKEND_HELP)
     char_features: str = setting("none", choices=CHAR_FEATURES,
                                  help="character features per word: a char BiLSTM or CNN, concatenated with the word "
@@ -91,6 +98,9 @@ class TaggerConfig(DictConfig):
             check_integer(name, getattr(self, name), minimum)
         for name in ("dropout", "word_dropout"):
             check_probability(name, getattr(self, name))
+        if (isinstance(self.word_dropout_alpha, bool) or not isinstance(self.word_dropout_alpha, int | float)
+                or not 0 <= self.word_dropout_alpha < float("inf")):
+            raise ValueError(f"word_dropout_alpha: got {self.word_dropout_alpha!r}; expected a number >= 0")
         check_flag("bidirectional", self.bidirectional)
 
 class SequenceTagger(nn.Module):
@@ -122,11 +132,15 @@ class SequenceTagger(nn.Module):
         for name, value in (("pad_id", pad_id), ("unk_id", unk_id)):
             if value is not None and not 0 <= value < vocab_size:
                 raise ValueError(f"{name}: got {value!r}; expected None or an id in [0, {vocab_size})")
-        if config.word_dropout > 0 and unk_id is None:
-            raise ValueError(f"word_dropout: got {config.word_dropout}; needs unk_id (a vocabulary with <unk>)")
+        for name in ("word_dropout", "word_dropout_alpha"):
+            if getattr(config, name) > 0 and unk_id is None:
+                raise ValueError(f"{name}: got {getattr(config, name)}; needs unk_id (a vocabulary with <unk>)")
         self.num_tags, self.vocab_size, self.config = num_tags, vocab_size, config
         self.pad_id, self.unk_id = pad_id, unk_id
         self.embedding = nn.Embedding(vocab_size, config.embedding_size, padding_idx=pad_id)
+        # per word id: the probability alpha / (alpha + n) of frequency-aware word dropout; not saved (training
+        # recomputes it from the training data, inference never uses it)
+        self.register_buffer("word_drop_probability", torch.zeros(vocab_size), persistent=False)
         self.dropout = nn.Dropout(config.dropout)
         self.chars = None
         input_size = config.embedding_size
@@ -164,6 +178,11 @@ class SequenceTagger(nn.Module):
             if self.pad_id is not None:
                 dropped &= ids != self.pad_id
             ids = ids.masked_fill(dropped, self.unk_id)
+        if self.training and self.config.word_dropout_alpha > 0:
+            dropped = torch.rand(ids.shape, device=ids.device) < self.word_drop_probability[ids]  # (B, T)
+            if self.pad_id is not None:
+                dropped &= ids != self.pad_id
+            ids = ids.masked_fill(dropped, self.unk_id)
         x = self.embedding(ids)  # (B, T, E)
         if self.chars is not None:
             if chars is None or chars.dim() != 3 or chars.shape[:2] != ids.shape:
@@ -175,6 +194,19 @@ class SequenceTagger(nn.Module):
             x, _ = self.recurrent(x, lengths=lengths)  # (B, T, D*H), zero past each length
             x = self.dropout(x)
         return self.output(x)  # (B, T, K)
+
+    def set_word_counts(self, counts: Tensor | Sequence[int]) -> None:
+        """Give frequency-aware word dropout the training count n of each word id ``(V,)``: p = alpha / (alpha + n).
+
+        A word never counted (n = 0, e.g. ``<unk>`` itself) gets p = 1 (it is ``<unk>`` to the model anyway).
+        """
+        counts = torch.as_tensor(counts, dtype=torch.float32)
+        if counts.shape != (self.vocab_size,) or bool((counts < 0).any()):
+            raise ValueError(f"counts: got shape {tuple(counts.shape)}; expected {self.vocab_size} counts >= 0, "
+                             "one per word id")
+        alpha = self.config.word_dropout_alpha
+        probability = alpha / (alpha + counts) if alpha > 0 else torch.zeros_like(counts)
+        self.word_drop_probability.copy_(probability.nan_to_num(0.0))
 
     def loss(self, logits: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
         """The summed loss of a batch: the CRF's negative log-likelihood, or :func:`tagging_loss`."""

@@ -4,7 +4,9 @@ validation split, batches of similar lengths, the classification loss, probabili
 ::
 
     batches(epoch): BucketBatchSampler (similar lengths together, seeded by (seed, epoch)) ─▶ (ids (B, T),
-    lengths (B,), labels (B,)) ─▶ cross-entropy summed over the batch
+    lengths (B,), labels (B,)[, chars (B, T, W)]) ─▶ cross-entropy summed over the batch
+
+(``chars``: the character ids of each word, for a classifier with character features.)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..analysis.metrics import classification_report
 from ..data.batching import bucketed_epochs, length_ordered_batches
 from ..models import ClassifierEnsemble
 from ..text import pad_sequences
+from ..text.char_ids import pad_char_ids
 from ..train.trainer import StepResult
 
 EVAL_BATCH_SIZE = 64
@@ -31,18 +34,21 @@ EVAL_BATCH_SIZE = 64
 
 @dataclass
 class Encoded:
-    """Examples as ids: ``ids[n]`` a LongTensor of token ids, ``labels[n]`` a class id, ``where[n]`` its origin."""
+    """Examples as ids: ``ids[n]`` a LongTensor of token ids, ``labels[n]`` a class id, ``where[n]`` its origin;
+    ``chars[n]`` the character ids of each token (character features) or None."""
 
     ids: list[Tensor]
     labels: list[int]
     where: list[str]
+    chars: list[list[list[int]]] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def subset(self, indices: Sequence[int]) -> Encoded:
         return Encoded([self.ids[i] for i in indices], [self.labels[i] for i in indices],
-                       [self.where[i] for i in indices])
+                       [self.where[i] for i in indices],
+                       [self.chars[i] for i in indices] if self.chars is not None else None)
 
 
 def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -62,10 +68,14 @@ def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> tuple
     return kept, sorted(held_out)
 
 
-def collate(data: Encoded, indices: Sequence[int], pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
-    """``(ids (B, T), lengths (B,), labels (B,))`` of the examples ``indices``."""
+def collate(data: Encoded, indices: Sequence[int], pad_id: int) -> tuple[Tensor, ...]:
+    """``(ids (B, T), lengths (B,), labels (B,))`` of the examples ``indices``, and ``chars (B, T, W)`` (character
+    ids, ``<pad>`` = 0) when the data has them."""
     ids, lengths = pad_sequences([data.ids[i] for i in indices], pad_id)
-    return ids, lengths, torch.tensor([data.labels[i] for i in indices], dtype=torch.long)
+    labels = torch.tensor([data.labels[i] for i in indices], dtype=torch.long)
+    if data.chars is None:
+        return ids, lengths, labels
+    return ids, lengths, labels, pad_char_ids([data.chars[i] for i in indices], 0, ids.shape[1])
 
 
 def training_batches(data: Encoded, batch_size: int, seed: int, pad_id: int):
@@ -81,18 +91,19 @@ def evaluation_batches(data: Encoded, batch_size: int, pad_id: int) -> Iterator[
 
 
 def batch_loss(model: nn.Module, batch: tuple, state: Any) -> StepResult:
-    """Summed cross-entropy of one batch ``(ids, lengths, labels)``; no state is carried between batches.
+    """Summed cross-entropy of one batch ``(ids, lengths, labels[, chars])``; no state is carried between batches.
 
     An ensemble's loss is the mean over its K members of each member's own summed cross-entropy (so each member
     learns as if alone), not the loss of the averaged probabilities.
     """
-    ids, lengths, labels = (part.to(_device(model)) for part in batch)
+    ids, lengths, labels, *chars = (part.to(_device(model)) for part in batch)
+    extra = {"chars": chars[0]} if chars else {}  # character features
     if isinstance(model, ClassifierEnsemble):
-        logits = model.member_logits(ids, lengths)  # (K, B, C)
+        logits = model.member_logits(ids, lengths, **extra)  # (K, B, C)
         losses = [F.cross_entropy(member.float(), labels, reduction="sum") for member in logits]
         loss = torch.stack(losses).mean()
     else:
-        logits = model(ids, lengths)  # (B, C)
+        logits = model(ids, lengths, **extra)  # (B, C)
         loss = F.cross_entropy(logits.float(), labels, reduction="sum")
     return StepResult(loss, labels.numel(), None, tokens=int(lengths.sum()),
                       padded_tokens=lengths.numel() * ids.shape[1])
@@ -105,8 +116,9 @@ def predict_probabilities(model: nn.Module, data: Encoded, pad_id: int,
     was_training = model.training
     model.eval()
     probabilities: list[torch.Tensor | None] = [None] * len(data)
-    for indices, (ids, lengths, _) in evaluation_batches(data, batch_size, pad_id):
-        rows = torch.softmax(model(ids.to(_device(model)), lengths).float(), dim=1).cpu()  # (B, C)
+    for indices, (ids, lengths, _, *chars) in evaluation_batches(data, batch_size, pad_id):
+        extra = {"chars": chars[0].to(_device(model))} if chars else {}  # character features
+        rows = torch.softmax(model(ids.to(_device(model)), lengths, **extra).float(), dim=1).cpu()  # (B, C)
         for index, row in zip(indices, rows, strict=True):
             probabilities[index] = row
     model.train(was_training)

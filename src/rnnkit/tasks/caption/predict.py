@@ -17,7 +17,7 @@ from ..export_graphs import export_captioner
 from ..run_dir import read_run_config, run_settings
 from .data import NAME, SPECIALS, TEST_NAMES, encode_split, group_by_image, images_folder, listed_rows, read_sources
 from .images import CaptionDataConfig, normalise, read_image
-from .metrics import bleu_scores
+from .metrics import caption_scores
 from .search import search_captions
 from .train import EVAL_BATCH_SIZE, generate
 
@@ -95,8 +95,10 @@ class CaptionPredictor:
         return records[0] if single else records
 
     def evaluate(self, data: Any, images: str | os.PathLike[str] | None = None, beam_size: int | None = None,
-                 batch_size: int = EVAL_BATCH_SIZE, plot: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-        """BLEU-1..4 (all references of each image) of the run's captions of a captioned set.
+                 batch_size: int = EVAL_BATCH_SIZE, plot: str | os.PathLike[str] | None = None,
+                 meteor: bool = False) -> dict[str, Any]:
+        """BLEU-1..4 (all references of each image), CIDEr-D (with pycocoevalcap installed) and, when asked,
+        METEOR of the run's captions of a captioned set (see :mod:`.metrics`).
 
         Args:
             data: caption files (a table with a split column: its test rows) with optional image lists among
@@ -105,6 +107,7 @@ class CaptionPredictor:
             beam_size: beam width (1: greedy; default the run's).
             batch_size: images decoded together.
             plot: a folder to draw a picture per image into (image, caption, references, attention per word).
+            meteor: also score METEOR 1.5 (pycocoevalcap's Java jar: needs ``java``).
         """
         check_batch_size(batch_size)
         rows, listed = read_sources(data)
@@ -123,7 +126,7 @@ class CaptionPredictor:
         if plot is not None:
             for name, image, hypothesis, references in zip(names, tensors, hypotheses, split.references, strict=True):
                 self._draw(image, hypothesis.split(), references, Path(plot), name)
-        return {**bleu_scores(hypotheses, split.references), "images": len(names),
+        return {**caption_scores(hypotheses, split.references, meteor=meteor), "images": len(names),
                 "captions": sum(len(texts) for texts in captions), "skipped_captions": skipped, "beam": beam}
 
     @torch.no_grad()

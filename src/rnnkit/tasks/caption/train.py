@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ...models.captioner import Captioner, CaptionerConfig, caption_loss
+from ...models.resnet import load_pretrained_resnet
 from ...text import Vocab
 from ...train.config import TrainConfig
 from ...train.trainer import StepResult
@@ -35,7 +36,7 @@ from .data import (
     training_batches,
 )
 from .images import CaptionDataConfig
-from .metrics import bleu_scores, image_features, nearest_captions, prior_caption
+from .metrics import bleu_scores, caption_scores, image_features, nearest_captions, prior_caption
 from .search import search_captions
 
 EVAL_BATCH_SIZE = 64
@@ -77,7 +78,11 @@ def train_caption(out: str | os.PathLike[str], *, data: Data = None, valid: Data
     vocab = build_vocab(read[0][2], config)
     splits = [None if part is None else encode_split(part[0], part[1], part[2], vocab, config) for part in read]
     train_split, valid_split, test_split = splits
-    network = Captioner(len(vocab), model_config, pad_id=vocab.pad_id).to(run.device)
+    network = Captioner(len(vocab), model_config, pad_id=vocab.pad_id)
+    weights = None
+    if model_config.pretrained and not run.resume:  # a resumed run's checkpoint holds the encoder's weights
+        weights = str(load_pretrained_resnet(network.encoder.backbone))
+    network = network.to(run.device)
     longest = max(len(ids) for per_image in train_split.ids for ids in per_image)
     prior = prior_caption(train_split.references)
     run.start({"caption": config, "model": model_config, "train": train_config,
@@ -87,7 +92,8 @@ def train_caption(out: str | os.PathLike[str], *, data: Data = None, valid: Data
                           "examples": {name: None if split is None else {"images": len(split), "captions": sum(
                               len(ids) for ids in split.ids)} for name, split in zip(("train", "valid", "test"),
                                                                                        splits, strict=True)},
-                          "skipped_captions": sum(0 if part is None else part[3] for part in read)})
+                          "skipped_captions": sum(0 if part is None else part[3] for part in read),
+                          **({"pretrained_weights": weights} if weights else {})})
     pad_id, weight = vocab.pad_id, model_config.doubly_stochastic
     batches, steps = training_batches(train_split, train_config.batch_size, train_config.seed, vocab, config)
     evaluate = validation(valid_split, vocab, config, longest + 5)
@@ -158,20 +164,20 @@ def validation(split: CaptionSplit, vocab: Vocab, config: CaptionDataConfig, max
 
 def split_scores(model: nn.Module, split: CaptionSplit, vocab: Vocab, config: CaptionDataConfig,
                  max_length: int) -> dict[str, Any]:
-    """Loss per word and BLEU-1..4 of the run's beam search on ``split``."""
+    """Loss per word, BLEU-1..4 and CIDEr-D (with pycocoevalcap) of the run's beam search on ``split``."""
     captions = generate(model, split, vocab, config, max_length, config.beam_size)
-    return {"loss": corpus_loss(model, split, vocab, config), **bleu_scores(captions, split.references),
+    return {"loss": corpus_loss(model, split, vocab, config), **caption_scores(captions, split.references),
             "images": len(split)}
 
 
 def baseline_scores(model: nn.Module, train_split: CaptionSplit, split: CaptionSplit, vocab: Vocab,
                     config: CaptionDataConfig, prior: str, prefix: str) -> dict[str, float]:
-    """BLEU-1..4 on ``split`` of the nearest-training-image caption and of the one prior caption."""
+    """BLEU-1..4 (and CIDEr-D) on ``split`` of the nearest-training-image caption and of the one prior caption."""
     features = [image_features(model, evaluation_batches(part, EVAL_BATCH_SIZE, vocab, config))
                 for part in (train_split, split)]
     nearest = nearest_captions(features[0], train_split.references, features[1])
-    return {**bleu_scores(nearest, split.references, f"{prefix}nearest_"),
-            **bleu_scores([prior] * len(split), split.references, f"{prefix}prior_")}
+    return {**caption_scores(nearest, split.references, f"{prefix}nearest_"),
+            **caption_scores([prior] * len(split), split.references, f"{prefix}prior_")}
 
 
 __all__ = ["baseline_scores", "batch_loss", "corpus_loss", "generate", "split_scores", "train_caption"]

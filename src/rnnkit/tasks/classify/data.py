@@ -7,9 +7,10 @@ from ...models import ClassifierConfig
 from ...train.config import TrainConfig
 from ..pretrained import VectorsConfig
 from ..text_data import TextDataConfig
+from .chars import CharFeaturesConfig
 from .pretrain import PretrainConfig
 from .subword import SubwordConfig
 
 NAME = "classify"
 SETTINGS = {"text": TextDataConfig, "model": ClassifierConfig, "train": TrainConfig, "pretrain": PretrainConfig,
-            "vectors": VectorsConfig, "subword": SubwordConfig}
+            "vectors": VectorsConfig, "subword": SubwordConfig, "chars": CharFeaturesConfig}

@@ -19,6 +19,7 @@ from ..common import Encoded, check_batch_size, evaluation_report, predict_proba
 from ..export_graphs import export_classifier, settings_of, vocabulary
 from ..run_dir import Paths, read_run_config, run_settings
 from ..text_data import TextDataConfig, encode_examples, read_examples, tokens_of
+from .chars import CharFeaturesConfig, add_chars, load_char_vocab
 from .data import NAME
 from .stream import ClassifierStream
 from .subword import SubwordConfig, load_segmenter, segment
@@ -34,24 +35,29 @@ class ClassifierPredictor:
     task = NAME
 
     def __init__(self, model: torch.nn.Module, vocab: Vocab, labels: list[str], text: TextDataConfig,
-                 segmenter: SubwordTokenizer | None = None) -> None:
+                 segmenter: SubwordTokenizer | None = None, char_vocab: Vocab | None = None) -> None:
         self.model, self.vocab, self.labels, self.text = model.eval(), vocab, labels, text
         self.segmenter = segmenter  # a subword run's pieces (tokenizer.json)
+        self.char_vocab = char_vocab  # a run with character features (chars.json)
 
     @classmethod
     def load(cls, run_dir: Path, device: str = "cpu") -> ClassifierPredictor:
         """Rebuild the classifier of a run directory from its config, vocabulary and weights (no pickle)."""
         config = read_run_config(run_dir, NAME)
         settings = run_settings(run_dir, config, {"text": TextDataConfig, "model": ClassifierConfig,
-                                                  "subword": SubwordConfig}, optional=("subword",))
-        text, model_config = settings["text"], settings["model"]
+                                                  "subword": SubwordConfig, "chars": CharFeaturesConfig},
+                                optional=("subword", "chars"))
+        text, model_config, chars = settings["text"], settings["model"], settings["chars"]
         if not isinstance(config.get("labels"), list):
             raise ValueError(f"{Path(run_dir) / 'config.json'}: not a valid {NAME!r} run config (no list of labels)")
         labels = [str(label) for label in config["labels"]]
         vocab = Vocab.load(Path(run_dir) / "vocab.json")
-        model = build_classifier(len(labels), model_config, vocab_size=len(vocab), pad_id=vocab.pad_id)
+        char_vocab = load_char_vocab(Path(run_dir), chars)
+        model = build_classifier(len(labels), model_config, vocab_size=len(vocab), pad_id=vocab.pad_id,
+                                 **chars.model_arguments(char_vocab))
         load_model_weights(Path(run_dir) / "model.safetensors", model)
-        return cls(model.to(device), vocab, labels, text, load_segmenter(Path(run_dir), settings["subword"]))
+        return cls(model.to(device), vocab, labels, text, load_segmenter(Path(run_dir), settings["subword"]),
+                   char_vocab)
 
     def read_inputs(self, source: str, text_column: str | None = None) -> list[LabelledText]:
         """The texts ``rnnkit predict RUN --input SOURCE`` reads: ``"-"`` the non-empty lines of stdin (``stdin
@@ -67,7 +73,9 @@ class ClassifierPredictor:
         examples = segment([(tokens_of(record, self.text), "", record.where) for record in records], self.segmenter,
                            self.text)
         ids = [torch.tensor(self.vocab.encode(tokens), dtype=torch.long) for tokens, _, _ in examples]
-        return Encoded(ids, [0] * len(records), [record.where for record in records])
+        encoded = Encoded(ids, [0] * len(records), [record.where for record in records])
+        add_chars(encoded, examples, self.char_vocab)
+        return encoded
 
     def predict(self, texts: Iterable[str | LabelledText], batch_size: int = 64) -> list[dict[str, Any]]:
         """For each text: ``{"text", "label", "probabilities": {label: p}}``, in the order given.
@@ -103,6 +111,7 @@ class ClassifierPredictor:
         check_batch_size(batch_size)
         examples = segment(read_examples(data, self.text, "--data"), self.segmenter, self.text)
         encoded = encode_examples(examples, self.vocab, self.labels)
+        add_chars(encoded, examples, self.char_vocab)
         probabilities = predict_probabilities(self.model, encoded, self.vocab.pad_id, batch_size)
         return evaluation_report(probabilities, encoded.labels, self.labels, confusion_png)
 

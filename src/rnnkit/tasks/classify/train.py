@@ -27,6 +27,7 @@ from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, tra
 from ..model_size import build_within_limit
 from ..pretrained import VectorsConfig, load_pretrained_all
 from ..text_data import Splits, TextDataConfig, build_vocab, encode_splits, example_counts, long_text_hint, read_splits
+from .chars import CHARS_FILE, CharFeaturesConfig, add_chars, char_vocab_of, load_char_vocab
 from .data import NAME, SETTINGS
 from .pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 from .subword import SEGMENTER_FILE, SubwordConfig, load_segmenter, segment, train_segmenter
@@ -38,7 +39,7 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
                      text: TextDataConfig | None = None, model: ClassifierConfig | None = None,
                      train: TrainConfig | None = None, pretrain: PretrainConfig | None = None,
                      vectors: VectorsConfig | None = None, subword: SubwordConfig | None = None,
-                     resume: bool = False, epochs: int | None = None,
+                     chars: CharFeaturesConfig | None = None, resume: bool = False, epochs: int | None = None,
                      callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train (or resume) a sequence classifier into the run directory ``out``; return the final metrics.
 
@@ -47,7 +48,9 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
     Without ``valid``, ``text.valid_fraction`` of each class of ``data`` is held out (seeded by ``train.seed``)
     for choosing the best epoch. ``test`` is read and checked first (so a mistake in it costs no training), and
     evaluated once with the best weights. With ``pretrain.pretrain_epochs`` the embedding and recurrent layer are
-    first trained as a language model on the training texts (:mod:`.pretrain`; in ``out/pretrain``).
+    first trained as a language model on the training texts (:mod:`.pretrain`; in ``out/pretrain``). With
+    ``chars.char_features``, each word's spelling (a character BiLSTM or CNN, :mod:`.chars`) is concatenated with
+    its embedding; the character vocabulary is saved as ``chars.json``.
 
     With ``resume``, the data and settings saved in ``out/config.json`` are used and training continues from the
     last checkpoint (of the pretraining, while that was running), ending with the weights an uninterrupted run
@@ -59,19 +62,26 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
     """
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
                       settings={"text": text, "model": model, "train": train, "pretrain": pretrain,
-                                "vectors": vectors, "subword": subword},
+                                "vectors": vectors, "subword": subword, "chars": chars},
                       callbacks=callbacks, checkpoints=("checkpoint", "pretrain/checkpoint"),
-                      optional=("pretrain", "vectors", "subword"))  # sections that runs made before them lack
-    text, model, train, pretrain, vectors, subword = (run.settings[name] for name in SETTINGS)
+                      optional=("pretrain", "vectors", "subword", "chars"))  # sections that runs made before them lack
+    text, model, train, pretrain, vectors, subword, chars = (run.settings[name] for name in SETTINGS)
     if pretrain.pretrain_epochs:
         check_pretrainable(model)
-    labels, vocab, (train_data, valid_data, test_data), segmenter = read_classify_data(run, text, subword)
+        if chars.enabled:
+            raise ValueError(f"pretrain_epochs: got {pretrain.pretrain_epochs} with char_features "
+                             f"{chars.char_features!r}; the language-model pretraining reads word embeddings only: "
+                             "expected one of them")
+    labels, vocab, (train_data, valid_data, test_data), segmenter, char_vocab = read_classify_data(run, text, subword,
+                                                                                                  chars)
     network = build_within_limit(lambda: build_classifier(len(labels), model, vocab_size=len(vocab),
-                                                         pad_id=vocab.pad_id))
+                                                         pad_id=vocab.pad_id, **chars.model_arguments(char_vocab)))
     found = load_pretrained_all(network, vocab, vectors)
     network = network.to(run.device)
+    vocabularies = {"vocab.json": vocab, **({CHARS_FILE: char_vocab} if char_vocab is not None else {})}
     run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "vectors": vectors,
-               "subword": subword, "labels": labels}, vocabularies={"vocab.json": vocab}, derived={"labels": labels},
+               "subword": subword, "chars": chars, "labels": labels}, vocabularies=vocabularies,
+              derived={"labels": labels},
               data_extra={"examples": example_counts(train_data, valid_data, test_data),
                           **({"embeddings": found} if found else {})})
     if segmenter is not None and run.is_main and not run.resume:
@@ -90,17 +100,26 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
     return finish_run(run, results, title=f"{model.cell} classifier")
 
 
-def read_classify_data(run: Run, text: TextDataConfig, subword: SubwordConfig) -> tuple[list[str], Vocab, Splits,
-                                                                                    SubwordTokenizer | None]:
-    """``(labels, vocab, (train, valid, test), segmenter)``: every split read and checked, words replaced by
-    subword pieces when asked (the segmenter learnt from the training split, or a resumed run's own)."""
+def read_classify_data(run: Run, text: TextDataConfig, subword: SubwordConfig,
+                       chars: CharFeaturesConfig | None = None) -> tuple[list[str], Vocab, Splits,
+                                                                         SubwordTokenizer | None, Vocab | None]:
+    """``(labels, vocab, (train, valid, test), segmenter, char_vocab)``: every split read and checked, words
+    replaced by subword pieces when asked (the segmenter learnt from the training split, or a resumed run's own),
+    and with character features each token's character ids (the character vocabulary of the training split, or
+    a resumed run's own)."""
     labels, train_examples, valid_examples, test_examples = read_splits(run.data, run.valid, run.test, text,
                                                                         run.train.seed)
     segmenter = (load_segmenter(run.out, subword) if run.resume else train_segmenter(train_examples, subword, text))
     train_examples, valid_examples = segment(train_examples, segmenter, text), segment(valid_examples, segmenter, text)
     test_examples = segment(test_examples, segmenter, text) if test_examples is not None else None
     vocab = build_vocab(train_examples, text)
-    return labels, vocab, encode_splits(vocab, labels, train_examples, valid_examples, test_examples), segmenter
+    splits = encode_splits(vocab, labels, train_examples, valid_examples, test_examples)
+    chars = chars if chars is not None else CharFeaturesConfig()
+    char_vocab = (load_char_vocab(run.out, chars) if run.resume and chars.enabled
+                  else char_vocab_of(train_examples, chars, text))
+    for encoded, examples in zip(splits, (train_examples, valid_examples, test_examples), strict=True):
+        add_chars(encoded, examples, char_vocab)
+    return labels, vocab, splits, segmenter, char_vocab
 
 
 def pretrained_first(run: Run, network: nn.Module, vocab: Vocab, train_data: Encoded,

@@ -150,6 +150,8 @@ def train_tagger(out: str | os.PathLike[str], *, data: Data | None = None, valid
         len(splits.tag_vocab), len(splits.vocab), model, pad_id=splits.vocab.pad_id, unk_id=splits.vocab.unk_id,
         tag_names=splits.tag_names, num_chars=len(splits.char_vocab) if splits.char_vocab is not None else None))
     vectors = load_pretrained(network.embedding, splits.vocab, text)
+    if model.word_dropout_alpha > 0:
+        network.set_word_counts(word_counts(splits.train, len(splits.vocab)))
     network = network.to(run.device)
     counts = {"train": len(splits.train), "valid": len(splits.valid),
               "test": None if splits.test is None else len(splits.test)}
@@ -169,6 +171,13 @@ def train_tagger(out: str | os.PathLike[str], *, data: Data | None = None, valid
     if vectors:
         results["embeddings_found"] = vectors["found_share"]
     return finish_run(run, results, title=f"{model.cell} tagger")
+
+
+def word_counts(data: EncodedTags, vocab_size: int) -> torch.Tensor:
+    """``(V,)``: how often each word id occurs in the encoded training sentences (frequency-aware word dropout)."""
+    if not data.ids:
+        return torch.zeros(vocab_size, dtype=torch.long)
+    return torch.bincount(torch.cat([torch.as_tensor(ids).flatten() for ids in data.ids]), minlength=vocab_size)
 
 
 def read_data(run: Run, text: TagDataConfig, model: TaggerConfig | None = None) -> TagData:
