@@ -44,6 +44,9 @@ def test_a_char_feature_classifier_tags_unseen_words_by_their_spelling(data, tmp
     assert predictor.char_vocab is not None
     assert [record["label"] for record in predictor.predict(["a wonderful day", "a hopeless day"])] == ["pos", "neg"]
     assert predictor.evaluate(test)["accuracy"] == 1.0
+    for verb, call in [("stream", predictor.stream), ("export", lambda: predictor.export(tmp_path / "m.onnx"))]:
+        with pytest.raises(ValueError, match=f"^{verb}: this classifier reads character features"):
+            call()
 
 
 def test_without_char_features_the_unseen_words_are_all_alike(data, tmp_path):

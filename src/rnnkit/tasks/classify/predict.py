@@ -96,7 +96,15 @@ class ClassifierPredictor:
     def stream(self) -> ClassifierStream:
         """A stream fed a text piece by piece: the label probabilities of the text so far after each token (a
         unidirectional classifier only; see :class:`~rnnkit.tasks.classify.stream.ClassifierStream`)."""
+        self._refuse_char_features("stream")
         return ClassifierStream(self)
+
+    def _refuse_char_features(self, verb: str) -> None:
+        """Streams and exported graphs feed word ids only: a run that also reads each word's characters would
+        silently lose them there."""
+        if self.char_vocab is not None:
+            raise ValueError(f"{verb}: this classifier reads character features (--char-features); {verb} feeds "
+                             "word ids only, so it is not offered for such a run (predict and serve work)")
 
     @torch.no_grad()
     def evaluate(self, data: Paths | Sequence[tuple[str, str]], batch_size: int = 64,
@@ -127,6 +135,7 @@ class ClassifierPredictor:
             The sidecar ``<path>.json``: the graph's inputs and outputs (names, shapes, dtypes) and the
             vocabulary, labels and text settings.
         """
+        self._refuse_char_features("export")
         ids = torch.randint(0, len(self.vocab), (2, 3), device=next(self.model.parameters()).device)
         return export_classifier(self, path, format, ids, {"vocabulary": vocabulary(self.vocab), "text": settings_of(
             self.text), "subword_tokenizer": "tokenizer.json" if self.segmenter is not None else None})
