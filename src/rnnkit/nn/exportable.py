@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch._higher_order_ops.scan import scan
 
 from .cells import State
 
 
 def is_exporting() -> bool:
-    """Whether ``torch.export`` (which the ONNX export goes through) is recording the current call."""
-    return bool(torch.compiler.is_exporting())
+    """Whether ``torch.export`` (which the ONNX export goes through) is recording the current call (always False
+    on a torch too old to export: ``torch.compiler.is_exporting`` is recent)."""
+    exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(exporting()) if exporting is not None else False
 
 
 def exportable_forward(layer, x: Tensor, lengths: Tensor | None, state: State | None) -> tuple[Tensor, State]:
@@ -72,6 +73,8 @@ def exportable_forward(layer, x: Tensor, lengths: Tensor | None, state: State | 
 
 def _masked_scan(cell, sequence: Tensor, initial: State, mask: Tensor) -> tuple[Tensor, State]:
     """One cell over ``sequence (T, B, I)`` as a scan; ended sequences keep their state, their outputs are 0."""
+    from torch._higher_order_ops.scan import scan  # a recent private module: imported only while exporting
+
     projected = cell.input_projection(sequence)  # (T, B, G*H): one product for all steps
 
     def step(carry, inputs):
