@@ -54,23 +54,29 @@ def _add_classify_parser(kinds: Any) -> None:
     classify.add_argument("--data", nargs="+", required=True, metavar="FILE",
                           help="labelled files, as 'train classify --data' takes them")
     classify.add_argument("--out", type=Path, required=True, help="the directory to write (new or empty)")
-    classify.add_argument("--format", choices=FORMATS, default=default.format, help="how the files hold the labels")
-    classify.add_argument("--text-column", default=default.text_column, help="text column or JSON key of a table")
-    classify.add_argument("--label-column", default=default.label_column, help="label column or JSON key")
-    classify.add_argument("--encoding", default=default.encoding, help="text encoding of the files")
+    classify.add_argument("--format", choices=FORMATS, default=default.format,
+                          help="how the files hold the labels (default: %(default)s)")
+    classify.add_argument("--text-column", default=default.text_column,
+                          help="text column or JSON key of a table (default: %(default)s)")
+    classify.add_argument("--label-column", default=default.label_column,
+                          help="label column or JSON key (default: %(default)s)")
+    classify.add_argument("--encoding", default=default.encoding,
+                          help="text encoding of the files (default: %(default)s)")
     classify.add_argument("--level", choices=LEVELS, default=None, help="tokens: words (default) or characters")
     classify.add_argument("--lower", action=argparse.BooleanOptionalAction, default=None,
                           help="lower-case the text (default: yes)")
-    classify.add_argument("--min-freq", type=int, default=default.min_freq, help="rarer tokens become <unk>")
+    classify.add_argument("--min-freq", type=int, default=default.min_freq,
+                          help="rarer tokens become <unk> (default: %(default)s)")
     classify.add_argument("--max-vocab", type=int, default=None, help="vocabulary size limit, specials included")
     classify.add_argument("--max-length", type=int, default=None, help="keep at most N tokens of each text")
     classify.add_argument("--truncate", choices=TRUNCATIONS, default=default.truncate,
-                          help="which tokens --max-length keeps")
+                          help="which tokens --max-length keeps (default: %(default)s)")
     classify.add_argument("--strip-html", action="store_true", help="replace HTML tags by spaces")
     classify.add_argument("--vocab-from", type=Path, default=None, metavar="RUN_OR_DIR",
                           help="use the vocabulary, labels and level of a classify run or prepared directory, "
                                "e.g. the training set's for validation files")
-    classify.add_argument("--shard-tokens", type=int, default=1 << 24, help="about how many ids per shard")
+    classify.add_argument("--shard-tokens", type=int, default=1 << 24,
+                          help="about how many ids per shard (default: %(default)s)")
     classify.set_defaults(handler=_prepare_classify)
 
 
