@@ -21,7 +21,7 @@ from rnnkit.tasks.classify.prepare import prepare_classify
 from rnnkit.tasks.classify.prepared import PreparedTexts, epoch_buffers, rank_ranges, steps_per_epoch
 from rnnkit.tasks.common import predict_probabilities
 from rnnkit.tasks.text_data import TextDataConfig, build_vocab, check_training_labels, encode_examples, read_examples
-from tests.cli_helpers import assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
 
 WORDS = "good bad fine awful great poor nice ugly the a movie film plot Sun ok".split()
 TINY = ["--cell", "lstm", "--hidden-size", "12", "--embedding-size", "8", "--num-layers", "1", "--dropout", "0",
@@ -224,3 +224,10 @@ def test_bad_inputs_are_one_line_errors_naming_the_file(files, tmp_path):
     (offsets / "offsets.bin").write_bytes((offsets / "offsets.bin").read_bytes()[:-8])
     assert_user_error(invoke(*train, tmp_path / "r8", "--data", offsets, "--valid", files / "valid.csv"),
                       str(offsets / "offsets.bin"), "truncated")
+
+
+@pytest.mark.slow
+def test_resume_from_a_prepared_directory_is_exact(files, tmp_path):
+    assert invoke("prepare", "classify", "--data", files / "train.csv", "--out", tmp_path / "prep")[0] == 0
+    assert_resume_is_exact(tmp_path, "classify", "--data", tmp_path / "prep", "--valid", files / "valid.csv",
+                           *TINY, "--batch-size", "16")
