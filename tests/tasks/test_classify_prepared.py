@@ -170,6 +170,13 @@ def test_training_from_the_directory_matches_training_in_memory(files, tmp_path)
     code, out, err = invoke("predict", tmp_path / "disk", "--input", files / "valid.csv")
     assert code == 0, err
     assert len(out.strip().splitlines()) == 30
+    # and its vocabulary and labels prepare further files (--vocab-from RUN)
+    code, _, err = invoke("prepare", "classify", "--data", files / "valid.csv", "--out", tmp_path / "from-run",
+                          "--vocab-from", tmp_path / "disk")
+    assert code == 0, err
+    from_run, from_dir = PreparedTexts(tmp_path / "from-run"), PreparedTexts(tmp_path / "prep-valid")
+    assert from_run.vocab == from_dir.vocab and from_run.label_names == from_dir.label_names
+    assert np.array_equal(from_run.offsets, from_dir.offsets) and np.array_equal(from_run.label_ids, from_dir.label_ids)
 
 
 def test_bad_inputs_are_one_line_errors_naming_the_file(files, tmp_path):
