@@ -14,7 +14,7 @@ with ``--workers`` > 1 the workers are separate processes of about the same size
 
 With ``--classify-texts N`` it measures the classify side instead: ``N`` short labelled texts (2-12 words of a
 5,000-word Zipf vocabulary, 2 classes) in one CSV; ``prepare classify`` (time, texts/s, peak RSS) and ``train
-classify --data DIR`` for ``--steps`` batches of 64 (peak RSS: the texts are read a bounded buffer at a time).
+classify --data DIR`` for ``--steps`` batches of ``--classify-batch-size`` (peak RSS: the texts are read a bounded buffer at a time).
 
 The corpora are deleted at the end unless ``--keep``. Usage:
 
@@ -147,8 +147,8 @@ def side_by_side(text_path: Path, prepared: Path, steps: int, block: int, rounds
 
 
 CLASSIFY_WORDS = 5_000
-CLASSIFY_MODEL = ["--cell", "lstm", "--embedding-size", "32", "--hidden-size", "64", "--batch-size", "64",
-                  "--epochs", "1", "--quiet", "--lr", "0.001"]
+CLASSIFY_MODEL = ["--cell", "lstm", "--embedding-size", "32", "--hidden-size", "64", "--epochs", "1", "--quiet",
+                  "--lr", "0.001"]
 
 
 def write_labelled(path: Path, count: int, seed: int) -> Path:
@@ -169,7 +169,7 @@ def write_labelled(path: Path, count: int, seed: int) -> Path:
     return path
 
 
-def classify_bench(work: Path, texts: int, steps: int) -> dict:
+def classify_bench(work: Path, texts: int, steps: int, batch_size: int = 64) -> dict:
     """``prepare classify`` and a bounded ``train classify --data DIR`` on ``texts`` short texts."""
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -183,8 +183,10 @@ def classify_bench(work: Path, texts: int, steps: int) -> dict:
     measured(["prepare", "classify", "--data", str(valid), "--out", str(work / "valid-prep"), "--vocab-from",
               str(work / "prep")])
     run = measured(["train", "classify", "--data", str(work / "prep"), "--valid", str(work / "valid-prep"),
-                    "--out", str(work / "run"), "--max-steps-per-epoch", str(steps), *CLASSIFY_MODEL])
+                    "--out", str(work / "run"), "--max-steps-per-epoch", str(steps), "--batch-size", str(batch_size),
+                    *CLASSIFY_MODEL])
     report["train"] = {"max_rss_mb": run["max_rss_mb"], "seconds": run["seconds"], "steps": steps,
+                       "batch_size": batch_size, "epoch_steps": run["result"].get("step"),
                        "valid_accuracy": run["result"].get("valid_accuracy")}
     print(json.dumps({"train_classify": report["train"]}), flush=True)
     return report
@@ -204,11 +206,13 @@ def main() -> None:
     parser.add_argument("--side-by-side", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--classify-texts", type=int, default=0,
                         help="measure prepare/train classify on this many short texts instead")
+    parser.add_argument("--classify-batch-size", type=int, default=64)
     args = parser.parse_args()
     if args.classify_texts:
         shutil.rmtree(args.work, ignore_errors=True)
         try:
-            print(json.dumps(classify_bench(args.work, args.classify_texts, args.steps), indent=1))
+            print(json.dumps(classify_bench(args.work, args.classify_texts, args.steps,
+                                            args.classify_batch_size), indent=1))
         finally:
             if not args.keep:
                 shutil.rmtree(args.work, ignore_errors=True)
