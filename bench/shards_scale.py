@@ -14,7 +14,8 @@ with ``--workers`` > 1 the workers are separate processes of about the same size
 
 With ``--classify-texts N`` it measures the classify side instead: ``N`` short labelled texts (2-12 words of a
 5,000-word Zipf vocabulary, 2 classes) in one CSV; ``prepare classify`` (time, texts/s, peak RSS) and ``train
-classify --data DIR`` for ``--steps`` batches of ``--classify-batch-size`` (peak RSS: the texts are read a bounded buffer at a time).
+classify --data DIR`` for ``--steps`` batches of ``--classify-batch-size`` (peak RSS: the texts are read a
+bounded buffer at a time).
 
 The corpora are deleted at the end unless ``--keep``. Usage:
 
