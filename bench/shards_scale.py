@@ -12,10 +12,16 @@ with ``--workers`` > 1 the workers are separate processes of about the same size
    ``--block`` steps, ABBA order; median of the per-round ratios), and the peak RSS of ``train lm`` on that text
    read in memory against the prepared directory.
 
+With ``--classify-texts N`` it measures the classify side instead: ``N`` short labelled texts (2-12 words of a
+5,000-word Zipf vocabulary, 2 classes) in one CSV; ``prepare classify`` (time, texts/s, peak RSS) and ``train
+classify --data DIR`` for ``--steps`` batches of ``--classify-batch-size`` (peak RSS: the texts are read a
+bounded buffer at a time).
+
 The corpora are deleted at the end unless ``--keep``. Usage:
 
     python bench/shards_scale.py --size-mb 300 --compare-mb 100          # about 10 min on a busy 2-core machine
     python bench/shards_scale.py --size-mb 2000 --skip-compare           # the 2 GB corpus of issue 21
+    python bench/shards_scale.py --classify-texts 5000000 --steps 200    # 5 million short labelled texts
 """
 
 from __future__ import annotations
@@ -141,6 +147,52 @@ def side_by_side(text_path: Path, prepared: Path, steps: int, block: int, rounds
             "ratio_shards_over_memory": statistics.median(ratios), "rounds": rounds, "block": block}
 
 
+CLASSIFY_WORDS = 5_000
+CLASSIFY_MODEL = ["--cell", "lstm", "--embedding-size", "32", "--hidden-size", "64", "--epochs", "1", "--quiet",
+                  "--lr", "0.001"]
+
+
+def write_labelled(path: Path, count: int, seed: int) -> Path:
+    """``count`` short texts (2-12 Zipf words) with a label ``pos`` / ``neg`` that a marker word predicts."""
+    rng = np.random.default_rng(seed)
+    table = np.array([f"w{number}" for number in range(CLASSIFY_WORDS)], dtype=object)
+    weights = 1.0 / np.arange(1, CLASSIFY_WORDS + 1) ** 1.1
+    weights /= weights.sum()
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("text,label\n")
+        for start in range(0, count, 100_000):
+            rows = min(100_000, count - start)
+            lengths = rng.integers(2, 13, rows)
+            labels = rng.integers(0, 2, rows)
+            words = np.split(table[rng.choice(CLASSIFY_WORDS, lengths.sum(), p=weights)], np.cumsum(lengths)[:-1])
+            handle.write("".join(f"{' '.join(row)} {'yes' if label else 'no'},{'pos' if label else 'neg'}\n"
+                                 for row, label in zip(words, labels, strict=True)))
+    return path
+
+
+def classify_bench(work: Path, texts: int, steps: int, batch_size: int = 64) -> dict:
+    """``prepare classify`` and a bounded ``train classify --data DIR`` on ``texts`` short texts."""
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    data, valid = write_labelled(work / "train.csv", texts, 0), write_labelled(work / "valid.csv", 2_000, 1)
+    report: dict = {"texts": texts, "write_seconds": time.perf_counter() - started, "csv_bytes": data.stat().st_size}
+    run = measured(["prepare", "classify", "--data", str(data), "--out", str(work / "prep")])
+    report["prepare"] = {"seconds": run["seconds"], "texts_per_s": texts / run["seconds"],
+                         "tokens": run["result"]["tokens"], "max_rss_mb": run["max_rss_mb"],
+                         "shards": run["result"]["shards"]}
+    print(json.dumps({"prepare_classify": report["prepare"]}), flush=True)
+    measured(["prepare", "classify", "--data", str(valid), "--out", str(work / "valid-prep"), "--vocab-from",
+              str(work / "prep")])
+    run = measured(["train", "classify", "--data", str(work / "prep"), "--valid", str(work / "valid-prep"),
+                    "--out", str(work / "run"), "--max-steps-per-epoch", str(steps), "--batch-size", str(batch_size),
+                    *CLASSIFY_MODEL])
+    report["train"] = {"max_rss_mb": run["max_rss_mb"], "seconds": run["seconds"], "steps": steps,
+                       "batch_size": batch_size, "epoch_steps": run["result"].get("step"),
+                       "valid_accuracy": run["result"].get("valid_accuracy")}
+    print(json.dumps({"train_classify": report["train"]}), flush=True)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/rnnkit-shards-bench"))
@@ -153,7 +205,19 @@ def main() -> None:
     parser.add_argument("--skip-compare", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the generated corpora and directories")
     parser.add_argument("--side-by-side", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--classify-texts", type=int, default=0,
+                        help="measure prepare/train classify on this many short texts instead")
+    parser.add_argument("--classify-batch-size", type=int, default=64)
     args = parser.parse_args()
+    if args.classify_texts:
+        shutil.rmtree(args.work, ignore_errors=True)
+        try:
+            print(json.dumps(classify_bench(args.work, args.classify_texts, args.steps,
+                                            args.classify_batch_size), indent=1))
+        finally:
+            if not args.keep:
+                shutil.rmtree(args.work, ignore_errors=True)
+        return
     if args.side_by_side:
         print(json.dumps(side_by_side(*args.side_by_side, 400, args.block, args.rounds)))
         return

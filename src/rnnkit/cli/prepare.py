@@ -39,6 +39,70 @@ def add_prepare_parser(commands: Any) -> None:
                     help="about how many ids per shard (default: 16777216)")
     lm.add_argument("--quiet", action="store_true", help="no progress on stderr")
     lm.set_defaults(handler=_prepare_lm)
+    _add_classify_parser(kinds)
+
+
+def _add_classify_parser(kinds: Any) -> None:
+    from ..data.readers.labelled import FORMATS
+    from ..tasks.text_data import LEVELS, TRUNCATIONS, TextDataConfig
+
+    default = TextDataConfig()
+    classify = kinds.add_parser("classify", help="labelled texts (CSV/TSV/JSONL, label-first lines, ...)",
+                                description="Two streaming passes: exact token and label counts make the "
+                                            "vocabulary and labels 'train classify' would build, then every text "
+                                            "is encoded into id shards, offsets and label ids.")
+    classify.add_argument("--data", nargs="+", required=True, metavar="FILE",
+                          help="labelled files, as 'train classify --data' takes them")
+    classify.add_argument("--out", type=Path, required=True, help="the directory to write (new or empty)")
+    classify.add_argument("--format", choices=FORMATS, default=default.format,
+                          help="how the files hold the labels (default: %(default)s)")
+    classify.add_argument("--text-column", default=default.text_column,
+                          help="text column or JSON key of a table (default: %(default)s)")
+    classify.add_argument("--label-column", default=default.label_column,
+                          help="label column or JSON key (default: %(default)s)")
+    classify.add_argument("--encoding", default=default.encoding,
+                          help="text encoding of the files (default: %(default)s)")
+    classify.add_argument("--level", choices=LEVELS, default=None, help="tokens: words (default) or characters")
+    classify.add_argument("--lower", action=argparse.BooleanOptionalAction, default=None,
+                          help="lower-case the text (default: yes)")
+    classify.add_argument("--min-freq", type=int, default=default.min_freq,
+                          help="rarer tokens become <unk> (default: %(default)s)")
+    classify.add_argument("--max-vocab", type=int, default=None, help="vocabulary size limit, specials included")
+    classify.add_argument("--max-length", type=int, default=None, help="keep at most N tokens of each text")
+    classify.add_argument("--truncate", choices=TRUNCATIONS, default=default.truncate,
+                          help="which tokens --max-length keeps (default: %(default)s)")
+    classify.add_argument("--strip-html", action="store_true", help="replace HTML tags by spaces")
+    classify.add_argument("--vocab-from", type=Path, default=None, metavar="RUN_OR_DIR",
+                          help="use the vocabulary, labels and level of a classify run or prepared directory, "
+                               "e.g. the training set's for validation files")
+    classify.add_argument("--shard-tokens", type=int, default=1 << 24,
+                          help="about how many ids per shard (default: %(default)s)")
+    classify.set_defaults(handler=_prepare_classify)
+
+
+def _prepare_classify(args: argparse.Namespace) -> int:
+    from ..tasks.classify.prepare import labels_of_run, prepare_classify
+    from ..tasks.text_data import TextDataConfig
+
+    vocab = labels = None
+    level, lower = args.level or "word", True if args.lower is None else args.lower
+    if args.vocab_from is not None:
+        vocab, labels, source = labels_of_run(args.vocab_from)
+        for flag, given, name in (("--level", args.level, "level"), ("--lower", args.lower, "lower")):
+            if given is not None and name in source and given != source[name]:
+                raise ValueError(f"{flag} {given}: --vocab-from {args.vocab_from} has {name} {source[name]!r}; "
+                                 f"leave {flag} out or give the same")
+        level, lower = source.get("level", level), source.get("lower", lower)
+    text = TextDataConfig(format=args.format, text_column=args.text_column, label_column=args.label_column,
+                          encoding=args.encoding, level=level, lower=lower, min_freq=args.min_freq,
+                          max_vocab=args.max_vocab, max_length=args.max_length, truncate=args.truncate,
+                          strip_html=args.strip_html)
+    index = prepare_classify(args.data, args.out, text, vocab=vocab, labels=labels, shard_tokens=args.shard_tokens,
+                             vocab_from=None if args.vocab_from is None else str(args.vocab_from.resolve()))
+    print(json.dumps({"out": str(args.out), "texts": index["texts"], "tokens": index["tokens"],
+                      "shards": len(index["shards"]), "labels": index["labels"], "vocab_size": index["vocab_size"],
+                      "dtype": index["dtype"], "seconds": index["seconds"]}), flush=True)
+    return 0
 
 
 def _prepare_lm(args: argparse.Namespace) -> int:

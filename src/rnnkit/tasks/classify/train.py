@@ -22,6 +22,7 @@ from ...text import Vocab
 from ...text.subword import SubwordTokenizer
 from ...train.checkpoint import has_checkpoint
 from ...train.config import TrainConfig
+from ...train.distributed import check_batch_size
 from ..base import Run, finish_run, prepare_run
 from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, training_batches
 from ..model_size import build_within_limit
@@ -29,6 +30,8 @@ from ..pretrained import VectorsConfig, load_pretrained_all
 from ..text_data import Splits, TextDataConfig, build_vocab, encode_splits, example_counts, long_text_hint, read_splits
 from .chars import CHARS_FILE, CharFeaturesConfig, add_chars, char_vocab_of, load_char_vocab
 from .data import NAME, SETTINGS
+from .prepared import PreparedTexts, steps_per_epoch
+from .prepared_split import prepared_dir, prepared_split, prepared_text_settings
 from .pretrain import PretrainConfig, check_pretrainable, pretrain_classifier
 from .subword import SEGMENTER_FILE, SubwordConfig, load_segmenter, segment, train_segmenter
 
@@ -65,6 +68,8 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
                                 "vectors": vectors, "subword": subword, "chars": chars},
                       callbacks=callbacks, checkpoints=("checkpoint", "pretrain/checkpoint"),
                       optional=("pretrain", "vectors", "subword", "chars"))  # sections that runs made before them lack
+    if prepared_dir(run.data) is not None:  # ids on disk (rnnkit prepare classify), read through memory maps
+        return _train_prepared(run)
     text, model, train, pretrain, vectors, subword, chars = (run.settings[name] for name in SETTINGS)
     if pretrain.pretrain_epochs:
         check_pretrainable(model)
@@ -94,6 +99,42 @@ def train_classifier(out: str | os.PathLike[str], *, data: Data = None, valid: D
     results = run.fit(network, batch_loss, batches, evaluate=validation(valid_data, vocab.pad_id),
                       monitor="valid_error", steps_per_epoch=steps_per_epoch)  # the best epoch on validation
     results.update(pretrained)
+    results.update(final_metrics(run, network, labels, vocab.pad_id, {"valid": valid_data, "test": test_data}))
+    if found:
+        results["embeddings_found"] = found["found_share"]
+    return finish_run(run, results, title=f"{model.cell} classifier")
+
+
+def _train_prepared(run: Run) -> dict[str, Any]:
+    """:func:`train_classifier` on a prepared directory (see :mod:`.prepared`): the directory's vocabulary, labels
+    and text settings; each rank reads its own part of the texts, a bounded buffer at a time."""
+    texts = PreparedTexts(prepared_dir(run.data), verify=run.is_main)  # rank 0 recomputes the checksums
+    text = run.settings["text"] = prepared_text_settings(run.settings["text"], texts, run.resume)
+    model, train, pretrain, vectors, subword, chars = (run.settings[name] for name in ("model", "train", "pretrain",
+                                                                                        "vectors", "subword", "chars"))
+    if pretrain.pretrain_epochs or subword.subword != "none" or chars.enabled:
+        raise ValueError(f"--data {run.data}: a prepared directory holds word or character ids; language-model "
+                         "pretraining, subword pieces and character features need the text files")
+    if run.valid is None:
+        raise ValueError(f"--valid: missing; training on a prepared directory ({run.data}) needs validation data "
+                         "(a labelled file, or a directory prepared with --vocab-from the training one)")
+    labels, vocab, local = texts.label_names, texts.vocab, check_batch_size(train.batch_size, run.distributed)
+    valid_data = prepared_split(run.valid, "--valid", texts, text)
+    test_data = prepared_split(run.test, "--test", texts, text) if run.test is not None else None
+    network = build_within_limit(lambda: build_classifier(len(labels), model, vocab_size=len(vocab),
+                                                         pad_id=vocab.pad_id))
+    found = load_pretrained_all(network, vocab, vectors)
+    network = network.to(run.device)
+    examples = {"train": len(texts), "valid": len(valid_data), "test": None if test_data is None else len(test_data)}
+    run.start({"text": text, "model": model, "train": train, "pretrain": pretrain, "vectors": vectors,
+               "subword": subword, "chars": chars, "labels": labels}, vocabularies={"vocab.json": vocab},
+              derived={"labels": labels},
+              data_extra={"examples": examples, "source": f"{run.data} (prepared: {len(texts)} texts)",
+                          **({"embeddings": found} if found else {})})
+    batches = texts.batches(local, train.seed, run.distributed.rank, run.distributed.world_size, pad_id=vocab.pad_id)
+    results = run.fit(network, batch_loss, batches, evaluate=validation(valid_data, vocab.pad_id),
+                      monitor="valid_error", shard=None,  # each rank reads its own texts already
+                      steps_per_epoch=steps_per_epoch(len(texts), local, run.distributed.world_size))
     results.update(final_metrics(run, network, labels, vocab.pad_id, {"valid": valid_data, "test": test_data}))
     if found:
         results["embeddings_found"] = found["found_share"]
@@ -134,11 +175,18 @@ def pretrained_first(run: Run, network: nn.Module, vocab: Vocab, train_data: Enc
                                distributed=run.distributed)
 
 
-def validation(valid_data: Encoded, pad_id: int):
+def probabilities_of(network: nn.Module, split: Encoded | PreparedTexts, pad_id: int) -> Any:
+    """Class probabilities ``(N, C)`` of a split in memory or prepared on disk."""
+    if isinstance(split, PreparedTexts):
+        return split.probabilities(network, pad_id)
+    return predict_probabilities(network, split, pad_id)
+
+
+def validation(valid_data: Encoded | PreparedTexts, pad_id: int):
     """The end-of-epoch evaluation: loss, accuracy and error (what the best epoch is chosen on) of ``valid``."""
 
     def evaluate(net: nn.Module) -> dict[str, float]:
-        metrics = metrics_of(predict_probabilities(net, valid_data, pad_id), valid_data.labels, "valid")
+        metrics = metrics_of(probabilities_of(net, valid_data, pad_id), valid_data.labels, "valid")
         return {"valid_loss": metrics["valid_loss"], "valid_accuracy": metrics["valid_accuracy"],
                 "valid_error": 1.0 - metrics["valid_accuracy"]}
 
@@ -146,14 +194,14 @@ def validation(valid_data: Encoded, pad_id: int):
 
 
 def final_metrics(run: Run, network: nn.Module, labels: list[str], pad_id: int,
-                  splits: dict[str, Encoded | None]) -> dict[str, Any]:
+                  splits: dict[str, Encoded | PreparedTexts | None]) -> dict[str, Any]:
     """The best weights' metrics on each split given (``valid_*``, ``test_*``); the confusion matrices drawn to
     ``confusion_valid.png`` and ``confusion_test.png`` by rank 0."""
     results: dict[str, Any] = {}
     for prefix, split in splits.items():
         if split is None:
             continue
-        results.update(metrics_of(predict_probabilities(network, split, pad_id), split.labels, prefix))
+        results.update(metrics_of(probabilities_of(network, split, pad_id), split.labels, prefix))
         if run.is_main:
             plot_confusion_matrix(results[f"{prefix}_confusion_matrix"], labels, run.out / f"confusion_{prefix}.png",
                                   title=f"{prefix}: accuracy {results[f'{prefix}_accuracy']:.3f}")
