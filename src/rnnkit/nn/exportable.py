@@ -37,42 +37,21 @@ def exportable_forward(layer, x: Tensor, lengths: Tensor | None, state: State | 
 
     Shapes and semantics as the layer's (``x (B, T, I)`` batch-first, else ``(T, B, I)``; state ``h (L*D, B, H)``
     or ``(h, c)``); ``lengths`` is not checked against the data here (the checks read values on the host):
-    the caller gives lengths in ``1..T``. Dropout and weight drop are off (export records inference).
+    the caller gives lengths in ``1..T``. Dropout and weight drop are off (export records inference). The layer's
+    own explicit driver (layers, directions, per-sequence reversal, final states) runs with each direction as a
+    masked scan instead of its unrolled loop.
     """
-    layer._bind_cells()
-    sequence = x.transpose(0, 1) if layer.batch_first else x  # (T, B, I)
-    steps, batch_size = sequence.shape[0], sequence.shape[1]
-    time = torch.arange(steps, device=x.device).unsqueeze(1)  # (T, 1)
-    if lengths is None:
+    steps, batch_size = (x.shape[1], x.shape[0]) if layer.batch_first else (x.shape[0], x.shape[1])
+    if lengths is None:  # the mask is what keeps the graph free of the example's lengths
         lengths = torch.full((batch_size,), steps, dtype=torch.long, device=x.device)
-    lengths = lengths.to(device=x.device, dtype=torch.long)
-    mask = (time < lengths).unsqueeze(2)  # (T, B, 1): True at real steps
-    reverse_index = torch.where(time < lengths, lengths - 1 - time, time)  # (T, B)
-    finals = []
-    for layer_index in range(layer.num_layers):
-        outputs = []
-        for direction in range(layer.num_directions):
-            index = layer_index * layer.num_directions + direction
-            cell = layer._cells[index]
-            if state is None:
-                initial = cell.initial_state(batch_size, sequence)
-            elif isinstance(state, tuple):
-                initial = tuple(part[index] for part in state)
-            else:
-                initial = state[index]
-            inputs = sequence if direction == 0 else _reverse(sequence, reverse_index)
-            output, final = _masked_scan(cell, inputs, initial, mask)
-            outputs.append(output if direction == 0 else _reverse(output, reverse_index))
-            finals.append(final)
-        sequence = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)  # (T, B, D*H)
-    output = sequence.transpose(0, 1) if layer.batch_first else sequence
-    if isinstance(finals[0], tuple):
-        return output, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
-    return output, torch.stack(finals)  # (L*D, B, H)
+    return layer._forward_explicit(x, lengths.to(device=x.device, dtype=torch.long), state,
+                                   run_direction=_masked_scan)
 
 
-def _masked_scan(cell, sequence: Tensor, initial: State, mask: Tensor) -> tuple[Tensor, State]:
-    """One cell over ``sequence (T, B, I)`` as a scan; ended sequences keep their state, their outputs are 0."""
+def _masked_scan(cell, sequence: Tensor, initial: State, mask: Tensor, lengths: Tensor | None = None
+                 ) -> tuple[Tensor, State]:
+    """One cell over ``sequence (T, B, I)`` as a scan; ended sequences keep their state, their outputs are 0
+    (``lengths`` is already in ``mask (T, B, 1)``; the argument keeps the explicit driver's runner signature)."""
     from torch._higher_order_ops.scan import scan  # a recent private module: imported only while exporting
 
     projected = cell.input_projection(sequence)  # (T, B, G*H): one product for all steps
@@ -88,8 +67,3 @@ def _masked_scan(cell, sequence: Tensor, initial: State, mask: Tensor) -> tuple[
 
     final, output = scan(step, initial, (projected, mask))
     return output, final
-
-
-def _reverse(sequence: Tensor, reverse_index: Tensor) -> Tensor:
-    """Each sequence of ``(T, B, F)`` read backwards from its own last real step; padding stays in place."""
-    return sequence.gather(0, reverse_index.unsqueeze(2).expand(-1, -1, sequence.shape[2]))

@@ -220,7 +220,10 @@ class Recurrent(nn.Module):
         output = output.transpose(0, 1) if self.batch_first else output
         return output, (tuple(finals) if self.has_cell_state else finals[0])
 
-    def _forward_explicit(self, x: Tensor, lengths: Tensor | None, state: State | None):
+    def _forward_explicit(self, x: Tensor, lengths: Tensor | None, state: State | None, run_direction=None):
+        """Our cells over every layer and direction; ``run_direction(cell, sequence (T, B, I), state, mask,
+        lengths) -> (output, final)`` runs one direction (:func:`_unroll`, or the export's masked scan)."""
+        run_direction = _unroll if run_direction is None else run_direction
         self._bind_cells(for_forward=True)
         layer_input = x.transpose(0, 1) if self.batch_first else x  # (T, B, I)
         steps, batch_size = layer_input.shape[:2]
@@ -242,7 +245,7 @@ class Recurrent(nn.Module):
                 else:
                     initial = _map_state(state, lambda s, index=index: s[index])
                 sequence = layer_input if direction == 0 else _reverse(layer_input, reverse_index)
-                output, final = _unroll(cell, sequence, initial, mask, lengths)
+                output, final = run_direction(cell, sequence, initial, mask, lengths)
                 outputs.append(output if direction == 0 else _reverse(output, reverse_index))
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)  # (T, B, D*H)
