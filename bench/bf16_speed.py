@@ -77,21 +77,37 @@ def speed(vocab_size: int, streams: torch.Tensor, args: argparse.Namespace) -> f
 def loss_curves(vocab_size: int, train: torch.Tensor, valid: torch.Tensor, args: argparse.Namespace) -> None:
     passes = list(bptt_windows(train, args.bptt))
     windows = (passes * (args.loss_steps // len(passes) + 1))[: args.loss_steps]
-    results = {}
-    for name, model in zip(("fp32", "bf16"), model_pair(vocab_size, args), strict=True):
+    fp32, bf16 = model_pair(vocab_size, args)
+    runs = [("fp32", fp32, False), ("bf16", bf16, True)]
+    if args.control:
+        # fp32 training from the initial weights rounded once through bf16: a perturbation of the size bf16's
+        # rounding makes, with no bf16 arithmetic after it. Its gap to fp32 is how far two fp32 runs drift apart
+        # from a difference of that size, the yardstick for bf16's own gap.
+        control = model_pair(vocab_size, args)[0]
+        with torch.no_grad():
+            for parameter in control.parameters():
+                parameter.copy_(parameter.to(torch.bfloat16).float())
+        runs.append(("fp32 (bf16-rounded start)", control, False))
+    results, curves = {}, {}
+    for name, model, use_bf16 in runs:
         losses: list[float] = []
         started = time.perf_counter()
-        trainer_for(model, windows, name == "bf16", args, losses).fit()
+        trainer_for(model, windows, use_bf16, args, losses).fit()
         elapsed = time.perf_counter() - started
         model.eval()
         with torch.no_grad():
             total, count = stream_loss(model, valid, args.bptt)
         results[name] = (statistics.fmean(losses[-50:]), total / count)
+        curves[name] = [statistics.fmean(losses[start : start + 50]) for start in range(0, len(losses), 50)]
         print(f"  {name}: {len(losses)} steps in {elapsed:.0f} s; train loss (last 50 steps) {results[name][0]:.4f}, "
               f"valid loss {results[name][1]:.4f} nats/char", flush=True)
+    print("  train loss, mean of each 50 steps: " + "; ".join(
+        f"{name} " + " ".join(f"{value:.3f}" for value in curve) for name, curve in curves.items()), flush=True)
     for index, what in enumerate(("train loss (last 50 steps)", "valid loss")):
-        fp32, bf16 = results["fp32"][index], results["bf16"][index]
-        print(f"  {what}: bf16 / fp32 - 1 = {bf16 / fp32 - 1:+.2%}", flush=True)
+        reference = results["fp32"][index]
+        for name in results:
+            if name != "fp32":
+                print(f"  {what}: {name} / fp32 - 1 = {results[name][index] / reference - 1:+.2%}", flush=True)
 
 
 def main() -> None:
@@ -104,6 +120,8 @@ def main() -> None:
     parser.add_argument("--loss-steps", type=int, default=500, help="0: skip the loss comparison")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--control", action="store_true",
+                        help="loss part: also train fp32 from the initial weights rounded through bf16 once")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
