@@ -189,7 +189,11 @@ def test_bad_inputs_are_one_line_errors_naming_the_file(files, tmp_path):
     assert_user_error(invoke(*prepare, tmp_path / "c", "--data", tmp_path / "broken.csv"), "broken.csv", "line 3")
     good = tmp_path / "good"
     assert invoke(*prepare, good, "--data", files / "train.csv")[0] == 0
-    assert_user_error(invoke(*prepare, good, "--data", files / "train.csv"), str(good), "not an empty directory")
+    assert invoke(*prepare, good, "--data", files / "train.csv")[0] == 0  # finished already: nothing to do
+    assert_user_error(invoke(*prepare, good, "--data", files / "valid.csv"), str(good), "other files or settings")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "note.txt").write_text("mine")
+    assert_user_error(invoke(*prepare, tmp_path / "full", "--data", files / "train.csv"), "full", "not empty")
     (tmp_path / "other.csv").write_text("text,label\nhello,new\n")
     assert_user_error(invoke(*prepare, tmp_path / "d", "--data", tmp_path / "other.csv", "--vocab-from", good),
                       "other.csv line 2", "'new'")
