@@ -215,9 +215,9 @@ def prepared_dir(data: Any) -> Any:
     return data if is_prepared(data) else None
 
 
-def prepared_settings(config: Any, names: Sequence[str], records: PreparedRecords, resume: bool) -> Any:
+def prepared_settings(config: Any, names: Sequence[str], records: PreparedRecords | ShardedCorpus, resume: bool) -> Any:
     """A run's data settings (a settings dataclass) with the prepared directory's values of ``names``; one given
-    otherwise (not left at its default) is an error naming both."""
+    otherwise (not left at its default) is an error naming both (a resumed run keeps its own)."""
     default = type(config)()
     for name in names:
         given, saved = getattr(config, name), records.settings.get(name)
