@@ -42,7 +42,7 @@ from ..train.atomic import atomic_write_json, fsync_directory
 from .prepare import SHARD_TOKENS, WORK, claim_directory, describe_file, recorded_shards, vocab_digest, write_shard
 from .shards import INDEX, SHARD_FORMAT, SHARD_VERSION, VOCAB, file_sha256, ids_dtype, read_index
 
-__all__ = ["LABELS", "OFFSETS", "RecordSource", "prepare_records"]
+__all__ = ["LABELS", "OFFSETS", "RecordSource", "check_inputs", "prepare_records"]
 
 OFFSETS = "offsets.bin"
 LABELS = "labels.bin"
@@ -73,6 +73,16 @@ class RecordSource:
     count: Callable[[Path], tuple[Vocab, list[str]]]
     records: Callable[[Vocab, list[str]], Iterator[Record]]
     per_token: bool = False
+
+
+def check_inputs(paths: Sequence[str | os.PathLike[str]], what: str) -> list[Path]:
+    """``--data``'s files (``what`` they should be, for the error), each checked to exist."""
+    if not paths:
+        raise ValueError(f"--data: missing; expected {what}")
+    for path in paths:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--data {path}: no such file")
+    return [Path(path) for path in paths]
 
 
 def prepare_records(source: RecordSource, out: str | os.PathLike[str], vocab: Vocab | None = None,

@@ -22,7 +22,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...data.prepare_records import RecordSource, prepare_records
+from ...data.prepare import SHARD_TOKENS
+from ...data.prepare_records import RecordSource, check_inputs, prepare_records
 from ...data.readers.labelled import read_labelled
 from ...data.shards import VOCAB
 from ...data.vocab_count import CountSpiller, vocab_from_runs
@@ -30,10 +31,9 @@ from ...text import Vocab
 from ...text.vocab import DEFAULT_SPECIALS
 from ..text_data import TextDataConfig, tokens_of
 
-__all__ = ["KIND", "SETTING_NAMES", "check_inputs", "prepare_classify"]
+__all__ = ["KIND", "SETTING_NAMES", "prepare_classify"]
 
 KIND = "classify"
-SHARD_TOKENS = 1 << 24
 SETTING_NAMES = ("format", "text_column", "label_column", "encoding", "level", "lower", "min_freq", "max_vocab",
                  "max_length", "truncate", "strip_html")
 
@@ -42,16 +42,6 @@ def _records(paths: Sequence[Path], text: TextDataConfig) -> Iterator[tuple[list
     """``(tokens, label, where)`` of every record, read as a stream."""
     for record in read_labelled(list(paths), text.format, text.text_column, text.label_column, text.encoding):
         yield tokens_of(record, text), record.label, record.where
-
-
-def check_inputs(paths: Sequence[str | os.PathLike[str]], what: str = "labelled text files") -> list[Path]:
-    """``--data``'s files, each checked to exist (a one-line error naming the missing one)."""
-    if not paths:
-        raise ValueError(f"--data: missing; expected {what}")
-    for path in paths:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"--data {path}: no such file")
-    return [Path(path) for path in paths]
 
 
 def _count(paths: Sequence[Path], text: TextDataConfig, work: Path) -> tuple[Vocab, list[str]]:
@@ -101,7 +91,7 @@ def prepare_classify(data: Sequence[str | os.PathLike[str]], out: str | os.PathL
         ValueError: Malformed data (naming file and line), a single class, a label ``labels`` lacks, or an
             ``out`` that holds other files.
     """
-    paths = check_inputs(data)
+    paths = check_inputs(data, "labelled text files")
     source = RecordSource(KIND, paths, {name: getattr(text, name) for name in SETTING_NAMES},
                           lambda work: _count(paths, text, work),
                           lambda vocabulary, names: _encoded(paths, text, vocabulary, names))

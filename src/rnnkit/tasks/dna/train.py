@@ -19,6 +19,7 @@ from typing import Any
 
 from torch import nn
 
+from ...data.prepared_records import PreparedRecords, prepared_dir
 from ...data.readers.sequences import ALPHABETS, SequenceRecord, read_label_file
 from ...models import ClassifierConfig
 from ...models.binding_classifier import BindingSiteClassifier, ConvFrontEndConfig
@@ -61,7 +62,7 @@ def build_model(num_classes: int, sequence: SequenceDataConfig, model: Classifie
 class DnaData:
     """The encoded splits of a run, its labels and its k-mer vocabulary (None for one-hot inputs)."""
 
-    train: Encoded
+    train: Encoded | PreparedRecords  # prepared: read on disk
     valid: Encoded
     test: Encoded | None
     labels: list[str]
@@ -94,6 +95,10 @@ def train_dna(out: str | os.PathLike[str], *, data: Data | None = None, valid: D
                       callbacks=callbacks)
     sequence, model, frontend, train = (run.settings[name] for name in SETTINGS)
     labels_file = run.saved_data.get("labels_file") if run.resume else labels_file
+    if prepared_dir(run.data) is not None:  # ids on disk (rnnkit prepare dna), read through memory maps
+        from .prepared import train_prepared  # it builds on this module
+
+        return train_prepared(run, labels_file)
     splits = read_data(run, sequence, frontend, labels_file)
     network = build_within_limit(lambda: build_model(len(splits.labels), sequence, model, frontend,
                                                     splits.vocab)).to(run.device)

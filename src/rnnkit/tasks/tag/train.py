@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ...analysis.spans import is_chunk_tagset, span_scores
+from ...data.prepared_records import PreparedRecords, prepared_dir
 from ...models.tagger import SequenceTagger, TaggerConfig, tagging_loss
 from ...text import Vocab
 from ...text.char_ids import build_char_vocab
@@ -112,7 +113,7 @@ def metrics_of(predicted: list[list[int]], loss: float, data: EncodedTags, tag_n
 class TagData:
     """The encoded splits of a run and the vocabularies they were encoded with."""
 
-    train: EncodedTags
+    train: EncodedTags | PreparedRecords  # prepared: read on disk
     valid: EncodedTags
     test: EncodedTags | None
     vocab: Vocab
@@ -144,6 +145,10 @@ def train_tagger(out: str | os.PathLike[str], *, data: Data | None = None, valid
     """
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
                       settings={"text": text, "model": model, "train": train}, callbacks=callbacks)
+    if prepared_dir(run.data) is not None:  # ids on disk (rnnkit prepare tag), read through memory maps
+        from .prepared import train_prepared  # it builds on this module
+
+        return train_prepared(run)
     text, model, train = (run.settings[name] for name in SETTINGS)
     splits = read_data(run, text, model)
     network = build_within_limit(lambda: SequenceTagger(
