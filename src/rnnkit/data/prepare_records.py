@@ -40,9 +40,9 @@ import numpy as np
 from ..text import Vocab
 from ..train.atomic import atomic_write_json, fsync_directory
 from .prepare import SHARD_TOKENS, WORK, claim_directory, describe_file, recorded_shards, vocab_digest, write_shard
-from .shards import INDEX, SHARD_FORMAT, SHARD_VERSION, VOCAB, file_sha256, ids_dtype, read_index
+from .shards import INDEX, SHARD_FORMAT, SHARD_VERSION, VOCAB, file_sha256, ids_dtype, is_prepared, read_index
 
-__all__ = ["LABELS", "OFFSETS", "RecordSource", "check_inputs", "prepare_records"]
+__all__ = ["LABELS", "OFFSETS", "RecordSource", "check_inputs", "prepare_records", "prepared_source"]
 
 OFFSETS = "offsets.bin"
 LABELS = "labels.bin"
@@ -73,6 +73,18 @@ class RecordSource:
     count: Callable[[Path], tuple[Vocab, list[str]]]
     records: Callable[[Vocab, list[str]], Iterator[Record]]
     per_token: bool = False
+
+
+def prepared_source(path: Path, kind: str) -> tuple[Vocab, list[str], dict[str, Any]] | None:
+    """``--vocab-from PATH``: a prepared ``kind`` directory's vocabulary, labels and settings; None for a run
+    directory (which the task reads); a FileNotFoundError for neither."""
+    if is_prepared(path):
+        index = read_index(path, kind)
+        return Vocab.load(path / VOCAB), list(index["labels"]), index["settings"]
+    if not path.is_dir():
+        raise FileNotFoundError(f"--vocab-from {path}: no such directory; expected a {kind} run or a prepared "
+                                "directory")
+    return None
 
 
 def check_inputs(paths: Sequence[str | os.PathLike[str]], what: str) -> list[Path]:

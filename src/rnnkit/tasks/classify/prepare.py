@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ...data.prepare import SHARD_TOKENS
-from ...data.prepare_records import RecordSource, check_inputs, prepare_records
+from ...data.prepare_records import RecordSource, check_inputs, prepare_records, prepared_source
 from ...data.readers.labelled import read_labelled
-from ...data.shards import VOCAB
 from ...data.vocab_count import CountSpiller, vocab_from_runs
 from ...text import Vocab
 from ...text.vocab import DEFAULT_SPECIALS
@@ -101,15 +100,11 @@ def prepare_classify(data: Sequence[str | os.PathLike[str]], out: str | os.PathL
 def labels_of_run(path: Path) -> tuple[Vocab, list[str], dict[str, Any]]:
     """The vocabulary, labels and text settings of a prepared classify directory or a classify run
     (``--vocab-from``)."""
-    from ...data.shards import is_prepared, read_index
     from ..run_dir import read_run_config
 
-    if is_prepared(path):
-        index = read_index(path, KIND)
-        return Vocab.load(path / VOCAB), list(index["labels"]), index["settings"]
-    if not path.is_dir():
-        raise FileNotFoundError(f"--vocab-from {path}: no such directory; expected a classify run or a prepared "
-                                "directory")
+    prepared = prepared_source(path, KIND)
+    if prepared is not None:
+        return prepared
     config = read_run_config(path, KIND)
     if (config.get("subword") or {}).get("subword", "none") not in ("none", None):
         raise ValueError(f"--vocab-from {path}: a subword run; prepared texts hold word or character ids")

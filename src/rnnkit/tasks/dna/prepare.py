@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ...data.prepare import SHARD_TOKENS
-from ...data.prepare_records import RecordSource, check_inputs, prepare_records
+from ...data.prepare_records import RecordSource, check_inputs, prepare_records, prepared_source
 from ...data.readers.sequences import ALPHABETS, SequenceRecord, read_label_file
-from ...data.shards import VOCAB, is_prepared, read_index
 from ...data.vocab_count import CountSpiller, vocab_from_runs
 from ...text import Vocab
 from ...text.vocab import DEFAULT_SPECIALS
@@ -148,11 +147,9 @@ def prepare_dna(data: Sequence[str | os.PathLike[str]], out: str | os.PathLike[s
 def labels_of_dna_run(path: Path) -> tuple[Vocab, list[str], dict[str, Any]]:
     """The vocabulary (letters for one-hot inputs), labels and sequence settings of a prepared dna directory or a
     dna run (``--vocab-from``)."""
-    if is_prepared(path):
-        index = read_index(path, NAME)
-        return Vocab.load(path / VOCAB), list(index["labels"]), index["settings"]
-    if not path.is_dir():
-        raise FileNotFoundError(f"--vocab-from {path}: no such directory; expected a dna run or a prepared directory")
+    prepared = prepared_source(path, NAME)
+    if prepared is not None:
+        return prepared
     config = read_run_config(path, NAME)
     settings, labels = config.get("sequence") or {}, config.get("labels")
     if not isinstance(labels, list):

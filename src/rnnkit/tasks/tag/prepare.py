@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ...data.prepare import SHARD_TOKENS
-from ...data.prepare_records import RecordSource, check_inputs, prepare_records
-from ...data.shards import VOCAB, is_prepared, read_index
+from ...data.prepare_records import RecordSource, check_inputs, prepare_records, prepared_source
 from ...data.vocab_count import CountSpiller, vocab_from_runs
 from ...text import Vocab
 from ...text.vocab import DEFAULT_SPECIALS
@@ -61,20 +60,14 @@ def prepare_tag(data: Sequence[str | os.PathLike[str]], out: str | os.PathLike[s
                 shard_tokens: int = SHARD_TOKENS) -> dict[str, Any]:
     """Prepare CoNLL-style files for ``train tag --data OUT`` (see the module docstring); returns the index.
 
-    Args:
-        data: The CoNLL / CoNLL-U files, as ``train tag --data`` takes them.
-        out: The directory to write: new or empty, or an interrupted preparation of the same files and settings
-            (resumed).
-        text: Reading settings (columns, format, lower-casing, vocabulary limits), as ``train tag``'s.
-        vocab: A vocabulary (and ``tags``) to use instead of counting (``--vocab-from``).
-        tags: The tag names that go with ``vocab``.
-        vocab_from: Where ``vocab`` came from, recorded in the index.
-        shard_tokens: About how many ids a shard holds (shards end after whole sentences).
+    The arguments are those of :func:`~rnnkit.tasks.classify.prepare.prepare_classify`, with ``text`` the reading
+    settings of ``train tag`` (columns, format, lower-casing, vocabulary limits) and ``tags`` the tag names that
+    go with a given ``vocab``; shards end after whole sentences.
 
     Raises:
         FileNotFoundError: An input file is missing.
         ValueError: Malformed data (naming file and line), a single tag, a tag ``tags`` lacks, or an ``out`` that
-            holds other files.
+            holds other files or another preparation.
     """
     paths = check_inputs(data, "CoNLL or CoNLL-U files")
     source = RecordSource(NAME, paths, {name: getattr(text, name) for name in SETTING_NAMES},
@@ -85,11 +78,9 @@ def prepare_tag(data: Sequence[str | os.PathLike[str]], out: str | os.PathLike[s
 
 def tags_of_run(path: Path) -> tuple[Vocab, list[str], dict[str, Any]]:
     """The vocabulary, tags and reading settings of a prepared tag directory or a tag run (``--vocab-from``)."""
-    if is_prepared(path):
-        index = read_index(path, NAME)
-        return Vocab.load(path / VOCAB), list(index["labels"]), index["settings"]
-    if not path.is_dir():
-        raise FileNotFoundError(f"--vocab-from {path}: no such directory; expected a tag run or a prepared directory")
+    prepared = prepared_source(path, NAME)
+    if prepared is not None:
+        return prepared
     config = read_run_config(path, NAME)
     if not (path / "tags.json").is_file():
         raise FileNotFoundError(f"{path / 'tags.json'}: missing; expected a tag run's tag vocabulary")
