@@ -94,6 +94,8 @@ class PreparedRecords:
     def read(self, begin: int, end: int) -> tuple[list[Tensor], np.ndarray | list[Tensor]]:
         """Records ``[begin, end)``: their ids (one LongTensor each, read as one range of the shards) and their label
         ids (an array), or for a tagging directory their tag ids (one LongTensor each)."""
+        if not 0 <= begin <= end <= self.num_texts:
+            raise ValueError(f"{self.directory}: records [{begin}, {end}) outside its {self.num_texts} records")
         offsets = np.asarray(self.offsets[begin:end + 1])
         first, last = int(offsets[0]), int(offsets[-1])
         local = (offsets - first).tolist()
