@@ -10,8 +10,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from rnnkit.data.prepared_records import PreparedRecords
 from rnnkit.models.binding_classifier import ConvFrontEndConfig
@@ -19,7 +17,14 @@ from rnnkit.tasks.dna.data import SequenceDataConfig
 from rnnkit.tasks.dna.prepare import prepare_dna
 from rnnkit.tasks.dna.train import read_data
 from rnnkit.train.config import TrainConfig
-from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, invoke
+from tests.tasks.prepared_helpers import (
+    assert_damage_refused,
+    assert_each_refused,
+    prepare_pair,
+    train_both_ways,
+    write_files,
+)
 from tests.tasks.test_dna import write_positives_fasta, write_test_tsv
 
 TINY = ["--cell", "gru", "--hidden-size", "4", "--dropout", "0", "--quiet"]
@@ -64,23 +69,12 @@ def test_training_from_the_directory_matches_training_in_memory(files, tmp_path)
     """One batch of every record per epoch, no dropout: the weights agree (to float rounding) with in-memory
     training on the same file (shuffled negatives drawn with the same seed); the prepared --valid gives the metrics
     of the same file read in memory."""
-    prepare = ("prepare", "dna", "--negatives", "shuffle", "--seed", "3")
-    assert invoke(*prepare, "--data", files / "peaks.fa", "--out", tmp_path / "prep")[0] == 0
-    code, out, err = invoke("prepare", "dna", "--data", files / "valid.seq", "--out", tmp_path / "prep-valid",
-                            "--vocab-from", tmp_path / "prep")
-    assert code == 0, err
-    assert json.loads(out)["texts"] == 20
-    common = [*TINY, *CONV, "--epochs", "2", "--batch-size", "200", "--seed", "3", "--test", files / "valid.seq"]
-    memory = invoke("train", "dna", "--data", files / "peaks.fa", "--negatives", "shuffle", "--valid",
-                    files / "valid.seq", "--out", tmp_path / "memory", *common)
-    disk = invoke("train", "dna", "--data", tmp_path / "prep", "--valid", tmp_path / "prep-valid",
-                  "--out", tmp_path / "disk", *common)
-    assert memory[0] == 0 and disk[0] == 0, (memory[2], disk[2])
-    expected, actual = (load_file(tmp_path / name / "model.safetensors") for name in ("memory", "disk"))
-    assert expected.keys() == actual.keys()
-    for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], atol=1e-5, rtol=1e-4)
-    metrics_memory, metrics_disk = (json.loads(result[1].strip().splitlines()[-1]) for result in (memory, disk))
+    assert prepare_pair(tmp_path, "dna", files / "peaks.fa", files / "valid.seq", "--negatives", "shuffle",
+                        "--seed", "3") == 20
+    metrics_memory, metrics_disk = train_both_ways(
+        tmp_path, "dna", ["--data", files / "peaks.fa", "--negatives", "shuffle", "--valid", files / "valid.seq"],
+        ["--data", tmp_path / "prep", "--valid", tmp_path / "prep-valid"],
+        [*TINY, *CONV, "--epochs", "2", "--batch-size", "200", "--seed", "3", "--test", files / "valid.seq"])
     assert metrics_disk["valid_roc_auc"] == pytest.approx(metrics_disk["test_roc_auc"])
     assert metrics_disk["valid_loss"] == pytest.approx(metrics_memory["valid_loss"], abs=1e-4)
     config = json.loads((tmp_path / "disk" / "config.json").read_text())
@@ -91,43 +85,31 @@ def test_training_from_the_directory_matches_training_in_memory(files, tmp_path)
 
 
 def test_bad_inputs_are_one_line_errors_naming_the_file(files, tmp_path):
-    prepare = ("prepare", "dna", "--out")
-    assert_user_error(invoke(*prepare, tmp_path / "a", "--data", tmp_path / "missing.fa"), "missing.fa",
-                      "no such file")
-    (tmp_path / "bad.fa").write_text(">a label=1\nACGT\n>b label=0\nACXT\n")
-    assert_user_error(invoke(*prepare, tmp_path / "b", "--data", tmp_path / "bad.fa"), "bad.fa", "line 4")
-    assert_user_error(invoke(*prepare, tmp_path / "c", "--data", files / "peaks.fa"), "peaks.fa line 1",
-                      "no label")
-    (tmp_path / "typo.seq").write_text("seq\tBound\nACGTACGT\t1\nACGTACGA\t0\nACGTACGC\t0\nACGTAAAA\tx\n")
-    assert_user_error(invoke(*prepare, tmp_path / "d", "--data", tmp_path / "typo.seq"), "typo.seq line 5", "'x'")
-    assert_user_error(invoke(*prepare, tmp_path / "e", "--data", files / "train.seq", "--max-examples", "5"),
-                      "--max-examples 5")
-    good = tmp_path / "good"
-    assert invoke(*prepare, good, "--data", files / "train.seq")[0] == 0
-    (tmp_path / "three.seq").write_text("seq\tBound\nACGTACGT\t1\nACGTACGA\t2\n")
-    assert_user_error(invoke(*prepare, tmp_path / "f", "--data", tmp_path / "three.seq", "--vocab-from", good),
-                      "three.seq line 3", "'2'")
+    write_files(tmp_path, {"bad.fa": ">a label=1\nACGT\n>b label=0\nACXT\n",
+                           "typo.seq": "seq\tBound\nACGTACGT\t1\nACGTACGA\t0\nACGTACGC\t0\nACGTAAAA\tx\n",
+                           "three.seq": "seq\tBound\nACGTACGT\t1\nACGTACGA\t2\n"})
+    good, kmers, valid = tmp_path / "good", tmp_path / "kmers", files / "valid.seq"
+    prepare_cases = [  # (--data and flags, what the error names)
+        ([tmp_path / "missing.fa"], ["missing.fa", "no such file"]),
+        ([tmp_path / "bad.fa"], ["bad.fa", "line 4"]),
+        ([files / "peaks.fa"], ["peaks.fa line 1", "no label"]),
+        ([tmp_path / "typo.seq"], ["typo.seq line 5", "'x'"]),
+        ([files / "train.seq", "--max-examples", "5"], ["--max-examples 5"]),
+        ([tmp_path / "three.seq", "--vocab-from", good], ["three.seq line 3", "'2'"]),
+    ]
+    for out, flags in ((good, [files / "train.seq"]), (kmers, [valid, "--inputs", "kmer"])):
+        assert invoke("prepare", "dna", "--out", out, "--data", *flags)[0] == 0  # the ones done right
+    assert_each_refused(("prepare", "dna", "--out"), tmp_path, "p", prepare_cases)
+    train_cases = [  # (--data and flags, what the error names)
+        ([good], ["--valid: missing"]),
+        ([good, "--valid", valid, "--inputs", "kmer"], ["--inputs kmer", str(good)]),
+        ([good, "--valid", valid, "--max-examples", "10"], ["--max-examples 10"]),
+        ([good, "--valid", valid, "--conv-channels", "2", "--pool-size", "40"], [str(good), "record 1 has 30 input"]),
+        ([good, "--valid", kmers], [str(kmers), "another vocabulary or labels"]),
+    ]
     train = ("train", "dna", *TINY, "--epochs", "1", "--out")
-    assert_user_error(invoke(*train, tmp_path / "r1", "--data", good), "--valid: missing")
-    assert_user_error(invoke(*train, tmp_path / "r2", "--data", good, "--valid", files / "valid.seq",
-                             "--inputs", "kmer"), "--inputs kmer", str(good))
-    assert_user_error(invoke(*train, tmp_path / "r3", "--data", good, "--valid", files / "valid.seq",
-                             "--max-examples", "10"), "--max-examples 10")
-    assert_user_error(invoke(*train, tmp_path / "r4", "--data", good, "--valid", files / "valid.seq",
-                             "--conv-channels", "2", "--pool-size", "40"), str(good), "record 1 has 30 input steps")
-    kmers = tmp_path / "kmers"
-    assert invoke(*prepare, kmers, "--data", files / "valid.seq", "--inputs", "kmer")[0] == 0
-    assert_user_error(invoke(*train, tmp_path / "r5", "--data", good, "--valid", kmers), str(kmers),
-                      "another vocabulary or labels")
-    tagged = tmp_path / "tagged"
-    (tmp_path / "tags.txt").write_text("a X\nb Y\n")
-    assert invoke("prepare", "tag", "--data", tmp_path / "tags.txt", "--out", tagged)[0] == 0
-    assert_user_error(invoke(*train, tmp_path / "r6", "--data", tagged, "--valid", files / "valid.seq"),
-                      str(tagged / "index.json"), "'dna'")
-    offsets = good / "offsets.bin"
-    offsets.write_bytes(offsets.read_bytes()[:-8])
-    assert_user_error(invoke(*train, tmp_path / "r7", "--data", good, "--valid", files / "valid.seq"), str(offsets),
-                      "truncated")
+    assert_each_refused(train, tmp_path, "r", train_cases)
+    assert_damage_refused(train, tmp_path, valid, "dna", good / "offsets.bin")
 
 
 def test_resume_from_a_prepared_directory_is_exact(files, tmp_path):

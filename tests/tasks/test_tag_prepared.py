@@ -12,13 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from rnnkit.data.prepared_records import PreparedRecords
 from rnnkit.models.tagger import IGNORE_INDEX
 from rnnkit.tasks.tag.data import TagDataConfig, build_tag_vocab, build_vocab, encode_sentences, read_sentences
 from rnnkit.tasks.tag.prepare import prepare_tag
-from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
+from tests.cli_helpers import assert_resume_is_exact, invoke
+from tests.tasks.prepared_helpers import (
+    assert_damage_refused,
+    assert_each_refused,
+    prepare_pair,
+    train_both_ways,
+    write_files,
+)
 from tests.test_cli_tag import write_conll
 
 TINY = ["--embedding-size", "8", "--hidden-size", "8", "--dropout", "0", "--quiet"]
@@ -98,22 +104,11 @@ def test_batches_pair_each_sentence_with_its_tags_and_ranks_cover_the_sentences(
 def test_training_from_the_directory_matches_training_in_memory(files, tmp_path):
     """One batch of every sentence per epoch and no dropout: the two runs take the same steps, so the weights agree
     (to float rounding: the rows come in another order); the prepared --valid gives the in-memory file's metrics."""
-    assert invoke("prepare", "tag", "--data", files / "train.txt", "--out", tmp_path / "prep")[0] == 0
-    code, out, err = invoke("prepare", "tag", "--data", files / "valid.txt", "--out", tmp_path / "prep-valid",
-                            "--vocab-from", tmp_path / "prep")
-    assert code == 0, err
-    assert json.loads(out)["texts"] == 20
-    common = [*TINY, "--epochs", "2", "--batch-size", "200", "--test", files / "valid.txt"]
-    memory = invoke("train", "tag", "--data", files / "train.txt", "--valid", files / "valid.txt",
-                    "--out", tmp_path / "memory", *common)
-    disk = invoke("train", "tag", "--data", tmp_path / "prep", "--valid", tmp_path / "prep-valid",
-                  "--out", tmp_path / "disk", *common)
-    assert memory[0] == 0 and disk[0] == 0, (memory[2], disk[2])
-    expected, actual = (load_file(tmp_path / name / "model.safetensors") for name in ("memory", "disk"))
-    assert expected.keys() == actual.keys()
-    for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], atol=1e-5, rtol=1e-4)
-    metrics_memory, metrics_disk = (json.loads(result[1].strip().splitlines()[-1]) for result in (memory, disk))
+    assert prepare_pair(tmp_path, "tag", files / "train.txt", files / "valid.txt") == 20
+    metrics_memory, metrics_disk = train_both_ways(
+        tmp_path, "tag", ["--data", files / "train.txt", "--valid", files / "valid.txt"],
+        ["--data", tmp_path / "prep", "--valid", tmp_path / "prep-valid"],
+        [*TINY, "--epochs", "2", "--batch-size", "200", "--test", files / "valid.txt"])
     assert metrics_disk["valid_loss"] == pytest.approx(metrics_disk["test_loss"], abs=1e-6)
     assert metrics_disk["valid_accuracy"] == metrics_memory["valid_accuracy"]
     assert metrics_disk["valid_loss"] == pytest.approx(metrics_memory["valid_loss"], abs=1e-4)
@@ -129,48 +124,30 @@ def test_training_from_the_directory_matches_training_in_memory(files, tmp_path)
 
 
 def test_bad_inputs_are_one_line_errors_naming_the_file(files, tmp_path):
-    prepare = ("prepare", "tag", "--out")
-    assert_user_error(invoke(*prepare, tmp_path / "a", "--data", tmp_path / "missing.txt"), "missing.txt",
-                      "no such file")
-    (tmp_path / "broken.txt").write_text("John NNP B-PER\nSmith\n\n")
-    assert_user_error(invoke(*prepare, tmp_path / "b", "--data", tmp_path / "broken.txt", "--tag-column", "2"),
-                      "broken.txt", "line 2")
-    (tmp_path / "one.txt").write_text("a O\nb O\n")
-    assert_user_error(invoke(*prepare, tmp_path / "c", "--data", tmp_path / "one.txt"), "one.txt", "2 tags")
-    good = tmp_path / "good"
-    assert invoke(*prepare, good, "--data", files / "train.txt")[0] == 0
-    (tmp_path / "new-tag.txt").write_text("John B-PER\nsaw B-MISC\n")
-    assert_user_error(invoke(*prepare, tmp_path / "d", "--data", tmp_path / "new-tag.txt", "--vocab-from", good),
-                      "new-tag.txt line 2", "'B-MISC'")
-    assert_user_error(invoke(*prepare, tmp_path / "e", "--data", files / "valid.txt", "--vocab-from", good,
-                             "--lower"), "--lower", str(good))
+    write_files(tmp_path, {"broken.txt": "John NNP B-PER\nSmith\n\n", "one.txt": "a O\nb O\n",
+                           "new-tag.txt": "John B-PER\nsaw B-MISC\n"})
+    good, pos, valid = tmp_path / "good", tmp_path / "pos", files / "valid.txt"
+    assert invoke("prepare", "tag", "--out", good, "--data", files / "train.txt")[0] == 0
+    assert invoke("prepare", "tag", "--out", pos, "--data", valid, "--tag-column", "1")[0] == 0
+    prepare_cases = [  # (--data and flags, what the error names)
+        ([tmp_path / "missing.txt"], ["missing.txt", "no such file"]),
+        ([tmp_path / "broken.txt", "--tag-column", "2"], ["broken.txt", "line 2"]),
+        ([tmp_path / "one.txt"], ["one.txt", "2 tags"]),
+        ([tmp_path / "new-tag.txt", "--vocab-from", good], ["new-tag.txt line 2", "'B-MISC'"]),
+        ([valid, "--vocab-from", good, "--lower"], ["--lower", str(good)]),
+    ]
+    assert_each_refused(("prepare", "tag", "--out"), tmp_path, "p", prepare_cases)
+    train_cases = [  # (--data and flags, what the error names)
+        ([tmp_path / "nowhere", "--valid", valid], ["nowhere"]),
+        ([good], ["--valid: missing"]),
+        ([good, "--valid", valid, "--char-features", "cnn"], [str(good), "character features need the text files"]),
+        ([good, "--valid", valid, "--tag-column", "1"], ["--tag-column 1", str(good)]),
+        ([good, "--valid", tmp_path / "new-tag.txt"], ["new-tag.txt line 2", "'B-MISC'"]),
+        ([good, "--valid", pos], [str(pos), "another vocabulary or tags"]),
+    ]
     train = ("train", "tag", *TINY, "--epochs", "1", "--out")
-    assert_user_error(invoke(*train, tmp_path / "r0", "--data", tmp_path / "nowhere", "--valid", files / "valid.txt"),
-                      "nowhere")
-    assert_user_error(invoke(*train, tmp_path / "r1", "--data", good), "--valid: missing")
-    assert_user_error(invoke(*train, tmp_path / "r2", "--data", good, "--valid", files / "valid.txt",
-                             "--char-features", "cnn"), str(good), "character features need the text files")
-    assert_user_error(invoke(*train, tmp_path / "r3", "--data", good, "--valid", files / "valid.txt",
-                             "--tag-column", "1"), "--tag-column 1", str(good))
-    assert_user_error(invoke(*train, tmp_path / "r4", "--data", good, "--valid", tmp_path / "new-tag.txt"),
-                      "new-tag.txt line 2", "'B-MISC'")
-    other = tmp_path / "pos"
-    assert invoke(*prepare, other, "--data", files / "valid.txt", "--tag-column", "1")[0] == 0
-    assert_user_error(invoke(*train, tmp_path / "r5", "--data", good, "--valid", other), str(other),
-                      "another vocabulary or tags")
-    classify = tmp_path / "classify"
-    (tmp_path / "texts.csv").write_text("text,label\ngood film,pos\nbad film,neg\n")
-    assert invoke("prepare", "classify", "--data", tmp_path / "texts.csv", "--out", classify)[0] == 0
-    assert_user_error(invoke(*train, tmp_path / "r6", "--data", classify, "--valid", files / "valid.txt"),
-                      str(classify / "index.json"), "'tag'")
-    shard = good / "shard-00000-00000.bin"
-    shard.write_bytes(shard.read_bytes()[:-2])
-    assert_user_error(invoke(*train, tmp_path / "r7", "--data", good, "--valid", files / "valid.txt"), str(shard),
-                      "truncated")
-    tags = other / "labels.bin"
-    tags.write_bytes(tags.read_bytes()[:-2])
-    assert_user_error(invoke(*train, tmp_path / "r8", "--data", other, "--valid", files / "valid.txt"), str(tags),
-                      "truncated")
+    assert_each_refused(train, tmp_path, "r", train_cases)
+    assert_damage_refused(train, tmp_path, valid, "tag", pos / "labels.bin")
 
 
 def test_word_counts_from_the_shards_equal_the_in_memory_ones(files, tmp_path):
