@@ -58,6 +58,43 @@ def write_conll(path: Path, sentences: int, words: int, seed: int) -> tuple[Path
     return path, total
 
 
+def measure(args: argparse.Namespace) -> dict:
+    """Write the files, prepare them, and run the pairs of training runs; the report."""
+    work = args.work
+    started = time.perf_counter()
+    train, tokens = write_conll(work / "train.conll", args.sentences, args.words, 0)
+    valid, _ = write_conll(work / "valid.conll", 2_000, args.words, 1)
+    report: dict = {"sentences": args.sentences, "tokens": tokens, "bytes": train.stat().st_size,
+                    "write_seconds": time.perf_counter() - started}
+    run = measured(["prepare", "tag", "--data", str(train), "--out", str(work / "prep")])
+    report["prepare"] = {"seconds": run["seconds"], "sentences_per_s": args.sentences / run["seconds"],
+                         "max_rss_mb": run["max_rss_mb"], "shards": run["result"]["shards"],
+                         "vocab_size": run["result"]["vocab_size"]}
+    print(json.dumps({"prepare_tag": report["prepare"]}), flush=True)
+    measured(["prepare", "tag", "--data", str(valid), "--out", str(work / "valid-prep"), "--vocab-from",
+              str(work / "prep")])
+    sources = {"memory": [str(train), "--valid", str(valid)],
+               "shards": [str(work / "prep"), "--valid", str(work / "valid-prep")]}
+    runs: dict[str, list[dict]] = {"memory": [], "shards": []}
+    for number in range(args.rounds):
+        for name in (("memory", "shards") if number % 2 == 0 else ("shards", "memory")):
+            run = measured(["train", "tag", "--data", *sources[name], "--out", str(work / f"run-{name}-{number}"),
+                            "--max-steps-per-epoch", str(args.steps), *MODEL])
+            record = {"max_rss_mb": run["max_rss_mb"], "seconds": run["seconds"],
+                      "tokens_per_s": run["result"]["tokens_per_second"],
+                      "valid_accuracy": run["result"]["valid_accuracy"]}
+            runs[name].append(record)
+            print(json.dumps({f"train_{name}": record}), flush=True)
+    report["train"] = runs
+    report["median"] = {name: {key: statistics.median(run[key] for run in records)
+                               for key in ("max_rss_mb", "seconds", "tokens_per_s")}
+                        for name, records in runs.items()}
+    report["median_ratio_shards_over_memory_tokens_per_s"] = statistics.median(
+        shards["tokens_per_s"] / memory["tokens_per_s"]
+        for shards, memory in zip(runs["shards"], runs["memory"], strict=True))
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/rnnkit-tag-shards-bench"))
@@ -67,45 +104,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="pairs of runs (ABBA order)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files and directories")
     args = parser.parse_args()
-    work = args.work
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    report: dict = {"sentences": args.sentences}
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
     try:
-        started = time.perf_counter()
-        train, tokens = write_conll(work / "train.conll", args.sentences, args.words, 0)
-        valid, _ = write_conll(work / "valid.conll", 2_000, args.words, 1)
-        report |= {"tokens": tokens, "bytes": train.stat().st_size, "write_seconds": time.perf_counter() - started}
-        run = measured(["prepare", "tag", "--data", str(train), "--out", str(work / "prep")])
-        report["prepare"] = {"seconds": run["seconds"], "sentences_per_s": args.sentences / run["seconds"],
-                             "max_rss_mb": run["max_rss_mb"], "shards": run["result"]["shards"],
-                             "vocab_size": run["result"]["vocab_size"]}
-        print(json.dumps({"prepare_tag": report["prepare"]}), flush=True)
-        measured(["prepare", "tag", "--data", str(valid), "--out", str(work / "valid-prep"), "--vocab-from",
-                  str(work / "prep")])
-        sources = {"memory": [str(train), "--valid", str(valid)],
-                   "shards": [str(work / "prep"), "--valid", str(work / "valid-prep")]}
-        runs: dict[str, list[dict]] = {"memory": [], "shards": []}
-        for number in range(args.rounds):
-            for name in (("memory", "shards") if number % 2 == 0 else ("shards", "memory")):
-                run = measured(["train", "tag", "--data", *sources[name], "--out", str(work / f"run-{name}-{number}"),
-                                "--max-steps-per-epoch", str(args.steps), *MODEL])
-                record = {"max_rss_mb": run["max_rss_mb"], "seconds": run["seconds"],
-                          "tokens_per_s": run["result"]["tokens_per_second"],
-                          "valid_accuracy": run["result"]["valid_accuracy"]}
-                runs[name].append(record)
-                print(json.dumps({f"train_{name}": record}), flush=True)
-        report["train"] = runs
-        report["median"] = {name: {key: statistics.median(run[key] for run in records)
-                                   for key in ("max_rss_mb", "seconds", "tokens_per_s")}
-                            for name, records in runs.items()}
-        report["median_ratio_shards_over_memory_tokens_per_s"] = statistics.median(
-            shards["tokens_per_s"] / memory["tokens_per_s"]
-            for shards, memory in zip(runs["shards"], runs["memory"], strict=True))
+        print(json.dumps(measure(args), indent=1))
     finally:
         if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(report, indent=1))
+            shutil.rmtree(args.work, ignore_errors=True)
 
 
 if __name__ == "__main__":

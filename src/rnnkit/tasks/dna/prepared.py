@@ -1,8 +1,8 @@
-"""A sequence classifier trained from a prepared directory (``rnnkit prepare dna``): records read through memory
-maps, batched with length bucketing inside a bounded shuffle buffer, each DDP rank its own part
-(:mod:`rnnkit.data.prepared_records`). The validation and test splits (a directory prepared with ``--vocab-from``
-the training one, or sequence files encoded with its vocabulary and labels) are held in memory, as in-memory
-training holds them.
+"""The data of a sequence classifier trained from a prepared directory (``rnnkit prepare dna``): records read through
+memory maps, batched with length bucketing inside a bounded shuffle buffer, each DDP rank its own part
+(:mod:`rnnkit.data.prepared_records`; the training itself: :func:`rnnkit.tasks.dna.train.train_dna`). The validation
+and test splits (a directory prepared with ``--vocab-from`` the training one, or sequence files encoded with its
+vocabulary and labels) are held in memory, as in-memory training holds them.
 """
 
 from __future__ import annotations
@@ -12,19 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from ...data.prepared_records import PreparedRecords, prepared_dir, prepared_settings, steps_per_epoch
+from ...data.prepared_records import PreparedRecords, prepared_dir, prepared_settings
 from ...data.readers.sequences import read_label_file
 from ...text import Vocab
-from ...train.distributed import check_batch_size
-from ..base import Run, finish_run
-from ..common import Encoded, batch_loss
-from ..model_size import build_within_limit
-from ..run_dir import absolute_paths
+from ..base import Run
+from ..common import Encoded
 from .data import NAME, check_labelled, encode_records, records_from
 from .prepare import SETTING_NAMES
-from .train import DnaData, build_model, split_metrics, validation_of
 
-__all__ = ["train_prepared"]
+__all__ = ["prepared_data"]
 
 
 def _check_steps(records: PreparedRecords, minimum: int) -> None:
@@ -55,39 +51,21 @@ def _split(path: Any, flag: str, train: PreparedRecords, vocab: Vocab | None, ru
     return encode_records(records, sequence, vocab, train.label_names, frontend.shortening)
 
 
-def train_prepared(run: Run, labels_file: str | os.PathLike[str] | None) -> dict[str, Any]:
-    """:func:`~rnnkit.tasks.dna.train.train_dna` on a prepared directory: its vocabulary, labels and sequence
-    settings; each rank reads its own part of the records, a bounded buffer at a time."""
+def prepared_data(run: Run, labels_file: str | os.PathLike[str] | None) -> tuple[PreparedRecords, Vocab | None,
+                                                                                Encoded, Encoded | None]:
+    """``(training records on disk, k-mer vocabulary or None, validation split, test split)`` of a run whose
+    ``--data`` is a prepared directory; the run's sequence settings become the directory's."""
     records = PreparedRecords(prepared_dir(run.data), NAME, verify=run.is_main)  # rank 0 recomputes the checksums
     sequence = prepared_settings(run.settings["sequence"], SETTING_NAMES, records, run.resume)
     run.settings["sequence"] = sequence
-    model, frontend, train = run.settings["model"], run.settings["frontend"], run.settings["train"]
     if sequence.max_examples is not None:
         raise ValueError(f"--max-examples {sequence.max_examples}: --data {run.data} is a prepared directory, "
                          "trained whole; prepare a sample file instead")
     if run.valid is None:
         raise ValueError(f"--valid: missing; training on a prepared directory ({run.data}) needs validation data "
                          "(sequence files, or a directory prepared with --vocab-from the training one)")
-    _check_steps(records, frontend.shortening)
+    _check_steps(records, run.settings["frontend"].shortening)
     vocab = records.vocab if sequence.inputs == "kmer" else None  # one-hot inputs: letter ids
     valid = _split(run.valid, "--valid", records, vocab, run, labels_file)
     test = _split(run.test, "--test", records, vocab, run, labels_file) if run.test is not None else None
-    data = DnaData(records, valid, test, records.label_names, vocab)
-    network = build_within_limit(lambda: build_model(len(data.labels), sequence, model, frontend,
-                                                    data.vocab)).to(run.device)
-    local = check_batch_size(train.batch_size, run.distributed)
-    counts = {"train": len(records), "valid": len(data.valid), "test": None if data.test is None else len(data.test)}
-    run.start({"sequence": sequence, "model": model, "frontend": frontend, "train": train, "labels": data.labels},
-              vocabularies={"vocab.json": data.vocab} if data.vocab is not None else None,
-              derived={"labels": data.labels},
-              data_extra={"labels_file": absolute_paths(labels_file), "examples": counts,
-                          "source": f"{run.data} (prepared: {len(records)} records)"})
-    batches = records.batches(local, train.seed, run.distributed.rank, run.distributed.world_size,
-                              pad_id=data.pad_id)
-    results = run.fit(network, batch_loss, batches, evaluate=validation_of(data), monitor="valid_error",
-                      shard=None,  # each rank reads its own records already
-                      steps_per_epoch=steps_per_epoch(len(records), local, run.distributed.world_size))
-    results.update(split_metrics(network, data.valid, data.pad_id, "valid"))
-    if data.test is not None:
-        results.update(split_metrics(network, data.test, data.pad_id, "test"))
-    return finish_run(run, results, title=f"{model.cell} sequence classifier")
+    return records, vocab, valid, test
