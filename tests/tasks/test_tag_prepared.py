@@ -12,11 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from rnnkit.data.prepared_records import PreparedRecords
 from rnnkit.models.tagger import IGNORE_INDEX
+from rnnkit.tasks.tag import TaggerConfig, TrainConfig, train_tagger
 from rnnkit.tasks.tag.data import TagDataConfig, build_tag_vocab, build_vocab, encode_sentences, read_sentences
 from rnnkit.tasks.tag.prepare import prepare_tag
+from rnnkit.train.checkpoint import latest_checkpoint
+from rnnkit.train.trainer import TrainingInterrupted
 from tests.cli_helpers import assert_resume_is_exact, invoke
 from tests.tasks.prepared_helpers import (
     assert_damage_refused,
@@ -25,6 +29,7 @@ from tests.tasks.prepared_helpers import (
     train_both_ways,
     write_files,
 )
+from tests.tasks.test_lm_prepared import _CtrlC
 from tests.test_cli_tag import write_conll
 
 TINY = ["--embedding-size", "8", "--hidden-size", "8", "--dropout", "0", "--quiet"]
@@ -165,3 +170,19 @@ def test_resume_from_a_prepared_directory_is_exact(files, tmp_path):
     assert invoke("prepare", "tag", "--data", files / "train.txt", "--out", tmp_path / "prep")[0] == 0
     assert_resume_is_exact(tmp_path, "tag", "--data", tmp_path / "prep", "--valid", files / "valid.txt",
                            *TINY, "--batch-size", "16")
+
+
+def test_a_run_stopped_mid_epoch_resumes_at_the_exact_batch(files, tmp_path):
+    """Stopped (Ctrl-C) five batches into epoch 2, resumed: the same weights as a straight run (the epoch's batches
+    are a function of the seed and epoch, so the ones done are skipped and the rest come in the same order)."""
+    prepare_tag([files / "train.txt"], tmp_path / "prep", TagDataConfig(), shard_tokens=40)
+    settings = {"valid": files / "valid.txt", "model": TaggerConfig(embedding_size=8, hidden_size=8, dropout=0.0),
+                "train": TrainConfig(epochs=2, batch_size=8, quiet=True, seed=3)}
+    train_tagger(tmp_path / "straight", data=tmp_path / "prep", **settings)
+    steps = json.loads((tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()[0])["step"]  # per epoch
+    with pytest.raises(TrainingInterrupted, match="epoch 2 after 5 batches"):
+        train_tagger(tmp_path / "stopped", data=tmp_path / "prep", callbacks=[_CtrlC(steps + 5)], **settings)
+    train_tagger(tmp_path / "stopped", resume=True)
+    expected, actual = (load_file(latest_checkpoint(tmp_path / name / "checkpoint") / "model.safetensors")
+                        for name in ("straight", "stopped"))
+    assert all(torch.equal(expected[key], actual[key]) for key in expected)
