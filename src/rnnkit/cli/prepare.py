@@ -60,7 +60,8 @@ def _add_classify_parser(kinds: Any) -> None:
     classify = kinds.add_parser("classify", help="labelled texts (CSV/TSV/JSONL, label-first lines, ...)",
                                 description="Two streaming passes: exact token and label counts make the "
                                             "vocabulary and labels 'train classify' would build, then every text "
-                                            "is encoded into id shards, offsets and label ids.")
+                                            "is encoded into id shards, offsets and label ids. Interrupted? "
+                                            "Run the same command again: finished shards are kept.")
     classify.add_argument("--data", nargs="+", required=True, metavar="FILE",
                           help="labelled files, as 'train classify --data' takes them")
     classify.add_argument("--out", type=Path, required=True,
