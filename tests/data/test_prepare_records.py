@@ -95,3 +95,41 @@ def test_a_changed_input_is_not_mixed_with_an_unfinished_preparation(tmp_path, m
     _write_csv(tmp_path / "texts.csv", 201, 0)
     with pytest.raises(ValueError, match="other files or settings"):
         prepare(tmp_path / "out", shard_tokens=150)
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+from rnnkit.data import prepare_records
+from rnnkit.tasks.classify.prepare import prepare_classify
+from rnnkit.tasks.text_data import TextDataConfig
+
+write_shard = prepare_records.write_shard
+
+def dying(out, number, part, pieces, dtype, end):
+    if part == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # no exception handler, no flush, no clean-up
+    return write_shard(out, number, part, pieces, dtype, end)
+
+prepare_records.write_shard = dying
+prepare_classify([Path(sys.argv[1])], Path(sys.argv[2]), TextDataConfig(), shard_tokens=150)
+"""
+
+
+@pytest.mark.slow  # a child process importing torch: several seconds on two busy cores
+def test_a_killed_prepare_resumes_to_the_uninterrupted_files(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    prepare = _kinds(tmp_path)["classify"]
+    clean = prepare(tmp_path / "clean", shard_tokens=150)
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "texts.csv"), str(tmp_path / "out")],
+                            env=environment, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert sorted(path.name for path in (tmp_path / "out").glob("shard-*")) == ["shard-00000-00000.bin",
+                                                                                "shard-00000-00001.bin"]
+    resumed = prepare(tmp_path / "out", shard_tokens=150)
+    assert _files(tmp_path / "out") == _files(tmp_path / "clean") and resumed["shards"] == clean["shards"]
