@@ -147,7 +147,7 @@ def test_an_interrupted_prepare_resumes_keeping_finished_shards(tmp_path, monkey
     arguments = ([str(tmp_path / "*.txt")], tmp_path / "out", corpus)
     options = {"shard_tokens": 150, "chunk_bytes": 128, "quiet": True}
     clean = prepare_lm(*arguments[:1], tmp_path / "clean", corpus, **options)
-    write_shard = prepare_module._write_shard
+    write_shard = prepare_module.write_shard
     written = []
 
     def failing(out, number, part, pieces, dtype, end):
@@ -157,16 +157,16 @@ def test_an_interrupted_prepare_resumes_keeping_finished_shards(tmp_path, monkey
         written.append(write_shard(out, number, part, pieces, dtype, end))
         return written[-1]
 
-    monkeypatch.setattr(prepare_module, "_write_shard", failing)
+    monkeypatch.setattr(prepare_module, "write_shard", failing)
     with pytest.raises(_Stop):
         prepare_lm(*arguments, **options)
     assert not (tmp_path / "out" / "index.json").exists()
     last = tmp_path / "out" / written[-1]["name"]
     (tmp_path / "out" / ".work" / f"{last.name}.json").unlink()  # stopped between the shard and its record
     kept = {record["name"]: (tmp_path / "out" / record["name"]).stat().st_mtime_ns for record in written[:-1]}
-    monkeypatch.setattr(prepare_module, "_write_shard", write_shard)
+    monkeypatch.setattr(prepare_module, "write_shard", write_shard)
     again = []
-    monkeypatch.setattr(prepare_module, "_write_shard", lambda *a: again.append(a[2]) or write_shard(*a))
+    monkeypatch.setattr(prepare_module, "write_shard", lambda *a: again.append(a[2]) or write_shard(*a))
     resumed = prepare_lm(*arguments, **options)
     assert resumed["shards"] == clean["shards"]  # names, token counts and checksums
     assert len(again) == len(clean["shards"]) - len(kept)  # the finished shards were not written again

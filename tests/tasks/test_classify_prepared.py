@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from rnnkit.models import ClassifierConfig, build_classifier
 from rnnkit.tasks.classify.prepare import prepare_classify
@@ -22,6 +21,7 @@ from rnnkit.tasks.classify.prepared import PreparedTexts, epoch_buffers, rank_ra
 from rnnkit.tasks.common import predict_probabilities
 from rnnkit.tasks.text_data import TextDataConfig, build_vocab, check_training_labels, encode_examples, read_examples
 from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
+from tests.tasks.prepared_helpers import prepare_pair, train_both_ways
 
 WORDS = "good bad fine awful great poor nice ugly the a movie film plot Sun ok".split()
 TINY = ["--cell", "lstm", "--hidden-size", "12", "--embedding-size", "8", "--num-layers", "1", "--dropout", "0",
@@ -144,22 +144,11 @@ def test_training_from_the_directory_matches_training_in_memory(files, tmp_path)
     """With one batch of every text per epoch (and no dropout, whose masks follow the rows), the two runs take the
     same steps: the weights agree (to float rounding: the rows of the batch come in another order), and the
     prepared --valid gives the metrics of the same file read in memory (--test)."""
-    assert invoke("prepare", "classify", "--data", files / "train.csv", "--out", tmp_path / "prep")[0] == 0
-    code, out, err = invoke("prepare", "classify", "--data", files / "valid.csv", "--out", tmp_path / "prep-valid",
-                            "--vocab-from", tmp_path / "prep")
-    assert code == 0, err
-    assert json.loads(out)["texts"] == 30
-    common = [*TINY, "--epochs", "2", "--batch-size", "200", "--test", files / "valid.csv"]
-    memory = invoke("train", "classify", "--data", files / "train.csv", "--valid", files / "valid.csv",
-                    "--out", tmp_path / "memory", *common)
-    disk = invoke("train", "classify", "--data", tmp_path / "prep", "--valid", tmp_path / "prep-valid",
-                  "--out", tmp_path / "disk", *common)
-    assert memory[0] == 0 and disk[0] == 0, (memory[2], disk[2])
-    expected, actual = (load_file(tmp_path / name / "model.safetensors") for name in ("memory", "disk"))
-    assert expected.keys() == actual.keys()
-    for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], atol=1e-5, rtol=1e-4)
-    metrics_memory, metrics_disk = (json.loads(result[1].strip().splitlines()[-1]) for result in (memory, disk))
+    assert prepare_pair(tmp_path, "classify", files / "train.csv", files / "valid.csv") == 30
+    metrics_memory, metrics_disk = train_both_ways(
+        tmp_path, "classify", ["--data", files / "train.csv", "--valid", files / "valid.csv"],
+        ["--data", tmp_path / "prep", "--valid", tmp_path / "prep-valid"],
+        [*TINY, "--epochs", "2", "--batch-size", "200", "--test", files / "valid.csv"])
     assert metrics_disk.keys() == metrics_memory.keys()
     assert metrics_disk["valid_confusion_matrix"] == metrics_disk["test_confusion_matrix"]
     assert metrics_disk["valid_loss"] == pytest.approx(metrics_disk["test_loss"], abs=1e-6)
@@ -189,7 +178,11 @@ def test_bad_inputs_are_one_line_errors_naming_the_file(files, tmp_path):
     assert_user_error(invoke(*prepare, tmp_path / "c", "--data", tmp_path / "broken.csv"), "broken.csv", "line 3")
     good = tmp_path / "good"
     assert invoke(*prepare, good, "--data", files / "train.csv")[0] == 0
-    assert_user_error(invoke(*prepare, good, "--data", files / "train.csv"), str(good), "not an empty directory")
+    assert invoke(*prepare, good, "--data", files / "train.csv")[0] == 0  # finished already: nothing to do
+    assert_user_error(invoke(*prepare, good, "--data", files / "valid.csv"), str(good), "other files or settings")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "note.txt").write_text("mine")
+    assert_user_error(invoke(*prepare, tmp_path / "full", "--data", files / "train.csv"), "full", "not empty")
     (tmp_path / "other.csv").write_text("text,label\nhello,new\n")
     assert_user_error(invoke(*prepare, tmp_path / "d", "--data", tmp_path / "other.csv", "--vocab-from", good),
                       "other.csv line 2", "'new'")

@@ -1,19 +1,27 @@
-"""``rnnkit prepare lm``: text files to token-id shards on disk for ``rnnkit train lm --data DIR``.
+"""``rnnkit prepare lm|classify|tag|dna``: data files to token-id shards on disk for ``rnnkit train KIND --data DIR``.
 
-Prints one JSON object on stdout (the directory, tokens, shards, vocabulary size, dtype, seconds); progress with
-tokens/s on stderr. See :mod:`rnnkit.data.prepare` for the passes, the format and resuming.
+Prints one JSON object on stdout (the directory, tokens, shards, vocabulary size, dtype, seconds); ``prepare lm``
+shows progress with tokens/s on stderr. See :mod:`rnnkit.data.prepare` (language-model text) and
+:mod:`rnnkit.data.prepare_records` (labelled records) for the passes, the format and resuming. The reading
+settings of ``prepare tag`` and ``prepare dna`` are the flags of ``train tag`` / ``train dna``, made from the same
+settings fields.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+
+from .flags import add_task_flags, settings_from
 
 
 def add_prepare_parser(commands: Any) -> None:
-    """Register ``rnnkit prepare lm`` on ``commands`` (argparse subparsers)."""
+    """Register ``rnnkit prepare lm|classify|tag|dna`` on ``commands`` (argparse subparsers)."""
     prepare = commands.add_parser("prepare", help="turn corpora larger than memory into token-id shards on disk",
                                   description="Encode text files once into uint16/uint32 id shards with a JSON "
                                               "index; training then reads them through memory maps.")
@@ -40,6 +48,8 @@ def add_prepare_parser(commands: Any) -> None:
     lm.add_argument("--quiet", action="store_true", help="no progress on stderr")
     lm.set_defaults(handler=_prepare_lm)
     _add_classify_parser(kinds)
+    _add_tag_parser(kinds)
+    _add_dna_parser(kinds)
 
 
 def _add_classify_parser(kinds: Any) -> None:
@@ -50,10 +60,12 @@ def _add_classify_parser(kinds: Any) -> None:
     classify = kinds.add_parser("classify", help="labelled texts (CSV/TSV/JSONL, label-first lines, ...)",
                                 description="Two streaming passes: exact token and label counts make the "
                                             "vocabulary and labels 'train classify' would build, then every text "
-                                            "is encoded into id shards, offsets and label ids.")
+                                            "is encoded into id shards, offsets and label ids. Interrupted? "
+                                            "Run the same command again: finished shards are kept.")
     classify.add_argument("--data", nargs="+", required=True, metavar="FILE",
                           help="labelled files, as 'train classify --data' takes them")
-    classify.add_argument("--out", type=Path, required=True, help="the directory to write (new or empty)")
+    classify.add_argument("--out", type=Path, required=True,
+                          help="the directory to write (new or empty; an interrupted one is resumed)")
     classify.add_argument("--format", choices=FORMATS, default=default.format,
                           help="how the files hold the labels (default: %(default)s)")
     classify.add_argument("--text-column", default=default.text_column,
@@ -99,10 +111,109 @@ def _prepare_classify(args: argparse.Namespace) -> int:
                           strip_html=args.strip_html)
     index = prepare_classify(args.data, args.out, text, vocab=vocab, labels=labels, shard_tokens=args.shard_tokens,
                              vocab_from=None if args.vocab_from is None else str(args.vocab_from.resolve()))
+    return _print_records(args, index)
+
+
+def _add_settings_parser(kinds: Any, kind: str, section: str, settings: type, hidden: Sequence[str], help_text: str,
+                         description: str, data_help: str, handler: Callable[[argparse.Namespace], int]) -> Any:
+    """``rnnkit prepare KIND``: ``--data``, ``--out``, ``--vocab-from``, ``--shard-tokens`` and the flags of the
+    settings dataclass ``settings`` (those of ``train KIND``, less ``hidden``)."""
+    flags = SimpleNamespace(settings={section: settings}, hidden=frozenset(f"{section}.{name}" for name in hidden),
+                            flag_help={})
+    parser = kinds.add_parser(kind, help=help_text, description=description)
+    parser.add_argument("--data", nargs="+", required=True, metavar="FILE", help=data_help)
+    parser.add_argument("--out", type=Path, required=True,
+                        help="the directory to write (new or empty; an interrupted one is resumed)")
+    parser.add_argument("--vocab-from", type=Path, default=None, metavar="RUN_OR_DIR",
+                        help=f"use the vocabulary, labels and reading settings of a {kind} run or prepared directory, "
+                             "e.g. the training set's for validation files")
+    parser.add_argument("--shard-tokens", type=int, default=1 << 24,
+                        help="about how many ids per shard (default: %(default)s)")
+    add_task_flags(parser, flags)  # type: ignore[arg-type] - the settings part of a Task is all it reads
+    parser.set_defaults(handler=handler, config=None, settings_flags=flags, settings_section=section)
+    return parser
+
+
+def _settings_of(args: argparse.Namespace, source: dict[str, Any] | None, names: Sequence[str]) -> Any:
+    """The settings dataclass from the flags; with ``--vocab-from`` the source's values of ``names`` where a flag
+    is not given (a given flag that differs is an error)."""
+    section = args.settings_section
+    config = settings_from(args, args.settings_flags)[section]
+    if source is None:
+        return config
+    taken = {}
+    for name in names:
+        given = getattr(args, f"{section}.{name}", None)
+        if name not in source:
+            continue
+        if given is not None and given != source[name]:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} {given}: --vocab-from {args.vocab_from} has {name} {source[name]!r}; leave "
+                             f"{flag} out or give the same")
+        taken[name] = source[name]
+    return dataclasses.replace(config, **taken)
+
+
+def _print_records(args: argparse.Namespace, index: dict[str, Any]) -> int:
     print(json.dumps({"out": str(args.out), "texts": index["texts"], "tokens": index["tokens"],
                       "shards": len(index["shards"]), "labels": index["labels"], "vocab_size": index["vocab_size"],
                       "dtype": index["dtype"], "seconds": index["seconds"]}), flush=True)
     return 0
+
+
+def _add_tag_parser(kinds: Any) -> None:
+    from ..tasks.tag.data import TagDataConfig
+
+    _add_settings_parser(
+        kinds, "tag", "text", TagDataConfig, ("valid_fraction", "embeddings", "freeze_embeddings"),
+        "tagged sentences (CoNLL columns, CoNLL-U)",
+        "Two streaming passes: exact word counts and the tag set make the vocabulary and tags 'train tag' would "
+        "build, then every sentence is encoded into word-id shards, offsets and a tag id per word. Interrupted? Run "
+        "the same command again: finished shards are kept.",
+        "CoNLL or CoNLL-U files, as 'train tag --data' takes them", _prepare_tag)
+
+
+def _prepare_tag(args: argparse.Namespace) -> int:
+    from ..tasks.tag.prepare import SETTING_NAMES, prepare_tag, tags_of_run
+
+    vocab = tags = source = None
+    if args.vocab_from is not None:
+        vocab, tags, source = tags_of_run(args.vocab_from)
+    text = _settings_of(args, source, [name for name in SETTING_NAMES if name not in ("min_freq", "max_vocab")])
+    index = prepare_tag(args.data, args.out, text, vocab=vocab, tags=tags, shard_tokens=args.shard_tokens,
+                        vocab_from=None if args.vocab_from is None else str(args.vocab_from.resolve()))
+    return _print_records(args, index)
+
+
+def _add_dna_parser(kinds: Any) -> None:
+    from ..tasks.dna.data import SequenceDataConfig
+
+    parser = _add_settings_parser(
+        kinds, "dna", "sequence", SequenceDataConfig, ("valid_fraction", "max_examples"),
+        "DNA or protein sequences with labels (FASTA, TSV)",
+        "Two streaming passes: the labels (and exact k-mer counts for --inputs kmer) make the labels and "
+        "vocabulary 'train dna' would build, then every sequence is encoded into letter or k-mer id shards, offsets "
+        "and label ids. Interrupted? Run the same command again: finished shards are kept.",
+        "FASTA or TSV files, as 'train dna --data' takes them", _prepare_dna)
+    parser.add_argument("--labels", dest="labels_file", type=Path, default=None,
+                        help="FASTA labels: a file of 'NAME LABEL' lines")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="with --negatives shuffle: the seed of the shuffled copies, as 'train dna --seed' "
+                             "(default: train's)")
+
+
+def _prepare_dna(args: argparse.Namespace) -> int:
+    from ..tasks.dna.prepare import SETTING_NAMES, labels_of_dna_run, prepare_dna
+
+    vocab = labels = source = None
+    if args.vocab_from is not None:
+        vocab, labels, source = labels_of_dna_run(args.vocab_from)
+    inherited = [name for name in SETTING_NAMES if name not in ("min_freq", "classes", "negatives")]
+    sequence = _settings_of(args, source, inherited)  # validation files get no shuffled negatives unless asked
+    index = prepare_dna(args.data, args.out, sequence, labels_file=args.labels_file, seed=args.seed, vocab=vocab,
+                        labels=labels, shard_tokens=args.shard_tokens,
+                        vocab_from=None if args.vocab_from is None else str(args.vocab_from.resolve()))
+    return _print_records(args, index)
 
 
 def _prepare_lm(args: argparse.Namespace) -> int:

@@ -41,7 +41,8 @@ from .shards import INDEX, SHARD_FORMAT, SHARD_VERSION, STATE, VOCAB, ids_dtype
 from .text_chunks import CHUNK_BYTES, check_chunk_encoding, iter_chunks
 from .vocab_count import CountSpiller, vocab_from_runs
 
-__all__ = ["SHARD_TOKENS", "expand_inputs", "prepare_lm"]
+__all__ = ["SHARD_TOKENS", "WORK", "claim_directory", "describe_file", "expand_inputs", "prepare_lm",
+           "recorded_shards", "vocab_digest", "write_shard"]
 
 SHARD_TOKENS = 1 << 24  # ids per shard (32 MiB at uint16): small enough to redo, large enough to be few
 WORK = ".work"  # records and count runs while preparing; removed once index.json is written
@@ -103,9 +104,9 @@ def prepare_lm(data: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
     out = Path(out)
     settings = {"level": corpus.level, "lower": corpus.lower, "min_freq": corpus.min_freq,
                 "max_vocab": corpus.max_vocab, "encoding": corpus.encoding, "vocab_from": vocab_from}
-    state = {"files": [_describe(path) for path in files], "settings": settings, "shard_tokens": shard_tokens,
-             "vocab": None if vocab is None else _vocab_digest(vocab)}
-    if _claim(out, state):
+    state = {"files": [describe_file(path) for path in files], "settings": settings, "shard_tokens": shard_tokens,
+             "vocab": None if vocab is None else vocab_digest(vocab)}
+    if claim_directory(out, state):
         return json.loads((out / INDEX).read_text(encoding="utf-8"))
     work = out / WORK
     work.mkdir(exist_ok=True)
@@ -121,7 +122,7 @@ def prepare_lm(data: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
     records = _run_jobs(context, _write_file, "prepare: ids", total, (dtype.str,))
     index = {"format": SHARD_FORMAT, "version": SHARD_VERSION, "kind": "lm", "settings": settings,
              "vocab_size": len(vocab), "dtype": dtype.str, "tokens": sum(r["tokens"] for r in records),
-             "files": [{**_describe(path), "tokens": r["tokens"], "shards": [s["name"] for s in r["shards"]]}
+             "files": [{**describe_file(path), "tokens": r["tokens"], "shards": [s["name"] for s in r["shards"]]}
                        for path, r in zip(files, records, strict=True)],
              "shards": [shard for record in records for shard in record["shards"]],
              "seconds": round(time.perf_counter() - started, 3)}
@@ -130,16 +131,18 @@ def prepare_lm(data: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
     return index
 
 
-def _describe(path: Path) -> dict[str, Any]:
+def describe_file(path: Path) -> dict[str, Any]:
+    """What a re-run compares to know the input is unchanged: absolute path, size, modification time."""
     stat = path.stat()
     return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _vocab_digest(vocab: Vocab) -> str:
+def vocab_digest(vocab: Vocab) -> str:
+    """SHA-256 of a vocabulary's specials and tokens (a given vocabulary, recorded in the preparation's state)."""
     return hashlib.sha256(json.dumps([list(vocab.specials), vocab.itos]).encode("utf-8")).hexdigest()
 
 
-def _claim(out: Path, state: dict[str, Any]) -> bool:
+def claim_directory(out: Path, state: dict[str, Any]) -> bool:
     """Make ``out`` this preparation's folder; True when it is finished already (same inputs and settings)."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: is a file; expected a new or a prepared directory")
@@ -266,7 +269,7 @@ def _write_file(context: _Context, number: int, dtype_name: str,
         record = json.loads(done.read_text(encoding="utf-8"))
         _advance(record["tokens"])
         return record
-    shards = _recorded_shards(context.out, number, dtype)
+    shards = recorded_shards(context.out, number, dtype)
     _advance(sum(shard["tokens"] for shard in shards))
     encode = chunk_encoder(Vocab.load(context.out / VOCAB), context.corpus)
     start = shards[-1]["end"] if shards else 0  # -1: the file's last shard was written
@@ -282,17 +285,17 @@ def _write_file(context: _Context, number: int, dtype_name: str,
         if progress is not None:
             progress()
         if buffered >= context.shard_tokens:
-            shards.append(_write_shard(context.out, number, len(shards), pending, dtype, end))
+            shards.append(write_shard(context.out, number, len(shards), pending, dtype, end))
             pending, buffered = [], 0
     if buffered:
-        shards.append(_write_shard(context.out, number, len(shards), pending, dtype, -1))
+        shards.append(write_shard(context.out, number, len(shards), pending, dtype, -1))
     record = {"tokens": sum(shard["tokens"] for shard in shards),
               "shards": [{key: shard[key] for key in ("name", "tokens", "sha256")} for shard in shards]}
     atomic_write_json(done, record)
     return record
 
 
-def _recorded_shards(out: Path, number: int, dtype: np.dtype) -> list[dict[str, Any]]:
+def recorded_shards(out: Path, number: int, dtype: np.dtype) -> list[dict[str, Any]]:
     """File ``number``'s shards finished by an earlier run, in order, while their records and sizes agree."""
     shards = []
     while True:
@@ -307,7 +310,7 @@ def _recorded_shards(out: Path, number: int, dtype: np.dtype) -> list[dict[str, 
         shards.append(record)
 
 
-def _write_shard(out: Path, number: int, part: int, pieces: list[np.ndarray], dtype: np.dtype,
+def write_shard(out: Path, number: int, part: int, pieces: list[np.ndarray], dtype: np.dtype,
                  end: int) -> dict[str, Any]:
     """Write one shard (temporary file, fsync, rename), then its record; ``end``: input offset after it."""
     name = f"shard-{number:05d}-{part:05d}.bin"

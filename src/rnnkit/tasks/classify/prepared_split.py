@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from ...data.shards import is_prepared
+from ...data.prepared_records import prepared_dir, prepared_settings
 from ..common import Encoded
 from ..text_data import TextDataConfig, encode_examples, read_examples
 from .prepare import SETTING_NAMES
@@ -14,24 +13,10 @@ from .prepared import PreparedTexts
 __all__ = ["prepared_dir", "prepared_split", "prepared_text_settings"]
 
 
-def prepared_dir(data: Any) -> Any:
-    """The prepared directory ``data`` names (a path, or a list of one path as the command line gives), else None."""
-    if isinstance(data, list | tuple) and len(data) == 1:
-        data = data[0]
-    return data if is_prepared(data) else None
-
-
 def prepared_text_settings(text: TextDataConfig, texts: PreparedTexts, resume: bool) -> TextDataConfig:
     """The run's text settings: the prepared directory's; a setting given otherwise (not left at its default)
     is an error naming both."""
-    default = TextDataConfig()
-    for name in SETTING_NAMES:
-        given, saved = getattr(text, name), texts.settings.get(name)
-        if not resume and given != getattr(default, name) and given != saved:
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} {given}: --data {texts.directory} was prepared with {name} {saved!r}; "
-                             f"leave {flag} out (the prepared settings are used) or prepare the data again")
-    return dataclasses.replace(text, **{name: texts.settings[name] for name in SETTING_NAMES})
+    return prepared_settings(text, SETTING_NAMES, texts, resume)
 
 
 def prepared_split(path: Any, flag: str, train: PreparedTexts, text: TextDataConfig) -> PreparedTexts | Encoded:

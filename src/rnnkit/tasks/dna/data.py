@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,13 +98,23 @@ def _paths(paths: Paths) -> list[Path]:
 def read_records(paths: Paths, config: SequenceDataConfig, name: str,
                  labels: Mapping[str, str] | None = None) -> list[SequenceRecord]:
     """Every record of ``paths`` (cut to ``max_length``); ``name`` is the flag, for errors."""
-    records = [SequenceRecord(record.sequence[: config.max_length], record.label, record.where, record.name)
-               for path in _paths(paths)
-               for record in read_sequences(path, config.format, config.alphabet, config.sequence_column,
-                                            config.label_column, labels)]
+    records = list(iter_records(paths, config, labels))
     if not records:
-        raise ValueError(f"{name} {' '.join(map(str, _paths(paths)))}: holds no sequences; expected records")
+        raise ValueError(no_records(paths, name))
     return records
+
+
+def no_records(paths: Paths, name: str) -> str:
+    return f"{name} {' '.join(map(str, _paths(paths)))}: holds no sequences; expected records"
+
+
+def iter_records(paths: Paths, config: SequenceDataConfig,
+                 labels: Mapping[str, str] | None = None) -> Iterator[SequenceRecord]:
+    """The records of ``paths`` as a stream, each cut to ``max_length``."""
+    for path in _paths(paths):
+        for record in read_sequences(path, config.format, config.alphabet, config.sequence_column,
+                                     config.label_column, labels):
+            yield SequenceRecord(record.sequence[: config.max_length], record.label, record.where, record.name)
 
 
 def records_from(source: Any, config: SequenceDataConfig, argument: str,
@@ -165,10 +176,15 @@ def parse_classes(text: str) -> list[str]:
 def expected_classes(records: Sequence[SequenceRecord], config: SequenceDataConfig) -> set[str] | None:
     """The labels the training records may hold: ``config.classes``; else ``{"0", "1"}`` when most records are
     labelled 0 or 1 (binding data); else None (any label is a class)."""
+    return classes_of_counts(Counter(record.label for record in records), config)
+
+
+def classes_of_counts(counts: Mapping[str | None, int], config: SequenceDataConfig) -> set[str] | None:
+    """:func:`expected_classes` from the count of each label of the training records."""
     if config.classes is not None:
         return set(config.classes)
-    binary = sum(1 for record in records if record.label in (NEGATIVE, POSITIVE))
-    return {NEGATIVE, POSITIVE} if 2 * binary > len(records) else None
+    binary = counts.get(NEGATIVE, 0) + counts.get(POSITIVE, 0)
+    return {NEGATIVE, POSITIVE} if 2 * binary > sum(counts.values()) else None
 
 
 def check_classes(records: Sequence[SequenceRecord], allowed: set[str] | None, name: str) -> None:
@@ -214,13 +230,18 @@ def encode_records(records: Sequence[SequenceRecord], config: SequenceDataConfig
     label_ids = {label: index for index, label in enumerate(labels)}
     encoded = Encoded([], [], [])
     for record in records:
-        if record.label is not None and record.label not in label_ids:
-            raise ValueError(f"{record.where}: label {record.label!r} was not seen in the training data; the model "
-                             f"knows {', '.join(map(repr, labels))}")
-        check_length(record, config, minimum_steps)
-        ids = (letter_ids(record.sequence, config.alphabet) if vocab is None
-               else vocab.encode(tokens_of(record.sequence, config)))
-        encoded.ids.append(torch.tensor(ids, dtype=torch.long))
+        encoded.ids.append(torch.tensor(record_ids(record, config, vocab, label_ids, minimum_steps), dtype=torch.long))
         encoded.labels.append(label_ids.get(record.label, 0))
         encoded.where.append(record.where)
     return encoded
+
+
+def record_ids(record: SequenceRecord, config: SequenceDataConfig, vocab: Vocab | None, label_ids: Mapping[str, int],
+               minimum_steps: int = 1) -> list[int]:
+    """A record's letter ids (or k-mer ids with ``vocab``); an unknown label or a too short sequence names its line."""
+    if record.label is not None and record.label not in label_ids:
+        raise ValueError(f"{record.where}: label {record.label!r} was not seen in the training data; the model "
+                         f"knows {', '.join(map(repr, label_ids))}")
+    check_length(record, config, minimum_steps)
+    return (letter_ids(record.sequence, config.alphabet) if vocab is None
+            else vocab.encode(tokens_of(record.sequence, config)))

@@ -19,11 +19,13 @@ from typing import Any
 
 from torch import nn
 
+from ...data.prepared_records import PreparedRecords, prepared_dir, steps_per_epoch
 from ...data.readers.sequences import ALPHABETS, SequenceRecord, read_label_file
 from ...models import ClassifierConfig
 from ...models.binding_classifier import BindingSiteClassifier, ConvFrontEndConfig
 from ...text import Vocab
 from ...train.config import TrainConfig
+from ...train.distributed import check_batch_size
 from ..base import Run, finish_run, prepare_run
 from ..common import Encoded, batch_loss, metrics_of, predict_probabilities, stratified_split, training_batches
 from ..model_size import build_within_limit
@@ -42,6 +44,7 @@ from .data import (
     sample,
     with_shuffled_negatives,
 )
+from .prepared import prepared_data
 
 SETTINGS = {"sequence": SequenceDataConfig, "model": ClassifierConfig, "frontend": ConvFrontEndConfig,
             "train": TrainConfig}
@@ -61,7 +64,7 @@ def build_model(num_classes: int, sequence: SequenceDataConfig, model: Classifie
 class DnaData:
     """The encoded splits of a run, its labels and its k-mer vocabulary (None for one-hot inputs)."""
 
-    train: Encoded
+    train: Encoded | PreparedRecords  # prepared: read on disk
     valid: Encoded
     test: Encoded | None
     labels: list[str]
@@ -94,6 +97,8 @@ def train_dna(out: str | os.PathLike[str], *, data: Data | None = None, valid: D
                       callbacks=callbacks)
     sequence, model, frontend, train = (run.settings[name] for name in SETTINGS)
     labels_file = run.saved_data.get("labels_file") if run.resume else labels_file
+    if prepared_dir(run.data) is not None:  # ids on disk (rnnkit prepare dna), read through memory maps
+        return _train_prepared(run, labels_file)
     splits = read_data(run, sequence, frontend, labels_file)
     network = build_within_limit(lambda: build_model(len(splits.labels), sequence, model, frontend,
                                                     splits.vocab)).to(run.device)
@@ -174,3 +179,28 @@ def validation_of(splits: DnaData):
 
 def split_metrics(network: nn.Module, data: Encoded, pad_id: int, prefix: str) -> dict[str, Any]:
     return metrics_of(predict_probabilities(network, data, pad_id), data.labels, prefix)
+
+
+def _train_prepared(run: Run, labels_file: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """:func:`train_dna` on a prepared directory (:mod:`.prepared`): its vocabulary, labels and sequence settings;
+    each rank reads its own part of the records, a bounded buffer at a time."""
+    records, vocab, valid, test = prepared_data(run, labels_file)
+    sequence, model, frontend, train = (run.settings[name] for name in SETTINGS)
+    data = DnaData(records, valid, test, records.label_names, vocab)
+    network = build_within_limit(lambda: build_model(len(data.labels), sequence, model, frontend,
+                                                    vocab)).to(run.device)
+    local = check_batch_size(train.batch_size, run.distributed)
+    counts = {"train": len(records), "valid": len(valid), "test": None if test is None else len(test)}
+    run.start({"sequence": sequence, "model": model, "frontend": frontend, "train": train, "labels": data.labels},
+              vocabularies={"vocab.json": vocab} if vocab is not None else None, derived={"labels": data.labels},
+              data_extra={"labels_file": absolute_paths(labels_file), "examples": counts,
+                          "source": f"{run.data} (prepared: {len(records)} records)"})
+    batches = records.batches(local, train.seed, run.distributed.rank, run.distributed.world_size,
+                              pad_id=data.pad_id)
+    results = run.fit(network, batch_loss, batches, evaluate=validation_of(data), monitor="valid_error",
+                      shard=None,  # each rank reads its own records already
+                      steps_per_epoch=steps_per_epoch(len(records), local, run.distributed.world_size))
+    results.update(split_metrics(network, valid, data.pad_id, "valid"))
+    if test is not None:
+        results.update(split_metrics(network, test, data.pad_id, "test"))
+    return finish_run(run, results, title=f"{model.cell} sequence classifier")

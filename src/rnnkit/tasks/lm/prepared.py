@@ -11,13 +11,13 @@ data may be prepared directories (with the same vocabulary) or text files (encod
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
 from torch import nn
 
 from ...data.corpus import CorpusConfig, encode_text
+from ...data.prepared_records import prepared_settings
 from ...data.readers.text import read_text
 from ...data.shard_streams import ShardStreams
 from ...data.shards import ShardedCorpus, is_prepared
@@ -33,17 +33,10 @@ SETTING_NAMES = ("level", "lower", "min_freq", "max_vocab", "encoding")
 def prepared_corpus(corpus: CorpusConfig, directory: ShardedCorpus, resume: bool) -> CorpusConfig:
     """The run's corpus settings: the prepared directory's; a setting given otherwise (not left at its default)
     is an error naming both."""
-    default = CorpusConfig()
     if corpus.subword != "none":
         raise ValueError(f"--tokenizer {corpus.subword}: --data {directory.directory} holds prepared word or "
                          "character ids; subword pieces are not supported with a prepared directory")
-    for name in SETTING_NAMES:
-        given, saved = getattr(corpus, name), directory.settings.get(name)
-        if not resume and given != getattr(default, name) and given != saved:
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} {given}: --data {directory.directory} was prepared with {name} {saved!r}; "
-                             f"leave {flag} out (the prepared settings are used) or prepare the text again")
-    return dataclasses.replace(corpus, **{name: directory.settings[name] for name in SETTING_NAMES})
+    return prepared_settings(corpus, SETTING_NAMES, directory, resume)
 
 
 class PreparedData:

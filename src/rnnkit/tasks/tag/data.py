@@ -155,23 +155,31 @@ def memory_sentence(item: Any, where: str) -> MemorySentence:
 
 def read_sentences(paths: Paths, config: TagDataConfig, name: str, tags: bool = True) -> list[TaggedSentence]:
     """Every sentence of ``paths``; ``name`` is the flag, for errors; ``tags=False`` reads the tokens only."""
+    sentences = list(iter_sentences(paths, config, name, tags))
+    if not sentences:
+        raise ValueError(no_sentences(paths, name))
+    return sentences
+
+
+def no_sentences(paths: Paths, name: str) -> str:
+    return (f"{name} {describe_paths(paths)}: holds no sentences; expected token lines with a blank line between "
+            "sentences")
+
+
+def iter_sentences(paths: Paths, config: TagDataConfig, name: str, tags: bool = True) -> Iterator[TaggedSentence]:
+    """The sentences of ``paths`` as a stream (CoNLL-U or CoNLL columns, as ``config`` says)."""
     files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if is_conllu(files, config):
         if isinstance(config.tag_column, int) and config.tag_column != -1:
             raise ValueError(f"{name} {describe_paths(paths)}: a CoNLL-U file with --tag-column "
                              f"{config.tag_column}; expected upos or xpos")
         tag = ("upos" if config.tag_column == -1 else config.tag_column) if tags else None
-        sentences = list(read_conllu(files, tag, config.encoding))
-    elif isinstance(config.tag_column, str):
+        return read_conllu(files, tag, config.encoding)
+    if isinstance(config.tag_column, str):
         raise ValueError(f"{name} {describe_paths(paths)}: --tag-column {config.tag_column} names a CoNLL-U column "
                          "but the file is not CoNLL-U; expected a column index (or --format conllu)")
-    else:
-        sentences = list(read_conll(files, config.token_column, config.tag_column if tags else None,
-                                    config.separator, config.encoding))
-    if not sentences:
-        raise ValueError(f"{name} {describe_paths(paths)}: holds no sentences; expected token lines with a blank line "
-                         "between sentences")
-    return sentences
+    return read_conll(files, config.token_column, config.tag_column if tags else None, config.separator,
+                      config.encoding)
 
 
 def is_conllu(files: Sequence[Any], config: TagDataConfig) -> bool:
@@ -193,7 +201,12 @@ def build_vocab(sentences: Iterable[TaggedSentence], config: TagDataConfig) -> V
 def build_tag_vocab(sentences: Sequence[TaggedSentence], paths: Any) -> Vocab:
     """The training data's tags, sorted, ids from 0 (no specials); at least two tags. ``paths``: the data, for the
     error (files, or in-memory sentences)."""
-    tags = sorted({tag for sentence in sentences for tag in sentence.tags})
+    return tag_vocab_of({tag for sentence in sentences for tag in sentence.tags}, paths)
+
+
+def tag_vocab_of(tags: Iterable[str], paths: Any) -> Vocab:
+    """The tag vocabulary of a set of tags (sorted, no specials); fewer than two tags is an error naming ``paths``."""
+    tags = sorted(tags)
     if len(tags) < 2:
         raise ValueError(f"{describe_data('--data', paths)}: every token has the tag {tags[0]!r}; "
                          "expected at least 2 tags")
@@ -208,23 +221,28 @@ def encode_sentences(sentences: Iterable[TaggedSentence], vocab: Vocab, tag_voca
     Sentences read without tags get tag id 0 everywhere (unused).
     """
     encoded = EncodedTags([], [], [], [] if char_vocab is not None else None)
-    known = tag_vocab.stoi
     for sentence in sentences:
-        if sentence.tags is None:
-            tag_ids = [0] * len(sentence.tokens)
-        else:
-            tag_ids = []
-            for index, tag in enumerate(sentence.tags):
-                if tag not in known:
-                    raise ValueError(f"{sentence.where_token(index)}: tag {tag!r} was not seen in the training data; "
-                                     f"the model knows {', '.join(map(repr, tag_vocab.itos))}")
-                tag_ids.append(known[tag])
-        encoded.ids.append(torch.tensor(vocab.encode(tokens_of(sentence, config)), dtype=torch.long))
+        ids, tag_ids = sentence_ids(sentence, vocab, tag_vocab, config)
+        encoded.ids.append(torch.tensor(ids, dtype=torch.long))
         encoded.tags.append(torch.tensor(tag_ids, dtype=torch.long))
         encoded.sentences.append(sentence)
         if char_vocab is not None:
             encoded.chars.append(word_char_ids(sentence.tokens, char_vocab))
     return encoded
+
+
+def sentence_ids(sentence: TaggedSentence, vocab: Vocab, tag_vocab: Vocab,
+                 config: TagDataConfig) -> tuple[list[int], list[int]]:
+    """A sentence's word ids and tag ids (0 everywhere without tags); an unknown tag names its file and line."""
+    if sentence.tags is None:
+        return vocab.encode(tokens_of(sentence, config)), [0] * len(sentence.tokens)
+    known, tag_ids = tag_vocab.stoi, []
+    for index, tag in enumerate(sentence.tags):
+        if tag not in known:
+            raise ValueError(f"{sentence.where_token(index)}: tag {tag!r} was not seen in the training data; "
+                             f"the model knows {', '.join(map(repr, tag_vocab.itos))}")
+        tag_ids.append(known[tag])
+    return vocab.encode(tokens_of(sentence, config)), tag_ids
 
 
 def split_sentences(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -26,10 +26,12 @@ import torch
 from torch import nn
 
 from ...analysis.spans import is_chunk_tagset, span_scores
-from ...models.tagger import SequenceTagger, TaggerConfig, tagging_loss
+from ...data.prepared_records import PreparedRecords, prepared_dir, steps_per_epoch
+from ...models.tagger import IGNORE_INDEX, SequenceTagger, TaggerConfig, tagging_loss
 from ...text import Vocab
 from ...text.char_ids import build_char_vocab
 from ...train.config import TrainConfig
+from ...train.distributed import check_batch_size
 from ...train.trainer import StepResult
 from ..base import Run, finish_run, prepare_run
 from ..common import EVAL_BATCH_SIZE
@@ -47,6 +49,7 @@ from .data import (
     split_sentences,
     training_batches,
 )
+from .prepared import prepared_data
 
 SETTINGS = {"text": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}
 
@@ -112,7 +115,7 @@ def metrics_of(predicted: list[list[int]], loss: float, data: EncodedTags, tag_n
 class TagData:
     """The encoded splits of a run and the vocabularies they were encoded with."""
 
-    train: EncodedTags
+    train: EncodedTags | PreparedRecords  # prepared: read on disk
     valid: EncodedTags
     test: EncodedTags | None
     vocab: Vocab
@@ -144,6 +147,8 @@ def train_tagger(out: str | os.PathLike[str], *, data: Data | None = None, valid
     """
     run = prepare_run(NAME, out, SETTINGS, data=data, valid=valid, test=test, resume=resume, epochs=epochs,
                       settings={"text": text, "model": model, "train": train}, callbacks=callbacks)
+    if prepared_dir(run.data) is not None:  # ids on disk (rnnkit prepare tag), read through memory maps
+        return _train_prepared(run)
     text, model, train = (run.settings[name] for name in SETTINGS)
     splits = read_data(run, text, model)
     network = build_within_limit(lambda: SequenceTagger(
@@ -216,3 +221,36 @@ def validation_of(splits: TagData, chunked: bool):
         return record
 
     return evaluate
+
+
+def _train_prepared(run: Run) -> dict[str, Any]:
+    """:func:`train_tagger` on a prepared directory (:mod:`.prepared`): its vocabulary, tags and reading settings;
+    each rank reads its own part of the sentences, a bounded buffer at a time."""
+    records, valid, test, tag_vocab = prepared_data(run)
+    text, model, train = (run.settings[name] for name in SETTINGS)
+    vocab, splits = records.vocab, TagData(records, valid, test, records.vocab, tag_vocab)
+    network = build_within_limit(lambda: SequenceTagger(
+        len(tag_vocab), len(vocab), model, pad_id=vocab.pad_id, unk_id=vocab.unk_id, tag_names=splits.tag_names))
+    vectors = load_pretrained(network.embedding, vocab, text)
+    if model.word_dropout_alpha > 0:
+        network.set_word_counts(records.token_counts())
+    network = network.to(run.device)
+    local = check_batch_size(train.batch_size, run.distributed)
+    counts = {"train": len(records), "valid": len(valid), "test": None if test is None else len(test)}
+    run.start({"text": text, "model": model, "train": train},
+              vocabularies={"vocab.json": vocab, "tags.json": tag_vocab},
+              data_extra={"sentences": counts, "source": f"{run.data} (prepared: {len(records)} sentences)",
+                          **({"embeddings": vectors} if vectors else {})})
+    chunked = is_chunk_tagset(splits.tag_names)
+    batches = records.batches(local, train.seed, run.distributed.rank, run.distributed.world_size,
+                              pad_id=vocab.pad_id, tag_pad=IGNORE_INDEX)
+    results = run.fit(network, batch_loss, batches, evaluate=validation_of(splits, chunked),
+                      monitor="valid_f1_error" if chunked else "valid_error", shard=None,  # each rank reads its own
+                      steps_per_epoch=steps_per_epoch(len(records), local, run.distributed.world_size))
+    for prefix, split in (("valid", valid), ("test", test)):
+        if split is not None:
+            predicted, loss = predict_tags(network, split, vocab.pad_id)
+            results.update(metrics_of(predicted, loss, split, splits.tag_names, prefix))
+    if vectors:
+        results["embeddings_found"] = vectors["found_share"]
+    return finish_run(run, results, title=f"{model.cell} tagger")
