@@ -34,6 +34,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .lnlstm_native import native_lnlstm_unroll, native_ops, native_supports
+
 _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_input=out): out = dy * y * (1 - y)
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (dy, y, grad_input=out): out = dy * (1 - y^2)
 _norm_forward = torch.ops.aten.native_layer_norm.out  # (..., out0=normalised, out1=mean, out2=1/std)
@@ -194,8 +196,12 @@ class LayerNormLSTMUnroll(torch.autograd.Function):
 
 def lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tensor | None, gamma_c: Tensor,
                   beta_c: Tensor | None, h0: Tensor, c0: Tensor, mask: Tensor | None = None, ragged_from: int = 0,
-                  eps: float = 1e-5) -> tuple[Tensor, Tensor, Tensor]:
+                  eps: float = 1e-5, native: bool = True) -> tuple[Tensor, Tensor, Tensor]:
     """Run one layer-normalised LSTM direction over the normalised input projections ``x (T, B, 4H)``.
+
+    CPU float32 / float64 tensors run in the fused C++ kernel of :mod:`rnnkit.nn.lnlstm_native` when it could be
+    built (the same equations, one fused loop per step); everything else, or ``native=False``, or
+    ``RNNKIT_NATIVE=0``, runs the torch ops of this module.
 
     Args:
         x: ``LN(W_ih x_t)`` of every step (the cell's ``input_projection``), time first.
@@ -206,11 +212,14 @@ def lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tenso
         mask: ``(T, B, 1)`` booleans, True at real steps, or None when every sequence fills all T steps.
         ragged_from: the first step at which some mask entry is False.
         eps: the norms' epsilon.
+        native: whether the C++ kernel may be used (False: this module's torch ops, e.g. to compare them).
 
     Returns:
         ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``, outputs 0 past each sequence's end.
     """
     inputs = (x, weight_hh, gamma_hh, beta_hh, gamma_c, beta_c, h0, c0)
+    if native and native_supports(*inputs) and native_ops() is not None:
+        return native_lnlstm_unroll(*inputs, mask, ragged_from, eps)
     if torch.is_grad_enabled() and any(tensor is not None and tensor.requires_grad for tensor in inputs):
         return LayerNormLSTMUnroll.apply(*inputs, mask, ragged_from, eps)
     return lnlstm_forward(x, weight_hh, (gamma_hh, beta_hh), (gamma_c, beta_c), h0, c0, mask, ragged_from, eps,
