@@ -32,6 +32,7 @@ the autograd loop over ``LayerNormLSTMCell.step`` (tests check values, gradients
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .lnlstm_native import native_lnlstm_unroll, native_ops, native_supports
@@ -42,7 +43,7 @@ _norm_forward = torch.ops.aten.native_layer_norm.out  # (..., out0=normalised, o
 _norm_backward_out = torch.ops.aten.native_layer_norm_backward.out  # (dy, x, shape, mean, rstd, weight, bias, mask,
 #                                                                       out0=dx, out1=dgamma, out2=dbeta)
 
-__all__ = ["lnlstm_unroll"]
+__all__ = ["lnlstm_cell_unroll", "lnlstm_unroll"]
 
 
 def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor | None],
@@ -224,3 +225,19 @@ def lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tenso
         return LayerNormLSTMUnroll.apply(*inputs, mask, ragged_from, eps)
     return lnlstm_forward(x, weight_hh, (gamma_hh, beta_hh), (gamma_c, beta_c), h0, c0, mask, ragged_from, eps,
                           False)[:3]
+
+
+def lnlstm_cell_unroll(cell, sequence: Tensor, h0: Tensor, c0: Tensor, mask: Tensor | None = None,
+                       ragged_from: int = 0, native: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """Run a :class:`~rnnkit.nn.LayerNormLSTMCell` over ``sequence (T, B, I)``: the layer's path.
+
+    The input projection ``W_ih x_t`` of all steps is one matrix product; its norm ``LN(.; gamma_ih, beta_ih)``
+    runs inside the C++ kernel's row loop when the kernel is used (see :func:`lnlstm_unroll`), else as the cell's
+    ``input_projection`` before :func:`lnlstm_unroll`. Returns ``(outputs (T, B, H), h_T, c_T)``.
+    """
+    recurrence = (cell.weight_hh, cell.norm_hh_weight, cell.norm_hh_bias, cell.norm_cell_weight, cell.norm_cell_bias)
+    if native and native_supports(sequence, cell.weight_ih, *recurrence, h0, c0) and native_ops() is not None:
+        return native_lnlstm_unroll(F.linear(sequence, cell.weight_ih), *recurrence, h0, c0, mask, ragged_from,
+                                    cell.eps, input_norm=(cell.norm_ih_weight, cell.norm_ih_bias))
+    return lnlstm_unroll(cell.input_projection(sequence), *recurrence, h0, c0, mask, ragged_from, cell.eps,
+                         native=False)

@@ -195,47 +195,60 @@ class _BuildLock:
 
 
 class NativeLayerNormLSTMUnroll(torch.autograd.Function):
-    """``(x (T, B, 4H), weight_hh, gamma_hh, beta_hh | None, gamma_c, beta_c | None, h0, c0, mask | None,
-    ragged_from, eps)`` -> ``(outputs (T, B, H), h_T, c_T)``, forward and backward in the C++ kernel."""
+    """``(p (T, B, 4H), gamma_ih | None, beta_ih | None, weight_hh, gamma_hh, beta_hh | None, gamma_c,
+    beta_c | None, h0, c0, mask | None, ragged_from, eps)`` -> ``(outputs (T, B, H), h_T, c_T)``, forward and
+    backward in the C++ kernel; ``p = W_ih x``, normalised inside (or, without gamma_ih, the normalised ``x``)."""
 
     @staticmethod
-    def forward(ctx, x, weight_hh, gamma_hh, beta_hh, gamma_c, beta_c, h0, c0, mask, ragged_from, eps):
-        ops = native_ops()
-        flat_mask = _flat_mask(mask, x)
-        outputs, h, c, *saved = ops.forward(x, weight_hh, gamma_hh, _or_empty(beta_hh, x), gamma_c,
-                                            _or_empty(beta_c, x), h0, c0, flat_mask, ragged_from, eps, True)
-        ctx.save_for_backward(weight_hh, gamma_hh, gamma_c, h0, flat_mask, *saved)
+    def forward(ctx, p, gamma_ih, beta_ih, weight_hh, gamma_hh, beta_hh, gamma_c, beta_c, h0, c0, mask, ragged_from,
+                eps):
+        empty, flat_mask = p.new_empty(0), _flat_mask(mask, p)
+        outputs, h, c, *saved = native_ops().forward(
+            p, _or(gamma_ih, empty), _or(beta_ih, empty), weight_hh, gamma_hh, _or(beta_hh, empty), gamma_c,
+            _or(beta_c, empty), h0, c0, flat_mask, ragged_from, eps, True)
+        # p is read again only to recompute its normalised values; without the input norm it is not needed
+        ctx.save_for_backward(p if gamma_ih is not None else empty, _or(gamma_ih, empty), weight_hh, gamma_hh,
+                              gamma_c, _or(beta_c, empty), h0, flat_mask, *saved)
         ctx.ragged_from = ragged_from
         return outputs, h, c
 
     @staticmethod
     def backward(ctx, grad_outputs: Tensor, grad_h: Tensor, grad_c: Tensor):
-        weight_hh, gamma_hh, gamma_c, h0, flat_mask, *saved = ctx.saved_tensors
+        p, gamma_ih, weight_hh, gamma_hh, gamma_c, beta_c, h0, flat_mask, *saved = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        dx, dw, dgamma_hh, dbeta_hh, dgamma_c, dbeta_c, dh0, dc0 = native_ops().backward(
-            grad_outputs, grad_h, grad_c, weight_hh, gamma_hh, gamma_c, h0, flat_mask, ctx.ragged_from, *saved,
-            needs[1])
-        grads = (dx, dw, dgamma_hh, dbeta_hh, dgamma_c, dbeta_c, dh0, dc0)
-        return (*(grad if wanted else None for grad, wanted in zip(grads, needs[:8], strict=True)), None, None, None)
+        grads = native_ops().backward(grad_outputs, grad_h, grad_c, p, gamma_ih, weight_hh, gamma_hh, gamma_c, beta_c,
+                                      h0, flat_mask, ctx.ragged_from, *saved, needs[3])
+        # (dp, dW_hh, dgamma_ih, dbeta_ih, dgamma_hh, dbeta_hh, dgamma_c, dbeta_c, dh0, dc0) -> the inputs' order
+        dp, dw, dgamma_ih, dbeta_ih, dgamma_hh, dbeta_hh, dgamma_c, dbeta_c, dh0, dc0 = grads
+        ordered = (dp, dgamma_ih, dbeta_ih, dw, dgamma_hh, dbeta_hh, dgamma_c, dbeta_c, dh0, dc0)
+        return (*(grad if wanted else None for grad, wanted in zip(ordered, needs[:10], strict=True)), None, None,
+                None)
 
 
 def native_lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tensor | None, gamma_c: Tensor,
                          beta_c: Tensor | None, h0: Tensor, c0: Tensor, mask: Tensor | None = None,
-                         ragged_from: int = 0, eps: float = 1e-5) -> tuple[Tensor, Tensor, Tensor]:
+                         ragged_from: int = 0, eps: float = 1e-5,
+                         input_norm: tuple[Tensor, Tensor | None] | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """:func:`rnnkit.nn.lnlstm_bptt.lnlstm_unroll` in the C++ kernel (same arguments, same results); the caller
-    checks :func:`native_ops` and :func:`native_supports` first."""
-    inputs = (x, weight_hh, gamma_hh, beta_hh, gamma_c, beta_c, h0, c0)
+    checks :func:`native_ops` and :func:`native_supports` first.
+
+    With ``input_norm = (gamma_ih, beta_ih)``, ``x`` is the raw projection ``W_ih x_t (T, B, 4H)`` and the kernel
+    normalises it in its row loop (and differentiates the norm there): the layer's path, which saves torch's
+    separate layer norm over the whole ``(T, B, 4H)`` tensor forward and backward.
+    """
+    gamma_ih, beta_ih = input_norm if input_norm is not None else (None, None)
+    inputs = (x, gamma_ih, beta_ih, weight_hh, gamma_hh, beta_hh, gamma_c, beta_c, h0, c0)
     if torch.is_grad_enabled() and any(tensor is not None and tensor.requires_grad for tensor in inputs):
         return NativeLayerNormLSTMUnroll.apply(*inputs, mask, ragged_from, eps)
-    outputs, h, c = native_ops().forward(x, weight_hh, gamma_hh, _or_empty(beta_hh, x), gamma_c,
-                                         _or_empty(beta_c, x), h0, c0, _flat_mask(mask, x), ragged_from, eps,
-                                         False)
+    empty = x.new_empty(0)
+    outputs, h, c = native_ops().forward(*(_or(tensor, empty) for tensor in inputs), _flat_mask(mask, x),
+                                         ragged_from, eps, False)
     return outputs, h, c
 
 
-def _or_empty(tensor: Tensor | None, like: Tensor) -> Tensor:
+def _or(tensor: Tensor | None, empty: Tensor) -> Tensor:
     """The kernel's schema has no optional tensors (their C++ type changed across torch releases): empty = None."""
-    return like.new_empty(0) if tensor is None else tensor
+    return empty if tensor is None else tensor
 
 
 def _flat_mask(mask: Tensor | None, x: Tensor) -> Tensor:
