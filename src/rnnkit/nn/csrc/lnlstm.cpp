@@ -36,14 +36,11 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 namespace {
@@ -57,7 +54,7 @@ namespace {
 // float32: exp by range reduction and a degree-6 polynomial (Cephes' expf, ~1 ulp), written with arithmetic and
 // integer casts only so that the compiler vectorises the loops that call it (std::exp stays a scalar call).
 RNNKIT_INLINE float exp_approx(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);  // 2^n stays a normal float
+  x = x < -87.0f ? -87.0f : (x > 87.0f ? 87.0f : x);  // 2^n and 1 / (1 + exp(87)) stay normal floats
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2), no libm call
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // x - n ln 2 in two parts (exact first product)
   float p = 1.9875691500e-4f;
@@ -107,18 +104,27 @@ RNNKIT_INLINE void moments(const S* x, int64_t n, double eps, S& mean, S& rstd) 
   rstd = static_cast<S>(1.0 / std::sqrt(static_cast<double>(squares / static_cast<S>(n)) + eps));
 }
 
-// An uninitialised buffer whose pages the kernel may back with 2 MB pages: the saved (T, B, 4H) buffers are
-// written once per call, and on a fresh mapping that is one page fault per 4 KB otherwise (measured ~9 ms per
-// 26 MB buffer on the development VM). Advice only: without transparent huge pages nothing changes.
-at::Tensor big_empty(at::IntArrayRef sizes, const at::TensorOptions& options) {
-  at::Tensor tensor = at::empty(sizes, options);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  const uintptr_t huge = uintptr_t(1) << 21;
-  const auto start = reinterpret_cast<uintptr_t>(tensor.data_ptr());
-  const uintptr_t first = (start + huge - 1) & ~(huge - 1), last = (start + tensor.nbytes()) & ~(huge - 1);
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-#endif
-  return tensor;
+// The backward pass's du_t of all steps, (T, B, 4H), read once more by the weight gradient after the loop and
+// never returned: kept between calls (grown when a call needs more) so that a training step does not map and
+// fault in a fresh buffer of that size every time. One backward pass uses it at a time (a second, concurrent one
+// allocates its own); it is never freed, so that nothing runs at interpreter exit.
+struct Workspace {
+  std::mutex mutex;
+  at::Tensor buffer;
+
+  at::Tensor take(int64_t T, int64_t B, int64_t G, const at::TensorOptions& options) {
+    const int64_t needed = T * B * G;
+    if (!buffer.defined() || buffer.scalar_type() != options.dtype().toScalarType() || buffer.numel() < needed) {
+      buffer = at::Tensor();  // the old one first, so that both are never held at once
+      buffer = at::empty({needed}, options);
+    }
+    return buffer.narrow(0, 0, needed).view({T, B, G});
+  }
+};
+
+Workspace& shared_workspace() {
+  static Workspace* workspace = new Workspace();
+  return *workspace;
 }
 
 // Rows are split into at most one chunk per thread, each with its own parameter-gradient sums (they stay in L1
@@ -229,11 +235,11 @@ std::vector<at::Tensor> lnlstm_forward(const at::Tensor& p_in, const at::Tensor&
   const at::Tensor p = p_in.contiguous();
   const int64_t T = p.size(0), B = p.size(1), G = p.size(2), H = G / 4, rows = keep ? T : 1;
   const auto options = p.options();
-  at::Tensor states = big_empty({T, B, H}, options);
-  at::Tensor outputs = mask_in.numel() ? big_empty({T, B, H}, options) : states;
-  at::Tensor cells = big_empty({T + 1, B, H}, options);
+  at::Tensor states = at::empty({T, B, H}, options);
+  at::Tensor outputs = mask_in.numel() ? at::empty({T, B, H}, options) : states;
+  at::Tensor cells = at::empty({T + 1, B, H}, options);
   cells[0].copy_(c0);
-  at::Tensor normed_u = big_empty({rows, B, G}, options), activations = big_empty({rows, B, G}, options);
+  at::Tensor normed_u = at::empty({rows, B, G}, options), activations = at::empty({rows, B, G}, options);
   at::Tensor stats = at::empty({rows, B, SLOTS}, options);
   const at::Tensor mask = mask_in.contiguous(), weight_t = weight_hh.t();  // (H, 4H) view: BLAS reads it as it is
   const at::Tensor gih = gamma_ih.contiguous(), bih = beta_ih.contiguous(), ghh = gamma_hh.contiguous();
@@ -267,7 +273,9 @@ std::vector<at::Tensor> lnlstm_forward(const at::Tensor& p_in, const at::Tensor&
 
 template <typename S>
 struct Backward {
-  const S *grad_outputs, *p, *gamma_ih, *gamma_hh, *gamma_c, *beta_c, *stats, *normed_u, *activations, *cells;
+  const S *grad_outputs;
+  int64_t grad_step, grad_row;  // the output gradient's strides over t and b (rows of H are contiguous)
+  const S *p, *gamma_ih, *gamma_hh, *gamma_c, *beta_c, *stats, *normed_u, *activations, *cells;
   const bool* mask;
   S *grad_p, *grad_u, *dc, *carried, *scratch, *sums;
   int64_t B, G, H, ragged_from, sums_width;
@@ -286,7 +294,7 @@ struct Backward {
     std::memset(carry, 0, H * sizeof(S));
     const S* a = activations + (t * B + b) * G;
     const S *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
-    const S* go = grad_outputs + (t * B + b) * H;
+    const S* go = grad_outputs + t * grad_step + b * grad_row;
     const S* c = cells + ((t + 1) * B + b) * H;
     const S* c_previous = cells + (t * B + b) * H;
     const S* st = stats + (t * B + b) * SLOTS;
@@ -379,11 +387,16 @@ std::vector<at::Tensor> lnlstm_backward(const at::Tensor& grad_outputs_in, const
                                         const at::Tensor& cells, const at::Tensor& states, bool weight_grad) {
   const int64_t T = normed_u.size(0), B = normed_u.size(1), G = normed_u.size(2), H = G / 4;
   const auto options = normed_u.options();
-  const at::Tensor grad_outputs = grad_outputs_in.contiguous(), weight_hh = weight_hh_in.contiguous();
+  // read where it lies when its rows are contiguous (a batch-first layer's gradient arrives as a transposed view)
+  const at::Tensor grad_outputs = grad_outputs_in.stride(2) == 1 ? grad_outputs_in : grad_outputs_in.contiguous();
+  const at::Tensor weight_hh = weight_hh_in.contiguous();
   const at::Tensor p = p_in.contiguous(), mask = mask_in.contiguous(), gih = gamma_ih.contiguous();
   const at::Tensor ghh = gamma_hh.contiguous(), gc = gamma_c.contiguous(), bc = beta_c.contiguous();
   const bool input_norm = gamma_ih.numel() > 0;
-  at::Tensor grad_p = big_empty({T, B, G}, options), grad_u = big_empty({T, B, G}, options);
+  Workspace& workspace = shared_workspace();
+  std::unique_lock<std::mutex> in_use(workspace.mutex, std::try_to_lock);
+  at::Tensor grad_p = at::empty({T, B, G}, options);
+  at::Tensor grad_u = in_use.owns_lock() ? workspace.take(T, B, G, options) : at::empty({T, B, G}, options);
   at::Tensor dh = grad_h.to(options, false, true).contiguous(), dh_next = at::empty({B, H}, options);
   at::Tensor dc = grad_c.to(options, false, true).contiguous();
   at::Tensor carried = at::empty({B, H}, options), scratch = at::empty({B, 2 * H}, options);
@@ -392,7 +405,7 @@ std::vector<at::Tensor> lnlstm_backward(const at::Tensor& grad_outputs_in, const
   at::Tensor sums = at::zeros({chunks.count, sums_width}, options);
   AT_DISPATCH_FLOATING_TYPES(normed_u.scalar_type(), "lnlstm_backward", [&] {
     using S = scalar_t;
-    const Backward<S> step{grad_outputs.data_ptr<S>(), input_norm ? p.data_ptr<S>() : nullptr,
+    const Backward<S> step{grad_outputs.data_ptr<S>(), grad_outputs.stride(0), grad_outputs.stride(1), input_norm ? p.data_ptr<S>() : nullptr,
                            optional_data<S>(gih), ghh.data_ptr<S>(), gc.data_ptr<S>(), optional_data<S>(bc),
                            stats.data_ptr<S>(), normed_u.data_ptr<S>(), activations.data_ptr<S>(),
                            cells.data_ptr<S>(), mask.numel() ? mask.data_ptr<bool>() : nullptr, grad_p.data_ptr<S>(),
