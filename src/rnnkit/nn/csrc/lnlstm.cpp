@@ -241,7 +241,9 @@ std::vector<at::Tensor> lnlstm_forward(const at::Tensor& p_in, const at::Tensor&
   cells[0].copy_(c0);
   at::Tensor normed_u = at::empty({rows, B, G}, options), activations = at::empty({rows, B, G}, options);
   at::Tensor stats = at::empty({rows, B, SLOTS}, options);
-  const at::Tensor mask = mask_in.contiguous(), weight_t = weight_hh.t();  // (H, 4H) view: BLAS reads it as it is
+  // W_hh^T (H, 4H) laid out once per call: the per-step product reads it as a plain row-major matrix (a few
+  // percent faster than BLAS reading the transposed view, measured at H 256)
+  const at::Tensor mask = mask_in.contiguous(), weight_t = weight_hh.t().contiguous();
   const at::Tensor gih = gamma_ih.contiguous(), bih = beta_ih.contiguous(), ghh = gamma_hh.contiguous();
   const at::Tensor bhh = beta_hh.contiguous(), gc = gamma_c.contiguous(), bc = beta_c.contiguous();
   AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "lnlstm_forward", [&] {
@@ -336,14 +338,14 @@ struct Backward {
     const S* uhat = normed_u + (t * B + b) * G;
     const S rstd_u = st[RSTD_U];
     S t1 = 0, t2 = 0;
-#pragma omp simd reduction(+ : t1, t2)
-    for (int64_t k = 0; k < G; ++k) {
-      const S dy = da[k] * gamma_hh[k];
-      t1 += dy;
-      t2 += dy * uhat[k];
-    }
-    const S mean_1 = t1 / static_cast<S>(G), mean_2 = t2 / static_cast<S>(G);
     if (!gamma_ih) {  // x_t was given: dL/dx_t = da_t stays
+#pragma omp simd reduction(+ : t1, t2)
+      for (int64_t k = 0; k < G; ++k) {
+        const S dy = da[k] * gamma_hh[k];
+        t1 += dy;
+        t2 += dy * uhat[k];
+      }
+      const S mean_1 = t1 / static_cast<S>(G), mean_2 = t2 / static_cast<S>(G);
 #pragma omp simd
       for (int64_t k = 0; k < G; ++k) {
         const S dak = da[k];
@@ -356,12 +358,15 @@ struct Backward {
     const S* pb = p + (t * B + b) * G;
     const S mean_p = st[MEAN_P], rstd_p = st[RSTD_P];
     S q1 = 0, q2 = 0;
-#pragma omp simd reduction(+ : q1, q2)
-    for (int64_t k = 0; k < G; ++k) {
-      const S dy = da[k] * gamma_ih[k];
-      q1 += dy;
-      q2 += dy * ((pb[k] - mean_p) * rstd_p);
+#pragma omp simd reduction(+ : t1, t2, q1, q2)
+    for (int64_t k = 0; k < G; ++k) {  // both norms' sums in one pass over da_t
+      const S dy = da[k] * gamma_hh[k], dz = da[k] * gamma_ih[k];
+      t1 += dy;
+      t2 += dy * uhat[k];
+      q1 += dz;
+      q2 += dz * ((pb[k] - mean_p) * rstd_p);
     }
+    const S mean_1 = t1 / static_cast<S>(G), mean_2 = t2 / static_cast<S>(G);
     const S mean_3 = q1 / static_cast<S>(G), mean_4 = q2 / static_cast<S>(G);
 #pragma omp simd
     for (int64_t k = 0; k < G; ++k) {
