@@ -338,14 +338,14 @@ struct Backward {
   RNNKIT_INLINE void row(int64_t t, int64_t b, int64_t chunk, const S* dh_b) const {
     S* da = grad_p + (t * B + b) * G;  // da_t, then (with the input norm) dL/dp_t in place
     S* du = grad_u + (t * B + b) * G;
-    S* carry = carried + b * H;
-    if (mask && t >= ragged_from && !mask[t * B + b]) {  // h_t = h_{t-1}, c_t = c_{t-1}: gradients pass through
+    const bool ragged = mask && t >= ragged_from;  // a step where some sequences have ended: carried is read
+    if (ragged && !mask[t * B + b]) {  // h_t = h_{t-1}, c_t = c_{t-1}: the gradients pass through
       std::memset(da, 0, G * sizeof(S));
       std::memset(du, 0, G * sizeof(S));
-      std::memcpy(carry, dh_b, H * sizeof(S));
+      std::memcpy(carried + b * H, dh_b, H * sizeof(S));
       return;
     }
-    std::memset(carry, 0, H * sizeof(S));
+    if (ragged) std::memset(carried + b * H, 0, H * sizeof(S));
     const S* a = activations + (t * B + b) * G;
     const S *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
     const S* go = grad_outputs + t * grad_step + b * grad_row;
@@ -472,7 +472,11 @@ std::vector<at::Tensor> lnlstm_backward(const at::Tensor& grad_outputs_in, const
       });
       // dh_{t-1} = W_hh^T du_t + what a carried state passes on; the output gradient at t-1 is added in the next
       // step's row loop, where the mask is read
-      at::addmm_out(dh_next, carried, grad_u[t], weight_hh);
+      if (mask.numel() && t >= ragged_from) {
+        at::addmm_out(dh_next, carried, grad_u[t], weight_hh);
+      } else {
+        at::mm_out(dh_next, grad_u[t], weight_hh);
+      }
       std::swap(dh, dh_next);
     }
   });
