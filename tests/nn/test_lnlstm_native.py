@@ -170,3 +170,20 @@ def test_unsupported_tensors_take_the_python_path(native, monkeypatch):
     outputs, h, c = lnlstm_cell_unroll(cell, x.bfloat16(), h0.bfloat16(), c0.bfloat16())
     assert outputs.dtype == torch.bfloat16 and outputs.shape == (6, 4, 3)
     assert not lnlstm_native.native_supports(x, h0.double())
+
+
+def test_rows_split_between_threads_give_the_same_results(native):
+    """With two threads the batch rows are split in chunks, each with its own parameter-gradient sums."""
+    cell, x, h0, c0, mask = inputs(torch.float64, batch_size=9, hidden_size=4096 // 4, lengths=[6, 2, 1, 4, 6, 5, 3,
+                                                                                                  6, 6])
+    differentiated = (x, h0, c0, *cell.parameters())
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            results.append(differentiate(lnlstm_cell_unroll(cell, x, h0, c0, mask, 1), differentiated, torch.float64))
+    finally:
+        torch.set_num_threads(threads)
+    names = ("outputs", "h_T", "c_T", "x", "h0", "c0", *(name for name, _ in cell.named_parameters()))
+    assert_all_close([*results[1][0], *results[1][1]], [*results[0][0], *results[0][1]], names, 1e-12)
