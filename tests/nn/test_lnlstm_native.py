@@ -170,6 +170,9 @@ def test_unsupported_tensors_take_the_python_path(native, monkeypatch):
     outputs, h, c = lnlstm_cell_unroll(cell, x.bfloat16(), h0.bfloat16(), c0.bfloat16())
     assert outputs.dtype == torch.bfloat16 and outputs.shape == (6, 4, 3)
     assert not lnlstm_native.native_supports(x, h0.double())
+    assert lnlstm_native.native_supports(x, h0)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)  # torch.compile tracing: the torch ops
+    assert not lnlstm_native.native_supports(x, h0)
 
 
 def test_rows_split_between_threads_give_the_same_results(native):

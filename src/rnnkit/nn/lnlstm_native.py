@@ -51,10 +51,12 @@ def native_enabled() -> bool:
 
 
 def native_supports(*tensors: Tensor | None) -> bool:
-    """Whether the kernel runs these tensors: all on the CPU, all float32 or all float64."""
+    """Whether the kernel runs these tensors: all on the CPU, all float32 or all float64, and not while
+    ``torch.compile`` traces (the kernel is opaque to it: it has no shape-only implementation to trace with)."""
     present = [tensor for tensor in tensors if tensor is not None]
     dtype = present[0].dtype
-    return dtype in (torch.float32, torch.float64) and all(
+    compiling = getattr(torch.compiler, "is_compiling", None)
+    return dtype in (torch.float32, torch.float64) and not (compiling is not None and compiling()) and all(
         tensor.device.type == "cpu" and tensor.dtype == dtype for tensor in present)
 
 
