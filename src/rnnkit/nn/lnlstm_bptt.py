@@ -27,6 +27,10 @@ The factors ``d_i .. d_o``, ``f`` and ``P`` come from the forward pass (computed
 cache); the parameter gradients of the norms and of ``W_hh`` are one product or reduction each after the loop.
 Variable lengths as in :mod:`rnnkit.nn.lstm_bptt` (ended sequences carry their state, outputs 0). The results equal
 the autograd loop over ``LayerNormLSTMCell.step`` (tests check values, gradients, and gradcheck in float64).
+
+These are torch ops, ~23 per step; on CPU float32 / float64 tensors the same equations run in the fused C++ kernel
+of :mod:`rnnkit.nn.lnlstm_native` when it could be built (~1.4x faster a training step: ``bench/README.md``), and
+this module's Function is the path for everything else (CUDA, bfloat16, no compiler, ``RNNKIT_NATIVE=0``).
 """
 
 from __future__ import annotations

@@ -6,11 +6,15 @@ backward pass, but as ~23 eager torch ops per step on ``(B, 4H)`` rows; the matr
 ``csrc/lnlstm.cpp`` runs the same equations for a whole sequence: per step one BLAS product ``u_t = W_hh h_{t-1}``
 and one loop per batch row that normalises, activates and updates the row while it is in L1::
 
+    x_t = LN(W_ih x_t; gamma_ih, beta_ih)              (W_ih x_t of all steps: one product before the loop)
     a_t = x_t + LN(u_t; gamma_hh, beta_hh)             i, f, o = sigma(a_i, a_f, a_o)     g = tanh(a_g)
     c_t = f c_{t-1} + i g                              h_t = o tanh(LN(c_t; gamma_c, beta_c))
 
-and backward the same per-row fusion of the gate and layer-norm gradients (equations in the C++ file and in
-:mod:`rnnkit.nn.lnlstm_bptt`), with one product ``dh_{t-1} = W_hh^T du_t`` per step.
+and backward the same per-row fusion of the gate and the three layer norms' gradients (equations in the C++ file
+and in :mod:`rnnkit.nn.lnlstm_bptt`), with one product ``dh_{t-1} = W_hh^T du_t`` per step and ``dW_hh`` as one
+product after the loop. Measured: ~1.0x ``torch.nn.LSTM``'s training throughput at H 256 and 512, against 0.6-0.7x
+for the torch ops (one thread, ``bench/custom_cell_speed.py``). float32 uses a polynomial ``exp`` (Cephes' expf) so
+that the row loops vectorise; float64 the library functions (the tests compare to 1e-10 there).
 
 The extension is built by ``torch.utils.cpp_extension.load`` (a C++ compiler and ``ninja`` needed; ``pip install
 ninja`` if the system has none) into ``$TORCH_EXTENSIONS_DIR/rnnkit`` or the user's cache folder
