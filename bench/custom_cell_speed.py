@@ -3,8 +3,10 @@
 Training-step throughput (forward + backward of ``output.sum()``, B64 T100, input 128, one layer), in one run:
 
 * ``torch.nn.LSTM`` / ``torch.nn.GRU``: torch's fused kernels (oneDNN on CPU, cuDNN on GPU), the reference;
-* ``rk LN-LSTM``: ``rk.nn.Recurrent(LayerNormLSTMCell)`` (explicit backend: the hand-derived BPTT of
-  ``rnnkit/nn/lnlstm_bptt.py``); ``rk LN-LSTM autograd``: the same cell stepped under autograd (what it was before);
+* ``rk LN-LSTM``: ``rk.nn.Recurrent(LayerNormLSTMCell)`` (explicit backend: the hand-derived BPTT in the fused
+  C++ kernel of ``rnnkit/nn/lnlstm_native.py``, compiled on first use: the time is printed);
+  ``rk LN-LSTM python``: the same layer with ``RNNKIT_NATIVE=0``, the hand-derived BPTT as torch ops
+  (``rnnkit/nn/lnlstm_bptt.py``); ``rk LN-LSTM autograd``: the same cell stepped under autograd;
 * ``rk GRU explicit``: ``rk.nn.GRU(backend="explicit")`` (``rnnkit/nn/gru_bptt.py``); ``rk GRU autograd``: the
   cell stepped under autograd.
 
@@ -20,13 +22,16 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import time
 
 import torch
 from recurrent_speed import step_times
 
 import rnnkit as rk
 from rnnkit.nn import GRUCell, LayerNormLSTMCell
+from rnnkit.nn.lnlstm_native import ENV_SWITCH, native_ops
 
 
 class AutogradLayerNormLSTMCell(LayerNormLSTMCell):
@@ -37,11 +42,31 @@ class AutogradGRUCell(GRUCell):
     """The same cell, stepped under autograd (the explicit layer runs its hand-derived BPTT for GRUCell only)."""
 
 
+class PythonPath(torch.nn.Module):
+    """A layer run with the C++ kernel switched off (the switch is read when the forward pass picks its path)."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor):
+        before = os.environ.get(ENV_SWITCH)
+        os.environ[ENV_SWITCH] = "0"
+        try:
+            return self.layer(x)
+        finally:
+            if before is None:
+                del os.environ[ENV_SWITCH]
+            else:
+                os.environ[ENV_SWITCH] = before
+
+
 def variants(cell: str, input_size: int, hidden_size: int, device: torch.device) -> dict[str, torch.nn.Module]:
     torch.manual_seed(0)
     if cell == "lnlstm":
         return {"torch.nn.LSTM": torch.nn.LSTM(input_size, hidden_size, batch_first=True).to(device),
                 "rk LN-LSTM": rk.nn.Recurrent(LayerNormLSTMCell, input_size, hidden_size).to(device),
+                "rk LN-LSTM python": PythonPath(rk.nn.Recurrent(LayerNormLSTMCell, input_size, hidden_size)).to(device),
                 "rk LN-LSTM autograd": rk.nn.Recurrent(AutogradLayerNormLSTMCell, input_size, hidden_size).to(device)}
     reference = torch.nn.GRU(input_size, hidden_size, batch_first=True).to(device)
     explicit = rk.nn.GRU(input_size, hidden_size, backend="explicit").to(device)
@@ -91,6 +116,11 @@ def main() -> None:
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {device}, {torch.get_num_threads()} threads; B{args.batch} T{args.steps} "
           f"I{args.input_size}; {args.rounds} rounds x {args.repeats} steps", flush=True)
+    if "lnlstm" in args.cells.split(",") and device.type == "cpu":
+        started = time.perf_counter()  # the first use builds the kernel (or loads the one built before)
+        built = native_ops() is not None
+        print(f"LN-LSTM C++ kernel: {'loaded' if built else 'NOT available'} in {time.perf_counter() - started:.1f} s",
+              flush=True)
     for cell in args.cells.split(","):
         for hidden_size in args.hidden:
             measure(cell, hidden_size, args, device)

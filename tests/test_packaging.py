@@ -40,6 +40,7 @@ def test_wheel_holds_py_typed_license_and_main(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "rnnkit/py.typed" in names
     assert "rnnkit/__main__.py" in names
+    assert "rnnkit/nn/csrc/lnlstm.cpp" in names  # the LN-LSTM kernel's source, compiled on first use
     assert {f"rnnkit/serve/static/{name}" for name in ("index.html", "run.html", "run.js", "render.js")} <= set(names)
     licence = [name for name in names if name.endswith("dist-info/licenses/LICENSE")]
     assert licence, names

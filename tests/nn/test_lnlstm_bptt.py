@@ -8,14 +8,15 @@ import torch
 import rnnkit as rk
 from rnnkit.nn import LayerNormLSTMCell
 from rnnkit.nn import recurrent as recurrent_module
-from rnnkit.nn.lnlstm_bptt import lnlstm_unroll
+from rnnkit.nn.lnlstm_bptt import lnlstm_cell_unroll, lnlstm_unroll
 
 from .helpers import assert_close
 
 
-def ours(cell: LayerNormLSTMCell, x, h0, c0, mask, ragged_from=0):
+def ours(cell: LayerNormLSTMCell, x, h0, c0, mask, ragged_from=0, native=False):
+    """The Python path by default (the C++ kernel has its own tests in test_lnlstm_native.py)."""
     return lnlstm_unroll(cell.input_projection(x), cell.weight_hh, cell.norm_hh_weight, cell.norm_hh_bias,
-                         cell.norm_cell_weight, cell.norm_cell_bias, h0, c0, mask, ragged_from, cell.eps)
+                         cell.norm_cell_weight, cell.norm_cell_bias, h0, c0, mask, ragged_from, cell.eps, native)
 
 
 def autograd_recurrence(cell: LayerNormLSTMCell, x, h0, c0, mask):
@@ -77,7 +78,8 @@ def test_gradcheck_in_float64(lengths):
                                                         cell.norm_cell_weight, cell.norm_cell_bias)]
     ragged_from = 5 if lengths is None else min(lengths)
     assert torch.autograd.gradcheck(
-        lambda x, w, gh, bh, gc, bc, h0, c0: lnlstm_unroll(x, w, gh, bh, gc, bc, h0, c0, mask, ragged_from),
+        lambda x, w, gh, bh, gc, bc, h0, c0: lnlstm_unroll(x, w, gh, bh, gc, bc, h0, c0, mask, ragged_from,
+                                                           native=False),
         (projected, *parameters, h0, c0))
 
 
@@ -94,9 +96,9 @@ def test_the_explicit_layer_runs_it_and_steps_aside_under_autocast(monkeypatch):
 
     def counting(*args):
         calls.append(1)
-        return lnlstm_unroll(*args)
+        return lnlstm_cell_unroll(*args)
 
-    monkeypatch.setattr(recurrent_module, "lnlstm_unroll", counting)
+    monkeypatch.setattr(recurrent_module, "lnlstm_cell_unroll", counting)
     layer = rk.nn.Recurrent(LayerNormLSTMCell, 3, 4, num_layers=2, bidirectional=True)
     x = torch.randn(2, 5, 3)
     layer(x, torch.tensor([5, 3]))

@@ -27,12 +27,19 @@ The factors ``d_i .. d_o``, ``f`` and ``P`` come from the forward pass (computed
 cache); the parameter gradients of the norms and of ``W_hh`` are one product or reduction each after the loop.
 Variable lengths as in :mod:`rnnkit.nn.lstm_bptt` (ended sequences carry their state, outputs 0). The results equal
 the autograd loop over ``LayerNormLSTMCell.step`` (tests check values, gradients, and gradcheck in float64).
+
+These are torch ops, ~23 per step; on CPU float32 / float64 tensors the same equations run in the fused C++ kernel
+of :mod:`rnnkit.nn.lnlstm_native` when it could be built (~1.4x faster a training step: ``bench/README.md``), and
+this module's Function is the path for everything else (CUDA, bfloat16, no compiler, ``RNNKIT_NATIVE=0``).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+
+from .lnlstm_native import native_lnlstm_unroll, native_ops, native_supports
 
 _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # (dy, y, grad_input=out): out = dy * y * (1 - y)
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input  # (dy, y, grad_input=out): out = dy * (1 - y^2)
@@ -40,7 +47,7 @@ _norm_forward = torch.ops.aten.native_layer_norm.out  # (..., out0=normalised, o
 _norm_backward_out = torch.ops.aten.native_layer_norm_backward.out  # (dy, x, shape, mean, rstd, weight, bias, mask,
 #                                                                       out0=dx, out1=dgamma, out2=dbeta)
 
-__all__ = ["lnlstm_unroll"]
+__all__ = ["lnlstm_cell_unroll", "lnlstm_unroll"]
 
 
 def lnlstm_forward(x: Tensor, weight_hh: Tensor, norm_hh: tuple[Tensor, Tensor | None],
@@ -194,8 +201,12 @@ class LayerNormLSTMUnroll(torch.autograd.Function):
 
 def lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tensor | None, gamma_c: Tensor,
                   beta_c: Tensor | None, h0: Tensor, c0: Tensor, mask: Tensor | None = None, ragged_from: int = 0,
-                  eps: float = 1e-5) -> tuple[Tensor, Tensor, Tensor]:
+                  eps: float = 1e-5, native: bool = True) -> tuple[Tensor, Tensor, Tensor]:
     """Run one layer-normalised LSTM direction over the normalised input projections ``x (T, B, 4H)``.
+
+    CPU float32 / float64 tensors run in the fused C++ kernel of :mod:`rnnkit.nn.lnlstm_native` when it could be
+    built (the same equations, one fused loop per step); everything else, or ``native=False``, or
+    ``RNNKIT_NATIVE=0``, runs the torch ops of this module.
 
     Args:
         x: ``LN(W_ih x_t)`` of every step (the cell's ``input_projection``), time first.
@@ -206,12 +217,31 @@ def lnlstm_unroll(x: Tensor, weight_hh: Tensor, gamma_hh: Tensor, beta_hh: Tenso
         mask: ``(T, B, 1)`` booleans, True at real steps, or None when every sequence fills all T steps.
         ragged_from: the first step at which some mask entry is False.
         eps: the norms' epsilon.
+        native: whether the C++ kernel may be used (False: this module's torch ops, e.g. to compare them).
 
     Returns:
         ``(outputs (T, B, H), h_T (B, H), c_T (B, H))``, outputs 0 past each sequence's end.
     """
     inputs = (x, weight_hh, gamma_hh, beta_hh, gamma_c, beta_c, h0, c0)
+    if native and native_supports(*inputs) and native_ops() is not None:
+        return native_lnlstm_unroll(*inputs, mask, ragged_from, eps)
     if torch.is_grad_enabled() and any(tensor is not None and tensor.requires_grad for tensor in inputs):
         return LayerNormLSTMUnroll.apply(*inputs, mask, ragged_from, eps)
     return lnlstm_forward(x, weight_hh, (gamma_hh, beta_hh), (gamma_c, beta_c), h0, c0, mask, ragged_from, eps,
                           False)[:3]
+
+
+def lnlstm_cell_unroll(cell, sequence: Tensor, h0: Tensor, c0: Tensor, mask: Tensor | None = None,
+                       ragged_from: int = 0, native: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """Run a :class:`~rnnkit.nn.LayerNormLSTMCell` over ``sequence (T, B, I)``: the layer's path.
+
+    The input projection ``W_ih x_t`` of all steps is one matrix product; its norm ``LN(.; gamma_ih, beta_ih)``
+    runs inside the C++ kernel's row loop when the kernel is used (see :func:`lnlstm_unroll`), else as the cell's
+    ``input_projection`` before :func:`lnlstm_unroll`. Returns ``(outputs (T, B, H), h_T, c_T)``.
+    """
+    recurrence = (cell.weight_hh, cell.norm_hh_weight, cell.norm_hh_bias, cell.norm_cell_weight, cell.norm_cell_bias)
+    if native and native_supports(sequence, cell.weight_ih, *recurrence, h0, c0) and native_ops() is not None:
+        return native_lnlstm_unroll(F.linear(sequence, cell.weight_ih), *recurrence, h0, c0, mask, ragged_from,
+                                    cell.eps, input_norm=(cell.norm_ih_weight, cell.norm_ih_bias))
+    return lnlstm_unroll(cell.input_projection(sequence), *recurrence, h0, c0, mask, ragged_from, cell.eps,
+                         native=False)

@@ -23,7 +23,7 @@ from .cells import ElmanCell, GRUCell, LayerNormLSTMCell, LSTMCell, RecurrentCel
 from .checks import check_input, check_lengths, check_state
 from .exportable import exportable_forward, is_exporting
 from .gru_bptt import gru_unroll
-from .lnlstm_bptt import lnlstm_unroll
+from .lnlstm_bptt import lnlstm_cell_unroll
 from .lstm_bptt import lstm_unroll
 from .ragged import auto_prefers_packed, fused_ragged
 
@@ -304,9 +304,7 @@ def _unroll(cell: RecurrentCell, sequence: Tensor, state: State, mask: Tensor | 
         return gru_unroll(sequence, cell.weight_ih, cell.bias_ih, cell.weight_hh, cell.bias_hh, state, mask,
                           first_ragged_step)
     if type(cell) is LayerNormLSTMCell and not _autocast_enabled(sequence.device):
-        output, h, c = lnlstm_unroll(cell.input_projection(sequence), cell.weight_hh, cell.norm_hh_weight,
-                                     cell.norm_hh_bias, cell.norm_cell_weight, cell.norm_cell_bias, *state, mask,
-                                     first_ragged_step, cell.eps)
+        output, h, c = lnlstm_cell_unroll(cell, sequence, *state, mask, first_ragged_step)
         return output, (h, c)
     projected = cell.input_projection(sequence)  # (T, B, G*H): one matrix product for all steps
     outputs = []
