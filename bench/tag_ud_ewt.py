@@ -13,7 +13,8 @@ Model (CPU-sized): embedding 100, char BiLSTM 50 per direction, 1-layer BiLSTM 2
 word dropout 0.05, AdamW 2e-3, batch 32, clip 5, up to --epochs epochs or --max-seconds of training per setting.
 The flags below override some of these (e.g. ``--char-encoder cnn``, ``--word-dropout 0 --word-dropout-alpha
 0.25`` for frequency-aware word dropout, ``--schedule plateau --lr-decay 0.5`` to halve the rate whenever the
-dev accuracy stops improving).
+dev accuracy stops improving, ``--num-layers 2`` for a stacked BiLSTM with dropout between the layers,
+``--lower`` for a lower-cased word vocabulary while the character features still see the words as written).
 
 Usage:
     RNNKIT_DATA_DIR=/work/shared/data python bench/tag_ud_ewt.py --max-seconds 1800 --out-dir ud_runs
