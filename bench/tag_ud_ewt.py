@@ -13,7 +13,8 @@ Model (CPU-sized): embedding 100, char BiLSTM 50 per direction, 1-layer BiLSTM 2
 word dropout 0.05, AdamW 2e-3, batch 32, clip 5, up to --epochs epochs or --max-seconds of training per setting.
 The flags below override some of these (e.g. ``--char-encoder cnn``, ``--word-dropout 0 --word-dropout-alpha
 0.25`` for frequency-aware word dropout, ``--schedule plateau --lr-decay 0.5`` to halve the rate whenever the
-dev accuracy stops improving).
+dev accuracy stops improving, ``--num-layers 2`` for a stacked BiLSTM with dropout between the layers,
+``--lower`` for a lower-cased word vocabulary while the character features still see the words as written).
 
 Usage:
     RNNKIT_DATA_DIR=/work/shared/data python bench/tag_ud_ewt.py --max-seconds 1800 --out-dir ud_runs
@@ -40,7 +41,7 @@ from rnnkit.analysis.confusion_plot import plot_confusion_matrix  # noqa: E402
 from rnnkit.analysis.metrics import confusion_matrix  # noqa: E402
 from rnnkit.models.tagger import TaggerConfig  # noqa: E402
 from rnnkit.tasks.tag import TagDataConfig, TaggerPredictor, train_tagger  # noqa: E402
-from rnnkit.tasks.tag.data import encode_sentences, read_sentences  # noqa: E402
+from rnnkit.tasks.tag.data import encode_sentences, read_sentences, tokens_of  # noqa: E402
 from rnnkit.tasks.tag.train import predict_tags  # noqa: E402
 from rnnkit.train.config import TrainConfig  # noqa: E402
 
@@ -53,8 +54,8 @@ SETTINGS = {
     "char_crf": dict(char_features="lstm", crf=True),
 }
 TRAIN = dict(batch_size=32, lr=2e-3, clip_norm=5.0, log_every=100)
-MODEL_FLAGS = ("embedding_size", "hidden_size", "char_size", "dropout", "word_dropout", "word_dropout_alpha",
-               "char_encoder")
+MODEL_FLAGS = ("embedding_size", "hidden_size", "num_layers", "char_size", "dropout", "word_dropout",
+               "word_dropout_alpha", "char_encoder")
 TRAIN_FLAGS = ("lr", "schedule", "lr_decay", "plateau_patience", "batch_size")
 SMOKE = dict(model=dict(embedding_size=8, hidden_size=8, char_size=4), train=dict(epochs=1, max_steps_per_epoch=3))
 
@@ -73,6 +74,8 @@ def per_tag_f1(matrix: list[list[int]], names: list[str]) -> dict[str, float]:
 def overrides(args: argparse.Namespace, setting: dict) -> tuple[dict, dict]:
     """The model and training settings that the command line changes from BASE / TRAIN."""
     model = {key: getattr(args, key) for key in MODEL_FLAGS if getattr(args, key) is not None}
+    if "num_layers" in model and setting.get("num_layers") == 0:
+        del model["num_layers"]  # the no-context baseline stays without recurrent layers
     if "char_encoder" in model:
         encoder = model.pop("char_encoder")
         if setting.get("char_features", "none") != "none":
@@ -91,7 +94,7 @@ def run_setting(name: str, files: dict[str, Path], out_dir: Path, args: argparse
     results: dict = {}
     if not args.evaluate_only:
         results = train_tagger(run_dir, data=files["train"], valid=files["dev"], test=files["test"],
-                               text=TagDataConfig(tag_column="upos"), model=model, train=train)
+                               text=TagDataConfig(tag_column="upos", lower=args.lower), model=model, train=train)
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     best = max(history, key=lambda record: record["valid_accuracy"])
     predictor = TaggerPredictor.load(run_dir, device=args.device)
@@ -105,10 +108,10 @@ def run_setting(name: str, files: dict[str, Path], out_dir: Path, args: argparse
     plot_confusion_matrix(matrix, predictor.tags, out_dir / f"confusion_{name}.png",
                           title=f"UD EWT UPOS test, {name}: accuracy {100 * test_accuracy:.2f}")
     vocab = predictor.vocab.stoi
-    oov = [token not in vocab for sentence in sentences for token in sentence.tokens]
+    oov = [token not in vocab for sentence in sentences for token in tokens_of(sentence, predictor.text)]
     oov_correct = sum(t == g for t, g, o in zip(truth, guesses, oov, strict=True) if o)
-    return {"setting": name, "model": dict(model.__dict__), "train": dataclasses.asdict(train),
-            "epochs_run": len(history),
+    return {"setting": name, "model": dict(model.__dict__), "text": dict(predictor.text.__dict__),
+            "train": dataclasses.asdict(train), "epochs_run": len(history),
             "best_epoch": best["epoch"], "train_seconds": results.get("train_seconds"),
             "wall_seconds": time.perf_counter() - started, "dev_accuracy": best["valid_accuracy"],
             "test_accuracy": test_accuracy,
@@ -125,12 +128,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out-dir", type=Path, default=Path("ud_ewt_runs"))
-    for flag, kind in (("embedding-size", int), ("hidden-size", int), ("char-size", int), ("dropout", float),
-                       ("word-dropout", float), ("word-dropout-alpha", float), ("lr", float), ("lr-decay", float),
-                       ("plateau-patience", int), ("batch-size", int)):
+    for flag, kind in (("embedding-size", int), ("hidden-size", int), ("num-layers", int), ("char-size", int),
+                       ("dropout", float), ("word-dropout", float), ("word-dropout-alpha", float), ("lr", float),
+                       ("lr-decay", float), ("plateau-patience", int), ("batch-size", int)):
         parser.add_argument(f"--{flag}", type=kind, default=None, help="override the bench's setting")
     parser.add_argument("--char-encoder", choices=("lstm", "cnn"), default=None,
                         help="the char settings' encoder (default lstm)")
+    parser.add_argument("--lower", action="store_true",
+                        help="lower-case the word vocabulary (the character features still see the words as written)")
     parser.add_argument("--schedule", choices=("none", "plateau", "step", "cosine"), default=None)
     parser.add_argument("--smoke", action="store_true", help="tiny models, 3 steps: proves the pipeline")
     parser.add_argument("--evaluate-only", action="store_true",
