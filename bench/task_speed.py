@@ -93,13 +93,13 @@ class PlainTorch(nn.Module):
             cell.load_state_dict({name: weights[f"{name}{suffix}"] for name in cell.state_dict()})
             self.cells.append(cell)
 
-    def forward(self, x: torch.Tensor, lengths=None, state=None):
+    def forward(self, x: torch.Tensor, lengths=None, state=None, final_state: bool = True):
         batch, steps = x.shape[:2]
         lengths = torch.full((batch,), steps) if lengths is None else torch.as_tensor(lengths).cpu()
         if self.way == "packed":
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             output, final = self.whole(packed, state)
-            return pad_packed_sequence(output, batch_first=True, total_length=steps)[0], final
+            return pad_packed_sequence(output, batch_first=True, total_length=steps)[0], final if final_state else None
         finals = []
         for layer in range(self.layers):
             outputs = []
@@ -117,6 +117,8 @@ class PlainTorch(nn.Module):
                 finals.append(final)
             x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
         mask = (torch.arange(steps).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(2).to(x.device)
+        if not final_state:  # the caller reads the outputs only (as rnnkit's layer, told the same, returns None)
+            return x * mask, None
         if isinstance(finals[0], tuple):
             return x * mask, tuple(torch.cat(parts) for parts in zip(*finals, strict=True))
         return x * mask, torch.cat(finals)

@@ -132,7 +132,8 @@ def run_padded(
     lengths: Tensor,
     mask: Tensor,
     state: list[Tensor],
-) -> tuple[Tensor, list[Tensor]]:
+    final_state: bool = True,
+) -> tuple[Tensor, list[Tensor] | None]:
     """One layer and direction over a ragged batch in ONE kernel call on the padded batch, exactly.
 
     A forward-direction recurrence cannot look ahead, so the outputs at each sequence's real steps are those of the
@@ -147,6 +148,12 @@ def run_padded(
     the outputs instead), and nothing computed there gets a gradient: the masked outputs send 0, ``c`` passes back
     through ``f = 1``, and the padding steps' gates get ``dc * 0``.
 
+    Without ``final_state`` (the caller reads the outputs only, as a classifier pooling over them or a tagger
+    does) none of that is needed: the call is the plain padded call, whatever the padding's input, and the outputs
+    past each end are zeroed. Nothing computed on the padding reaches the outputs kept, and no gradient reaches the
+    padding (the masked outputs send 0 and the unused final state sends nothing), so outputs and gradients are
+    those of the exact call; only the extra input feature, its weight column and the final-state gather go.
+
     Args:
         mode, has_biases, training: as for :func:`run_segments`.
         weights: one cell's torch weight list (``w_ih, w_hh[, b_ih, b_hh]``).
@@ -154,11 +161,17 @@ def run_padded(
         lengths: ``(B,)`` lengths (on ``x``'s device), each in ``1..T``.
         mask: ``(T, B, 1)`` of ``x``'s dtype, 1 at real steps, 0 past each end.
         state: the initial state parts (``[h]`` or ``[h, c]``), each ``(1, B, H)``.
+        final_state: whether to return the final state (False: None is returned in its place).
 
     Returns:
-        ``output (T, B, H)``, zero past each end, and the final state parts ``(1, B, H)`` at each last real step.
+        ``output (T, B, H)``, zero past each end, and the final state parts ``(1, B, H)`` at each last real step
+        (None without ``final_state``).
     """
     kernel = KERNELS[mode]
+    hx = state if mode == "LSTM" else state[0]
+    if not final_state:
+        output = kernel(x, hx, weights, has_biases, 1, 0.0, training, False, False)[0]
+        return output * mask, None  # (T, B, H): 0 past each end
     x = x * mask  # the padding's input is 0: garbage there could reach neither the saturation bound nor anything
     if mode == "LSTM":
         weight_ih, weight_hh, *biases = weights
@@ -172,7 +185,6 @@ def run_padded(
         column[H : 2 * H] = big  # forget gate rows: f = 1 in the padding
         weights = [torch.cat([weight_ih, column], dim=1), weight_hh, *biases]
         x = torch.cat([x, 1.0 - mask], dim=2)  # (T, B, I + 1)
-    hx = state if mode == "LSTM" else state[0]
     output, *final = kernel(x, hx, weights, has_biases, 1, 0.0, training, False, False)
     output = output * mask  # (T, B, H): 0 past each end
     last = (lengths - 1).view(1, -1, 1).expand(1, -1, output.shape[2])  # (1, B, H)
@@ -192,7 +204,8 @@ def fused_ragged(
     lengths: Tensor,
     state: list[Tensor] | None,
     hidden_size: int,
-) -> tuple[Tensor, list[Tensor]]:
+    final_state: bool = True,
+) -> tuple[Tensor, list[Tensor] | None]:
     """A stack of fused layers over a ragged time-major batch with today's semantics (see the module docstring).
 
     Args:
@@ -204,33 +217,35 @@ def fused_ragged(
         lengths: ``(B,)`` lengths in ``1..T``, any order.
         state: initial state parts (``[h]`` or ``[h, c]``), each ``(L*D, B, H)``; ``None`` for zeros.
         hidden_size: H.
+        final_state: whether the caller reads the final state; False returns None in its place and lets the
+            padded call skip what only the final state needs (see :func:`run_padded`).
 
     Returns:
-        ``output (T, B, D*H)`` and the final state parts, each ``(L*D, B, H)``, in the input's batch order.
+        ``output (T, B, D*H)`` and the final state parts, each ``(L*D, B, H)``, in the input's batch order (None
+        without ``final_state``).
     """
     directions = 2 if bidirectional else 1
     batch_size = x.shape[1]
     lengths = lengths.cpu()
     sorted_lengths, order = lengths.sort(descending=True, stable=True)
     sorted_list = sorted_lengths.tolist()
+    if state is None:
+        parts = 2 if mode == "LSTM" else 1
+        shape = (num_layers * directions, batch_size, hidden_size)
+        state = [x.new_zeros(shape) for _ in range(parts)]
+    if use_padded_call(sorted_list, batch_size):  # any batch order: no reordering
+        return _padded_stack(mode, weights, has_biases, num_layers, bidirectional, dropout, training, x, lengths,
+                             sorted_list[0], state, final_state)
     # length-bucketed batches come sorted, longest first: then no reordering (and no copy) at all
     in_order = bool((sorted_lengths == lengths).all())
     order = order.to(x.device)
     inverse = torch.empty_like(order)
     inverse[order] = torch.arange(batch_size, device=x.device)
-    if state is None:
-        parts = 2 if mode == "LSTM" else 1
-        shape = (num_layers * directions, batch_size, hidden_size)
-        state = [x.new_zeros(shape) for _ in range(parts)]
-    else:
-        state = state if in_order else [part.index_select(1, order) for part in state]
+    state = state if in_order else [part.index_select(1, order) for part in state]
     layer_input = x if in_order else x.index_select(1, order)  # (T, B, I), longest first
 
     steps = x.shape[0]
-    if use_padded_call(sorted_list, batch_size):
-        output, finals = _padded_stack(mode, weights, has_biases, num_layers, bidirectional, dropout, training,
-                                       layer_input, sorted_lengths, state)
-    elif not bidirectional:  # every layer in each call: the state of all layers travels between segments
+    if not bidirectional:  # every layer in each call: the state of all layers travels between segments
         flat = [w for cell in weights for w in cell]
         output, finals = run_segments(mode, flat, has_biases, num_layers, dropout, training, layer_input,
                                       sorted_list, state)
@@ -255,8 +270,12 @@ def fused_ragged(
                 layer_input = F.dropout(layer_input, dropout, training=True)
         output = layer_input
         finals = [torch.cat(parts) for parts in zip(*per_cell, strict=True)]
+    if not final_state:
+        finals = None
     if in_order:
         return output, finals
+    if finals is None:
+        return output.index_select(1, inverse), None
     return output.index_select(1, inverse), [part.index_select(1, inverse) for part in finals]
 
 
@@ -278,11 +297,11 @@ def use_padded_call(sorted_lengths: Sequence[int], batch_size: int) -> bool:
 
 
 def _padded_stack(mode: str, weights: Sequence[Sequence[Tensor]], has_biases: bool, num_layers: int,
-                  bidirectional: bool, dropout: float, training: bool, x: Tensor, lengths: Tensor,
-                  state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-    """:func:`run_padded` layer by layer and direction by direction over ``x (T, B, I)`` sorted longest first."""
+                  bidirectional: bool, dropout: float, training: bool, x: Tensor, lengths: Tensor, longest: int,
+                  state: list[Tensor], final_state: bool) -> tuple[Tensor, list[Tensor] | None]:
+    """:func:`run_padded` layer by layer and direction by direction over ``x (T, B, I)`` in any batch order,
+    ``longest`` the largest of ``lengths``."""
     steps = x.shape[0]
-    longest = int(lengths[0])
     layer_input = x[:longest]  # steps past the longest sequence: padding only, zeros appended at the end
     lengths = lengths.to(x.device)
     mask = (torch.arange(longest, device=x.device).unsqueeze(1) < lengths).unsqueeze(2).to(x.dtype)  # (T, B, 1)
@@ -295,7 +314,8 @@ def _padded_stack(mode: str, weights: Sequence[Sequence[Tensor]], has_biases: bo
             index = layer * directions + direction
             initial = [part[index : index + 1] for part in state]
             sequence = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths, reverse)
-            output, final = run_padded(mode, weights[index], has_biases, training, sequence, lengths, mask, initial)
+            output, final = run_padded(mode, weights[index], has_biases, training, sequence, lengths, mask, initial,
+                                       final_state)
             outputs.append(output if direction == 0 else reverse_within_lengths(output, lengths, reverse))
             per_cell.append(final)
         layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=2)  # (T, B, D*H)
@@ -304,6 +324,8 @@ def _padded_stack(mode: str, weights: Sequence[Sequence[Tensor]], has_biases: bo
     output = layer_input
     if longest < steps:
         output = torch.cat([output, output.new_zeros(steps - longest, *output.shape[1:])])
+    if not final_state:
+        return output, None
     return output, [torch.cat(parts) for parts in zip(*per_cell, strict=True)]
 
 
