@@ -132,8 +132,7 @@ def run_padded(
     lengths: Tensor,
     mask: Tensor,
     state: list[Tensor],
-    final_state: bool = True,
-) -> tuple[Tensor, list[Tensor] | None]:
+) -> tuple[Tensor, list[Tensor]]:
     """One layer and direction over a ragged batch in ONE kernel call on the padded batch, exactly.
 
     A forward-direction recurrence cannot look ahead, so the outputs at each sequence's real steps are those of the
@@ -148,12 +147,6 @@ def run_padded(
     the outputs instead), and nothing computed there gets a gradient: the masked outputs send 0, ``c`` passes back
     through ``f = 1``, and the padding steps' gates get ``dc * 0``.
 
-    Without ``final_state`` (the caller reads the outputs only, as a classifier pooling over them or a tagger
-    does) none of that is needed: the call is the plain padded call, whatever the padding's input, and the outputs
-    past each end are zeroed. Nothing computed on the padding reaches the outputs kept, and no gradient reaches the
-    padding (the masked outputs send 0 and the unused final state sends nothing), so outputs and gradients are
-    those of the exact call; only the extra input feature, its weight column and the final-state gather go.
-
     Args:
         mode, has_biases, training: as for :func:`run_segments`.
         weights: one cell's torch weight list (``w_ih, w_hh[, b_ih, b_hh]``).
@@ -161,17 +154,11 @@ def run_padded(
         lengths: ``(B,)`` lengths (on ``x``'s device), each in ``1..T``.
         mask: ``(T, B, 1)`` of ``x``'s dtype, 1 at real steps, 0 past each end.
         state: the initial state parts (``[h]`` or ``[h, c]``), each ``(1, B, H)``.
-        final_state: whether to return the final state (False: None is returned in its place).
 
     Returns:
-        ``output (T, B, H)``, zero past each end, and the final state parts ``(1, B, H)`` at each last real step
-        (None without ``final_state``).
+        ``output (T, B, H)``, zero past each end, and the final state parts ``(1, B, H)`` at each last real step.
     """
     kernel = KERNELS[mode]
-    hx = state if mode == "LSTM" else state[0]
-    if not final_state:
-        output = kernel(x, hx, weights, has_biases, 1, 0.0, training, False, False)[0]
-        return output * mask, None  # (T, B, H): 0 past each end
     x = x * mask  # the padding's input is 0: garbage there could reach neither the saturation bound nor anything
     if mode == "LSTM":
         weight_ih, weight_hh, *biases = weights
@@ -185,6 +172,7 @@ def run_padded(
         column[H : 2 * H] = big  # forget gate rows: f = 1 in the padding
         weights = [torch.cat([weight_ih, column], dim=1), weight_hh, *biases]
         x = torch.cat([x, 1.0 - mask], dim=2)  # (T, B, I + 1)
+    hx = state if mode == "LSTM" else state[0]
     output, *final = kernel(x, hx, weights, has_biases, 1, 0.0, training, False, False)
     output = output * mask  # (T, B, H): 0 past each end
     last = (lengths - 1).view(1, -1, 1).expand(1, -1, output.shape[2])  # (1, B, H)
@@ -300,11 +288,29 @@ def _padded_stack(mode: str, weights: Sequence[Sequence[Tensor]], has_biases: bo
                   bidirectional: bool, dropout: float, training: bool, x: Tensor, lengths: Tensor, longest: int,
                   state: list[Tensor], final_state: bool) -> tuple[Tensor, list[Tensor] | None]:
     """:func:`run_padded` layer by layer and direction by direction over ``x (T, B, I)`` in any batch order,
-    ``longest`` the largest of ``lengths``."""
+    ``longest`` the largest of ``lengths``.
+
+    Without ``final_state`` (the caller reads the outputs only) each call is the plain padded call, and the
+    padding's outputs are zeroed once, at the end of the stack: a forward recurrence cannot look ahead, and the
+    reverse direction reads each sequence from its own last step, so nothing computed on the padding reaches a
+    real step's output, in this layer or the next; and no gradient reaches the padding (the masked outputs send
+    0, the unused final states nothing). A unidirectional stack is then one call for all layers (dropout between
+    them inside the kernel). The input's padding is still zeroed (huge garbage there must not overflow into NaN),
+    and the ReLU RNN, whose padding steps are unbounded, keeps the per-call masking of :func:`run_padded`.
+    """
     steps = x.shape[0]
     layer_input = x[:longest]  # steps past the longest sequence: padding only, zeros appended at the end
     lengths = lengths.to(x.device)
     mask = (torch.arange(longest, device=x.device).unsqueeze(1) < lengths).unsqueeze(2).to(x.dtype)  # (T, B, 1)
+    kernel = KERNELS[mode]
+    outputs_only = not final_state and mode != "RNN_RELU"
+    if outputs_only:
+        layer_input = layer_input * mask
+    if outputs_only and not bidirectional:
+        hx = state if mode == "LSTM" else state[0]
+        flat = [w for cell in weights for w in cell]
+        output = kernel(layer_input, hx, flat, has_biases, num_layers, dropout, training, False, False)[0]
+        return _pad_steps(output * mask, steps), None
     reverse = reversal_index(lengths, longest, x.device) if bidirectional else None
     directions = 2 if bidirectional else 1
     per_cell: list[list[Tensor]] = []
@@ -314,19 +320,28 @@ def _padded_stack(mode: str, weights: Sequence[Sequence[Tensor]], has_biases: bo
             index = layer * directions + direction
             initial = [part[index : index + 1] for part in state]
             sequence = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths, reverse)
-            output, final = run_padded(mode, weights[index], has_biases, training, sequence, lengths, mask, initial,
-                                       final_state)
+            if not outputs_only:
+                output, final = run_padded(mode, weights[index], has_biases, training, sequence, lengths, mask,
+                                           initial)
+                per_cell.append(final)
+            else:  # the plain call: its outputs past each end are zeroed below
+                hx = initial if mode == "LSTM" else initial[0]
+                output = kernel(sequence, hx, weights[index], has_biases, 1, 0.0, training, False, False)[0]
             outputs.append(output if direction == 0 else reverse_within_lengths(output, lengths, reverse))
-            per_cell.append(final)
         layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=2)  # (T, B, D*H)
         if dropout and training and layer < num_layers - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
-    output = layer_input
-    if longest < steps:
-        output = torch.cat([output, output.new_zeros(steps - longest, *output.shape[1:])])
-    if not final_state:
-        return output, None
-    return output, [torch.cat(parts) for parts in zip(*per_cell, strict=True)]
+    if outputs_only:
+        return _pad_steps(layer_input * mask, steps), None  # (T, B, D*H): 0 past each end
+    finals = [torch.cat(parts) for parts in zip(*per_cell, strict=True)] if final_state else None
+    return _pad_steps(layer_input, steps), finals
+
+
+def _pad_steps(output: Tensor, steps: int) -> Tensor:
+    """``output (t, B, F)`` with zeros appended up to ``steps`` time steps."""
+    if output.shape[0] == steps:
+        return output
+    return torch.cat([output, output.new_zeros(steps - output.shape[0], *output.shape[1:])])
 
 
 def auto_prefers_packed(device: torch.device) -> bool:
