@@ -1,7 +1,8 @@
 """``layer(x, lengths, state, final_state=False)``: the outputs only, for callers that pool or tag over them.
 
 The ragged padded call then skips the LSTM cell-state carry and masks the padding once, at the end of the stack
-(a unidirectional stack in one kernel call). Against the explicit unroll (``backend="explicit"``, the reference of
+(a unidirectional stack in one kernel call; a bidirectional LSTM / GRU layer is one bidirectional call with or
+without it). Against the explicit unroll (``backend="explicit"``, the reference of
 the other ragged tests) on the same weights and the same ragged batch with garbage in the padding: the outputs,
 and the gradients of every parameter, of the input and of the initial state through a loss on the outputs, agree
 in float64 to 1e-10 relative, on both exact paths (padded call and segments); the final state comes back as None.
@@ -18,7 +19,7 @@ import torch
 import rnnkit as rk
 from rnnkit.models import ClassifierConfig, SequenceClassifier, SequenceTagger, TaggerConfig
 from rnnkit.nn import ragged
-from tests.nn.helpers import RK_LAYERS, assert_close
+from tests.nn.helpers import RK_LAYERS, assert_close, flatten_state
 from tests.nn.test_ragged import ragged_batch
 
 LENGTHS = [9, 1, 4, 9, 6, 4, 2]  # unsorted, a length-1 sequence, repeats
@@ -88,24 +89,39 @@ def test_outputs_only_time_major_steps_past_the_longest_and_the_auto_rule(length
     assert_same(ours, reference, "explicit")
 
 
-def test_the_bucketed_batch_takes_the_padded_call_in_its_own_order(monkeypatch):
-    """No reordering of the batch: the padded call reads it as it comes (no index_select of rows)."""
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_which_padded_call_runs_a_bucketed_batch_in_its_own_order(cell, monkeypatch):
+    """A bidirectional LSTM from a zero state, or GRU from any, is one bidirectional call per layer; an LSTM
+    with an initial state runs each direction apart; the batch is never reordered. The grids above and in
+    test_ragged.py then check each of these paths' values and gradients."""
     assert ragged.use_padded_call(sorted(BUCKETED, reverse=True), len(BUCKETED))
-    layer = rk.nn.LSTM(5, 6, bidirectional=True).double()
-    x, lengths = ragged_batch(BUCKETED)
-    calls = []
-    original = ragged.run_padded
-    monkeypatch.setattr(ragged, "run_padded", lambda *args: calls.append(args[4].shape) or original(*args))
-    _, (h, c) = layer(x, lengths)  # the final state wanted: run_padded, in the input's batch order
-    assert len(calls) == 2 and all(shape[1] == len(BUCKETED) for shape in calls)
-    explicit = rk.nn.LSTM(5, 6, bidirectional=True, backend="explicit").double()
+    torch.manual_seed(5)
+    layer = RK_LAYERS[cell](5, 6, num_layers=2, bidirectional=True).double()
+    explicit = RK_LAYERS[cell](5, 6, num_layers=2, bidirectional=True, backend="explicit").double()
     explicit.load_state_dict(layer.state_dict())
-    _, (h_ref, c_ref) = explicit(x, lengths)
-    assert_close(h, h_ref, "h")
-    assert_close(c, c_ref, "c")
-    calls.clear()
-    layer(x, lengths, final_state=False)
-    assert calls == []  # outputs only: the plain calls, no cell-state carry
+    x, lengths = ragged_batch(BUCKETED)
+    calls = {"run_padded": [], "run_bidirectional_padded": []}
+    for name, log in calls.items():
+        original = getattr(ragged, name)
+        monkeypatch.setattr(ragged, name, lambda *args, log=log, original=original: log.append(args[4].shape[1])
+                            or original(*args))
+    parts = 2 if cell == "lstm" else 1
+    initial = tuple(torch.randn(4, len(BUCKETED), 6, dtype=torch.float64) for _ in range(parts))
+    for state, final_state in ((None, True), (None, False), (initial, True)):
+        for log in calls.values():
+            log.clear()
+        given = None if state is None else (state if parts == 2 else state[0])
+        output, final = layer(x, lengths, given, final_state=final_state)
+        one_call = cell == "gru" or state is None
+        assert calls["run_bidirectional_padded"] == ([len(BUCKETED)] * 2 if one_call else [])
+        assert calls["run_padded"] == ([] if one_call else [len(BUCKETED)] * 4)
+        expected, expected_final = explicit(x, lengths, given)
+        assert_close(output, expected, "output")
+        if final_state:
+            for part, other in zip(flatten_state(final), flatten_state(expected_final), strict=True):
+                assert_close(part, other, "final state")
+        else:
+            assert final is None
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
