@@ -16,6 +16,11 @@ Throughput is real tokens (the batch's summed lengths; source + target for seq2s
 the steps after a warm-up, variants taking turns round after round. The ratio printed is rnnkit / the best
 plain-torch variant, all timed in the same process.
 
+``--clock cpu`` times each variant by the process's CPU time (``time.process_time``) instead of the wall clock:
+on a machine loaded by other jobs, with ``--threads 1``, it leaves out the time the process waits for a core
+(which lands on whichever variant happens to run then), so paired ratios spread far less; it still counts the
+slowdown the other jobs cause through shared caches and memory. With more threads it also counts their spinning.
+
 Before / after: ``--before DIR`` also runs this script with ``PYTHONPATH=DIR/src`` (an rnnkit checkout, e.g. main
 at 0b4e318 unpacked with ``git archive 0b4e318 | tar -x -C DIR``) and prints that run's ratios beside this one's;
 each run's ratio is against plain torch timed in its own process.
@@ -93,13 +98,13 @@ class PlainTorch(nn.Module):
             cell.load_state_dict({name: weights[f"{name}{suffix}"] for name in cell.state_dict()})
             self.cells.append(cell)
 
-    def forward(self, x: torch.Tensor, lengths=None, state=None):
+    def forward(self, x: torch.Tensor, lengths=None, state=None, final_state: bool = True):
         batch, steps = x.shape[:2]
         lengths = torch.full((batch,), steps) if lengths is None else torch.as_tensor(lengths).cpu()
         if self.way == "packed":
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             output, final = self.whole(packed, state)
-            return pad_packed_sequence(output, batch_first=True, total_length=steps)[0], final
+            return pad_packed_sequence(output, batch_first=True, total_length=steps)[0], final if final_state else None
         finals = []
         for layer in range(self.layers):
             outputs = []
@@ -117,6 +122,8 @@ class PlainTorch(nn.Module):
                 finals.append(final)
             x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
         mask = (torch.arange(steps).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(2).to(x.device)
+        if not final_state:  # the caller reads the outputs only (as rnnkit's layer, told the same, returns None)
+            return x * mask, None
         if isinstance(finals[0], tuple):
             return x * mask, tuple(torch.cat(parts) for parts in zip(*finals, strict=True))
         return x * mask, torch.cat(finals)
@@ -236,7 +243,7 @@ def swap_in(model: nn.Module, path: str, way: str) -> nn.Module:
 
 
 def measure_task(task: str, batch_size: int, batches: int, rounds: int, bucketed: bool,
-                 ways: list[str]) -> dict[str, float]:
+                 ways: list[str], clock=time.perf_counter) -> dict[str, float]:
     generator = torch.Generator().manual_seed(0)
     lengths_list = draw_batches(task, batch_size, batches, bucketed, generator)
     torch.manual_seed(0)
@@ -263,10 +270,10 @@ def measure_task(task: str, batch_size: int, batches: int, rounds: int, bucketed
         for name in models:
             if name == "torch loop" and round_index:
                 continue
-            started = time.perf_counter()
+            started = clock()
             for batch, _ in data:
                 step(name, batch)
-            seconds[name].append(time.perf_counter() - started)
+            seconds[name].append(clock() - started)
     real_tokens = sum(tokens for _, tokens in data)
     return {name: real_tokens / statistics.median(times) for name, times in seconds.items()}
 
@@ -277,7 +284,9 @@ def run_here(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     ways = [way for way in ("padded", "packed", "loop") if way not in args.skip]
     results = {}
     for task in args.tasks.split(","):
-        results[task] = measure_task(task, args.batch_size, args.batches, args.rounds, not args.unbucketed, ways)
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        results[task] = measure_task(task, args.batch_size, args.batches, args.rounds, not args.unbucketed, ways,
+                                     clock)
         if not args.json:
             print_row(task, results[task], flush=True)
         else:  # the parent run reads stdout; show progress on stderr meanwhile
@@ -309,12 +318,15 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="plain-torch ways to leave out, e.g. loop")
     parser.add_argument("--before", type=Path, help="an older rnnkit checkout to run the same measurement on")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="time steps by the wall clock or by the process's CPU time (for a loaded machine)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
-          f"{'unbucketed' if args.unbucketed else 'length-bucketed'} batches; real tokens/s of a training step",
+          f"{'unbucketed' if args.unbucketed else 'length-bucketed'} batches; real tokens/s of a training step"
+          f"{' (CPU time)' if args.clock == 'cpu' else ''}",
           flush=True)
     if args.before is None:
         run_here(args)

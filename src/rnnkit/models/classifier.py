@@ -210,8 +210,9 @@ class SequenceClassifier(nn.Module):
 
     def encode(self, inputs: Tensor, lengths: Tensor | Sequence[int] | None = None,
                chars: Tensor | None = None) -> tuple[Tensor, Any, Tensor]:
-        """The recurrent layers' outputs ``(B, T, D*H)`` (zero past each length), their final state, and the
-        lengths ``(B,)`` as a LongTensor on the outputs' device: everything before pooling."""
+        """The recurrent layers' outputs ``(B, T, D*H)`` (zero past each length), their final state (None unless
+        ``pooling="last"``, the one pooling that reads it: the layers then skip work only the state needs), and
+        the lengths ``(B,)`` as a LongTensor on the outputs' device: everything before pooling."""
         x = self._embed(inputs)  # (B, T, E or I)
         batch_size, steps = x.shape[:2]
         if lengths is None:
@@ -223,7 +224,8 @@ class SequenceClassifier(nn.Module):
                 raise ValueError(f"chars: got {shape}; expected character ids {(batch_size, steps)} + (W,)")
             mask = torch.arange(steps, device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)  # (B, T)
             x = torch.cat([x, self.chars(chars.to(x.device), mask)], dim=2)  # (B, T, E+F)
-        outputs, state = self.recurrent(self.input_dropout(self._drop_words(x)), lengths=lengths)  # (B, T, D*H)
+        outputs, state = self.recurrent(self.input_dropout(self._drop_words(x)), lengths=lengths,
+                                        final_state=self.config.pooling == "last")  # (B, T, D*H)
         return outputs, state, lengths.to(outputs.device)
 
     def pool(self, outputs: Tensor, state: Any, lengths: Tensor) -> Tensor:

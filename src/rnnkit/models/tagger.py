@@ -191,7 +191,7 @@ class SequenceTagger(nn.Module):
             x = torch.cat([x, self.chars(chars, padding_mask(lengths.to(ids.device), steps))], dim=2)  # (B, T, E+F)
         x = self.dropout(x)
         if self.recurrent is not None:
-            x, _ = self.recurrent(x, lengths=lengths)  # (B, T, D*H), zero past each length
+            x, _ = self.recurrent(x, lengths=lengths, final_state=False)  # (B, T, D*H), zero past each length
             x = self.dropout(x)
         return self.output(x)  # (B, T, K)
 

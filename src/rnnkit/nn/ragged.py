@@ -25,6 +25,10 @@ cost more than the padding they skip; there :func:`use_padded_call` picks :func:
 layer and direction on the padded batch, the outputs past each end zeroed, the final ``h`` read from the outputs,
 and the LSTM's final ``c`` carried exactly through the padding by one extra input feature whose weights saturate
 the forget gate to 1 and the input gate to 0 there (same outputs, states and gradients; tests for both paths).
+A bidirectional LSTM (zero initial state) or GRU layer goes further: ONE bidirectional call with no reversal at
+all (:func:`run_bidirectional_padded`: the same feature keeps the reverse direction's state untouched through
+the padding it meets first). A caller that reads the outputs only (``final_state=False``) spares the rest: the
+other layers make the plain padded calls and the padding's outputs are zeroed once.
 
 Measured on the 2-core CPU this project runs on, heavily loaded by other jobs, training step of one layer against
 ``torch.nn.LSTM`` on the padded batch without lengths (which computes on padding and returns the wrong final
@@ -192,7 +196,8 @@ def fused_ragged(
     lengths: Tensor,
     state: list[Tensor] | None,
     hidden_size: int,
-) -> tuple[Tensor, list[Tensor]]:
+    final_state: bool = True,
+) -> tuple[Tensor, list[Tensor] | None]:
     """A stack of fused layers over a ragged time-major batch with today's semantics (see the module docstring).
 
     Args:
@@ -204,33 +209,36 @@ def fused_ragged(
         lengths: ``(B,)`` lengths in ``1..T``, any order.
         state: initial state parts (``[h]`` or ``[h, c]``), each ``(L*D, B, H)``; ``None`` for zeros.
         hidden_size: H.
+        final_state: whether the caller reads the final state; False returns None in its place and lets the
+            padded call skip what only the final state needs (see :func:`run_padded`).
 
     Returns:
-        ``output (T, B, D*H)`` and the final state parts, each ``(L*D, B, H)``, in the input's batch order.
+        ``output (T, B, D*H)`` and the final state parts, each ``(L*D, B, H)``, in the input's batch order (None
+        without ``final_state``).
     """
     directions = 2 if bidirectional else 1
     batch_size = x.shape[1]
     lengths = lengths.cpu()
     sorted_lengths, order = lengths.sort(descending=True, stable=True)
     sorted_list = sorted_lengths.tolist()
+    zero_state = state is None
+    if state is None:
+        parts = 2 if mode == "LSTM" else 1
+        shape = (num_layers * directions, batch_size, hidden_size)
+        state = [x.new_zeros(shape) for _ in range(parts)]
+    if use_padded_call(sorted_list, batch_size):  # any batch order: no reordering
+        return _padded_stack(mode, weights, has_biases, num_layers, bidirectional, dropout, training, x, lengths,
+                             sorted_list[0], state, final_state, zero_state)
     # length-bucketed batches come sorted, longest first: then no reordering (and no copy) at all
     in_order = bool((sorted_lengths == lengths).all())
     order = order.to(x.device)
     inverse = torch.empty_like(order)
     inverse[order] = torch.arange(batch_size, device=x.device)
-    if state is None:
-        parts = 2 if mode == "LSTM" else 1
-        shape = (num_layers * directions, batch_size, hidden_size)
-        state = [x.new_zeros(shape) for _ in range(parts)]
-    else:
-        state = state if in_order else [part.index_select(1, order) for part in state]
+    state = state if in_order else [part.index_select(1, order) for part in state]
     layer_input = x if in_order else x.index_select(1, order)  # (T, B, I), longest first
 
     steps = x.shape[0]
-    if use_padded_call(sorted_list, batch_size):
-        output, finals = _padded_stack(mode, weights, has_biases, num_layers, bidirectional, dropout, training,
-                                       layer_input, sorted_lengths, state)
-    elif not bidirectional:  # every layer in each call: the state of all layers travels between segments
+    if not bidirectional:  # every layer in each call: the state of all layers travels between segments
         flat = [w for cell in weights for w in cell]
         output, finals = run_segments(mode, flat, has_biases, num_layers, dropout, training, layer_input,
                                       sorted_list, state)
@@ -255,8 +263,12 @@ def fused_ragged(
                 layer_input = F.dropout(layer_input, dropout, training=True)
         output = layer_input
         finals = [torch.cat(parts) for parts in zip(*per_cell, strict=True)]
+    if not final_state:
+        finals = None
     if in_order:
         return output, finals
+    if finals is None:
+        return output.index_select(1, inverse), None
     return output.index_select(1, inverse), [part.index_select(1, inverse) for part in finals]
 
 
@@ -277,34 +289,144 @@ def use_padded_call(sorted_lengths: Sequence[int], batch_size: int) -> bool:
     return wasted <= 2 * batch_size * (distinct - 1)
 
 
+def run_bidirectional_padded(
+    mode: str,
+    weights: Sequence[Sequence[Tensor]],
+    has_biases: bool,
+    training: bool,
+    x: Tensor,
+    lengths: Tensor,
+    mask: Tensor,
+    state: list[Tensor],
+    final_state: bool = True,
+) -> tuple[Tensor, list[Tensor] | None]:
+    """One bidirectional LSTM or GRU layer over a ragged batch in ONE kernel call, with no reversal, exactly.
+
+    torch's bidirectional kernel reads the whole padded time axis backwards, so its reverse direction meets each
+    sequence's padding FIRST. The extra input feature of :func:`run_padded` (1 at padding steps) makes those
+    steps leave the state as it is, in both directions: its weight column saturates the LSTM's gates to
+    ``i = 0``, ``f = 1`` (``c`` kept), the GRU's to ``z = 1`` (``h_t = z h_{t-1} + (1 - z) n = h_{t-1}``). So the
+    reverse direction reaches each sequence's last real step in its initial state, as if it started there:
+
+    - GRU: exact for any initial state; the forward direction carries its final ``h`` through the trailing
+      padding, so both final states are the kernel's own.
+    - LSTM: ``h = o tanh(c)`` over the padding, which is the initial ``h`` only when the initial state is zero
+      (``c = 0`` gives ``h = 0``): the caller uses this path for a zero initial state only. The forward
+      direction's final ``c`` is carried (as in :func:`run_padded`), its final ``h`` gathered from the outputs;
+      the reverse direction's final state (at step 0) is the kernel's own.
+
+    Gradients: every padding step's gate derivatives are exactly 0 (``i (1 - i) = 0``, ``f (1 - f) = 0``,
+    ``z (1 - z) = 0``, ``d n = dh (1 - z) = 0``, ``d o = dh tanh(0) = 0``), so nothing reaches the weights or the
+    input from the padding, and ``dc`` / ``dh`` pass through it unchanged; the outputs past each end are zeroed
+    (the forward direction's there are not 0). The saving against :func:`run_padded` twice: the two reversals
+    (gathers of the input and the output, forward and backward) and the concatenation of the directions.
+
+    Args:
+        mode: ``"LSTM"`` or ``"GRU"``.
+        weights: the forward and the reverse cell's torch weight lists.
+        has_biases, training: as for :func:`run_segments`.
+        x: ``(T, B, I)`` time-major, any batch order, ``T`` the longest length.
+        lengths: ``(B,)`` lengths (on ``x``'s device), each in ``1..T``.
+        mask: ``(T, B, 1)`` of ``x``'s dtype, 1 at real steps, 0 past each end.
+        state: the initial state parts (``[h]`` or ``[h, c]``), each ``(2, B, H)``; zero for the LSTM.
+        final_state: whether to return the final state (else None).
+
+    Returns:
+        ``output (T, B, 2H)``, zero past each end, and the final state parts ``(2, B, H)``.
+    """
+    kernel = KERNELS[mode]
+    H = weights[0][1].shape[1]
+    x = x * mask  # the padding's input is 0: garbage there cannot reach the saturation bound
+    flat: list[Tensor] = []
+    for weight_ih, weight_hh, *biases in weights:
+        with torch.no_grad():  # what the other terms of a gate can reach, |h| <= 1 and the input 0 at padding
+            big = weight_hh.abs().sum(1).max() + 1000.0
+            for bias in biases:
+                big += bias.abs().max()
+        column = weight_ih.new_zeros(weight_ih.shape[0], 1)
+        if mode == "LSTM":  # gates i, f, g, o: i = 0, f = 1
+            column[:H] = -big
+        column[H : 2 * H] = big  # LSTM: the forget gate; GRU (gates r, z, n): z = 1
+        flat += [torch.cat([weight_ih, column], dim=1), weight_hh, *biases]
+    x = torch.cat([x, 1.0 - mask], dim=2)  # (T, B, I + 1)
+    hx = state if mode == "LSTM" else state[0]
+    output, *final = kernel(x, hx, flat, has_biases, 1, 0.0, training, True, False)
+    output = output * mask  # (T, B, 2H): 0 past each end
+    if not final_state:
+        return output, None
+    if mode == "LSTM":  # the forward direction's h at each last real step
+        last = (lengths - 1).view(1, -1, 1).expand(1, -1, H)  # (1, B, H)
+        final[0] = torch.cat([output[:, :, :H].gather(0, last), final[0][1:]])
+    return output, final
+
+
 def _padded_stack(mode: str, weights: Sequence[Sequence[Tensor]], has_biases: bool, num_layers: int,
-                  bidirectional: bool, dropout: float, training: bool, x: Tensor, lengths: Tensor,
-                  state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-    """:func:`run_padded` layer by layer and direction by direction over ``x (T, B, I)`` sorted longest first."""
+                  bidirectional: bool, dropout: float, training: bool, x: Tensor, lengths: Tensor, longest: int,
+                  state: list[Tensor], final_state: bool, zero_state: bool) -> tuple[Tensor, list[Tensor] | None]:
+    """The padded call layer by layer over ``x (T, B, I)`` in any batch order, ``longest`` the largest of
+    ``lengths``, ``zero_state`` whether the initial state is zero.
+
+    A bidirectional LSTM (from a zero state) or GRU layer is one call, :func:`run_bidirectional_padded`; other
+    layers run :func:`run_padded` direction by direction. Without ``final_state`` (the caller reads the outputs
+    only) each of those calls is the plain padded call, and the padding's outputs are zeroed once, at the end of
+    the stack: a forward recurrence cannot look ahead, and the reverse direction reads each sequence from its own
+    last step, so nothing computed on the padding reaches a real step's output, in this layer or the next; and no
+    gradient reaches the padding (the masked outputs send 0, the unused final states nothing). A unidirectional
+    stack is then one call for all layers (dropout between them inside the kernel). The input's padding is still
+    zeroed (huge garbage there must not overflow into NaN), and the ReLU RNN, whose padding steps are unbounded,
+    keeps the per-call masking of :func:`run_padded`.
+    """
     steps = x.shape[0]
-    longest = int(lengths[0])
     layer_input = x[:longest]  # steps past the longest sequence: padding only, zeros appended at the end
     lengths = lengths.to(x.device)
     mask = (torch.arange(longest, device=x.device).unsqueeze(1) < lengths).unsqueeze(2).to(x.dtype)  # (T, B, 1)
-    reverse = reversal_index(lengths, longest, x.device) if bidirectional else None
+    kernel = KERNELS[mode]
+    one_call = bidirectional and (mode == "GRU" or (mode == "LSTM" and zero_state))
+    outputs_only = not final_state and mode != "RNN_RELU" and not one_call
+    if outputs_only:
+        layer_input = layer_input * mask
+    if outputs_only and not bidirectional:
+        hx = state if mode == "LSTM" else state[0]
+        flat = [w for cell in weights for w in cell]
+        output = kernel(layer_input, hx, flat, has_biases, num_layers, dropout, training, False, False)[0]
+        return _pad_steps(output * mask, steps), None
+    reverse = reversal_index(lengths, longest, x.device) if bidirectional and not one_call else None
     directions = 2 if bidirectional else 1
     per_cell: list[list[Tensor]] = []
     for layer in range(num_layers):
-        outputs = []
-        for direction in range(directions):
-            index = layer * directions + direction
-            initial = [part[index : index + 1] for part in state]
-            sequence = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths, reverse)
-            output, final = run_padded(mode, weights[index], has_biases, training, sequence, lengths, mask, initial)
-            outputs.append(output if direction == 0 else reverse_within_lengths(output, lengths, reverse))
+        if one_call:
+            initial = [part[2 * layer : 2 * layer + 2] for part in state]
+            layer_input, final = run_bidirectional_padded(mode, weights[2 * layer : 2 * layer + 2], has_biases,
+                                                          training, layer_input, lengths, mask, initial, final_state)
             per_cell.append(final)
-        layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=2)  # (T, B, D*H)
+        else:
+            outputs = []
+            for direction in range(directions):
+                index = layer * directions + direction
+                initial = [part[index : index + 1] for part in state]
+                sequence = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths, reverse)
+                if not outputs_only:
+                    output, final = run_padded(mode, weights[index], has_biases, training, sequence, lengths, mask,
+                                               initial)
+                    per_cell.append(final)
+                else:  # the plain call: its outputs past each end are zeroed below
+                    hx = initial if mode == "LSTM" else initial[0]
+                    output = kernel(sequence, hx, weights[index], has_biases, 1, 0.0, training, False, False)[0]
+                outputs.append(output if direction == 0 else reverse_within_lengths(output, lengths, reverse))
+            layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=2)  # (T, B, D*H)
         if dropout and training and layer < num_layers - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
-    output = layer_input
-    if longest < steps:
-        output = torch.cat([output, output.new_zeros(steps - longest, *output.shape[1:])])
-    return output, [torch.cat(parts) for parts in zip(*per_cell, strict=True)]
+    if outputs_only:
+        return _pad_steps(layer_input * mask, steps), None  # (T, B, D*H): 0 past each end
+    finals = [torch.cat(parts) for parts in zip(*per_cell, strict=True)] if final_state else None
+    return _pad_steps(layer_input, steps), finals
+
+
+def _pad_steps(output: Tensor, steps: int) -> Tensor:
+    """``output (t, B, F)`` with zeros appended up to ``steps`` time steps."""
+    if output.shape[0] == steps:
+        return output
+    return torch.cat([output, output.new_zeros(steps - output.shape[0], *output.shape[1:])])
 
 
 def auto_prefers_packed(device: torch.device) -> bool:

@@ -60,7 +60,8 @@ class Recurrent(nn.Module):
     Call: ``layer(x, lengths=None, state=None) -> (output, state)`` with ``x (B, T, I)``, ``lengths (B,)``,
     ``output (B, T, D*H)`` and state as torch's: ``h (L*D, B, H)``, or ``(h, c)`` for cells with a cell state.
     With ``lengths``, outputs past a sequence's end are zero, the final state is the one at its last real step,
-    and the reverse direction starts at the sequence's own last step.
+    and the reverse direction starts at the sequence's own last step. ``layer(..., final_state=False)`` returns
+    ``(output, None)``: for callers that read the outputs only (less work on a ragged batch's padded call).
     """
 
     def __init__(
@@ -160,11 +161,17 @@ class Recurrent(nn.Module):
                 owner._parameters[leaf] = self._weight(name) if for_forward else getattr(self, name)
 
     def forward(
-        self, x: Tensor, lengths: Tensor | Sequence[int] | None = None, state: State | None = None
-    ) -> tuple[Tensor, State]:
-        """Run the stack over ``x``; see the class docstring for shapes and semantics."""
+        self, x: Tensor, lengths: Tensor | Sequence[int] | None = None, state: State | None = None, *,
+        final_state: bool = True,
+    ) -> tuple[Tensor, State | None]:
+        """Run the stack over ``x``; see the class docstring for shapes and semantics.
+
+        ``final_state=False``: the caller reads the outputs only (a classifier pooling over them, a tagger), so
+        the final state comes back as None and a ragged batch's padded call skips what only it needs.
+        """
         if is_exporting():  # one graph for any lengths: the checks and paths below read data on the host
-            return exportable_forward(self, x, None if lengths is None else torch.as_tensor(lengths), state)
+            output, final = exportable_forward(self, x, None if lengths is None else torch.as_tensor(lengths), state)
+            return output, final if final_state else None
         unbatched = check_input(x, self.input_size, self.batch_first)
         if unbatched:
             x = x.unsqueeze(0 if self.batch_first else 1)
@@ -179,33 +186,36 @@ class Recurrent(nn.Module):
         if self.uses_fused:
             packed = lengths is not None and (self.backend == "packed" or (
                 self.backend == "auto" and auto_prefers_packed(x.device)))
-            output, final = self._forward_fused(x, lengths, state, steps, packed)
+            output, final = self._forward_fused(x, lengths, state, steps, packed, final_state)
         else:
             output, final = self._forward_explicit(x, lengths, state)
+        if not final_state:
+            final = None
         if unbatched:
             output = output.squeeze(0 if self.batch_first else 1)
-            final = _map_state(final, lambda s: s.squeeze(1))
+            final = None if final is None else _map_state(final, lambda s: s.squeeze(1))
         return output, final
 
-    def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State | None, steps: int, packed: bool):
+    def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State | None, steps: int, packed: bool,
+                       final_state: bool = True):
         if x.device.type == "cpu" and _autocast_enabled(x.device) and not _cpu_has_bf16_kernels():
             # oneDNN has no bfloat16 RNN kernel for this CPU (it fails to create one): run this layer in float32
             with torch.autocast("cpu", enabled=False):
                 state = None if state is None else _map_state(state, lambda s: s.float())
-                return self._forward_fused(x.float(), lengths, state, steps, packed)
+                return self._forward_fused(x.float(), lengths, state, steps, packed, final_state)
         shell = self._fused
         shell._flat_weights = [self._weight(name) for name in shell._flat_weights_names]
         shell.training = self.training
         if lengths is None:
             return shell(x, state)
         if not packed:
-            return self._forward_ragged(x, lengths, state)
+            return self._forward_ragged(x, lengths, state, final_state)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=self.batch_first, enforce_sorted=False)
         output, final = shell(packed, state)
         output, _ = pad_packed_sequence(output, batch_first=self.batch_first, total_length=steps)
         return output, final
 
-    def _forward_ragged(self, x: Tensor, lengths: Tensor, state: State | None):
+    def _forward_ragged(self, x: Tensor, lengths: Tensor, state: State | None, final_state: bool = True):
         """The fused kernel on the padded batch, segment by segment (:mod:`rnnkit.nn.ragged`): exact, no packing."""
         shell = self._fused
         names = shell._flat_weights_names
@@ -215,9 +225,11 @@ class Recurrent(nn.Module):
         sequence = x.transpose(0, 1) if self.batch_first else x  # (T, B, I)
         output, finals = fused_ragged(
             shell.mode, weights, shell.bias, self.num_layers, self.bidirectional, self.dropout, self.training,
-            sequence, lengths, parts, self.hidden_size,
+            sequence, lengths, parts, self.hidden_size, final_state,
         )
         output = output.transpose(0, 1) if self.batch_first else output
+        if finals is None:
+            return output, None
         return output, (tuple(finals) if self.has_cell_state else finals[0])
 
     def _forward_explicit(self, x: Tensor, lengths: Tensor | None, state: State | None, run_direction=None):
