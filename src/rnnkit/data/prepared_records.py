@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..text import pad_sequences
 from .prepare_records import LABELS, OFFSETS
 from .shards import INDEX, ShardedCorpus, check_shard, is_prepared
 
@@ -96,14 +95,13 @@ class PreparedRecords:
         ids (an array), or for a tagging directory their tag ids (one LongTensor each)."""
         if not 0 <= begin <= end <= self.num_texts:
             raise ValueError(f"{self.directory}: records [{begin}, {end}) outside its {self.num_texts} records")
-        offsets = np.asarray(self.offsets[begin:end + 1])
-        first, last = int(offsets[0]), int(offsets[-1])
-        local = (offsets - first).tolist()
-        ids = torch.from_numpy(self.corpus.read(first, last))
+        ids, labels, offsets = self._flat(begin, end)
+        local = offsets.tolist()
+        ids = torch.from_numpy(ids)
         texts = [ids[local[k]:local[k + 1]] for k in range(end - begin)]
         if not self.per_token:
-            return texts, np.asarray(self.label_ids[begin:end])
-        tags = torch.from_numpy(np.asarray(self.label_ids[first:last], dtype=np.int64))
+            return texts, labels
+        tags = torch.from_numpy(labels)
         return texts, [tags[local[k]:local[k + 1]] for k in range(end - begin)]
 
     def everything(self) -> tuple[list[Tensor], list[int] | list[Tensor]]:
@@ -119,6 +117,15 @@ class PreparedRecords:
             counts += np.bincount(block, minlength=len(self.vocab))
         return torch.from_numpy(counts)
 
+    def _flat(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Records ``[begin, end)`` as int64 arrays: their ids end to end, their labels (one per record, or the
+        tags end to end), and their offsets from 0."""
+        offsets = np.asarray(self.offsets[begin:end + 1], dtype=np.int64)
+        first, last = int(offsets[0]), int(offsets[-1])
+        ids = np.asarray(self.corpus.read(first, last), dtype=np.int64)
+        span = (first, last) if self.per_token else (begin, end)
+        return ids, np.asarray(self.label_ids[span[0]:span[1]], dtype=np.int64), offsets - first
+
     def batches(self, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
                 buffer_texts: int = BUFFER_TEXTS, chunk_texts: int = CHUNK_TEXTS, pad_id: int = 0,
                 tag_pad: int = -100) -> Any:
@@ -128,24 +135,31 @@ class PreparedRecords:
         def epoch_batches(epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
             for ranges, batches in epoch_buffers(self.num_texts, self.lengths, batch_size, seed, epoch, rank,
                                                  world_size, buffer_texts, chunk_texts):
-                texts, labels = [], []
-                for begin, end in ranges:
-                    ids, label_ids = self.read(begin, end)
-                    texts.extend(ids)
-                    if self.per_token:
-                        labels.extend(label_ids)
-                    else:
-                        labels.append(label_ids)
-                if not self.per_token:
-                    labels = np.concatenate(labels).astype(np.int64)
+                # the buffer as flat arrays (ids, per-token tags) and each record's start and length in them:
+                # a batch is then B row copies into one padded array, with no tensor made per record
+                parts = [self._flat(begin, end) for begin, end in ranges]
+                ids = np.concatenate([part[0] for part in parts])
+                labels = np.concatenate([part[1] for part in parts])
+                sizes = np.concatenate([np.diff(part[2]) for part in parts])
+                starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
                 for positions in batches:
-                    ids, lengths = pad_sequences([texts[p] for p in positions], pad_id)
+                    lengths = sizes[positions]
+                    padded_ids = _pad_rows(ids, starts[positions], lengths, pad_id)
                     if self.per_token:
-                        yield ids, lengths, pad_sequences([labels[p] for p in positions], tag_pad)[0]
+                        yield padded_ids, torch.from_numpy(lengths), _pad_rows(labels, starts[positions], lengths,
+                                                                                tag_pad)
                     else:
-                        yield ids, lengths, torch.from_numpy(labels[positions])
+                        yield padded_ids, torch.from_numpy(lengths), torch.from_numpy(labels[positions])
 
         return epoch_batches
+
+def _pad_rows(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pad: int) -> Tensor:
+    """``(B, T)`` LongTensor of the rows ``flat[start:start + length]``, padded on the right with ``pad``."""
+    rows = np.full((len(lengths), int(lengths.max())), pad, dtype=np.int64)
+    for row, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
+        rows[row, :length] = flat[start:start + length]
+    return torch.from_numpy(rows)
+
 
 def rank_ranges(num_texts: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1,
                 chunk_texts: int = CHUNK_TEXTS) -> list[Range]:
