@@ -43,6 +43,20 @@ def run(layer, x, lengths, initial, batch_first=True):
     return output, flatten_state(final), gradients, inputs.grad, state_gradients
 
 
+def assert_runs_equal(ours, theirs, against: str = "") -> None:
+    """Two :func:`run` results agree: output, final state, every gradient (parameters, input, initial state)."""
+    suffix = f" vs {against}" if against else ""
+    assert_close(ours[0], theirs[0], f"output{suffix}")
+    for index, (part, other) in enumerate(zip(ours[1], theirs[1], strict=True)):
+        assert_close(part, other, f"state[{index}]{suffix}")
+    assert ours[2].keys() == theirs[2].keys()
+    for name, gradient in ours[2].items():
+        assert_close(gradient, theirs[2][name], f"d/d{name}{suffix}")
+    assert_close(ours[3], theirs[3], f"d/dx{suffix}")
+    for index, (part, other) in enumerate(zip(ours[4], theirs[4], strict=True)):
+        assert_close(part, other, f"d/dstate[{index}]{suffix}")
+
+
 @pytest.mark.parametrize("padded_call", [False, True], ids=["segments", "padded-call"])
 @pytest.mark.parametrize(("cell", "num_layers", "bidirectional", "with_state"),
                          list(itertools.product(CELLS, [1, 2], [False, True], [False, True])))
@@ -61,20 +75,12 @@ def test_segments_equal_packed_and_explicit(cell, num_layers, bidirectional, wit
         initial = tuple(torch.randn(shape, dtype=torch.float64) for _ in range(2 if cell == "lstm" else 1))
     results = {name: run(layer, x, lengths, initial) for name, layer in layers.items()}
 
-    output, state, gradients, input_gradient, state_gradients = results["fused"]
+    output, _, _, input_gradient, _ = results["fused"]
     past_end = torch.arange(x.shape[1])[None, :] >= lengths[:, None]
     assert output[past_end].abs().max() == 0
     assert input_gradient[past_end].abs().max() == 0  # padding never reaches anything
     for reference in ("packed", "explicit"):
-        expected = results[reference]
-        assert_close(output, expected[0], f"output vs {reference}")
-        for index, (part, other) in enumerate(zip(state, expected[1], strict=True)):
-            assert_close(part, other, f"state[{index}] vs {reference}")
-        for name, gradient in gradients.items():
-            assert_close(gradient, expected[2][name], f"d/d{name} vs {reference}")
-        assert_close(input_gradient, expected[3], f"d/dx vs {reference}")
-        for index, (part, other) in enumerate(zip(state_gradients, expected[4], strict=True)):
-            assert_close(part, other, f"d/dstate[{index}] vs {reference}")
+        assert_runs_equal(results["fused"], results[reference], reference)
 
 
 @pytest.mark.parametrize("padded_call", [False, True], ids=["segments", "padded-call"])
@@ -89,12 +95,7 @@ def test_segments_time_major_and_odd_length_sets(lengths, padded_call, monkeypat
     x = torch.cat([x, torch.randn(x.shape[0], 2, 5, dtype=x.dtype)], dim=1)  # steps past the longest one too
     ours = run(fused, x, lengths_tensor, None, batch_first=False)
     theirs = run(packed, x, lengths_tensor, None, batch_first=False)
-    assert_close(ours[0], theirs[0], "output")
-    for part, other in zip(ours[1], theirs[1], strict=True):
-        assert_close(part, other, "state")
-    for name, gradient in ours[2].items():
-        assert_close(gradient, theirs[2][name], f"d/d{name}")
-    assert_close(ours[3], theirs[3], "d/dx")
+    assert_runs_equal(ours, theirs)
 
 
 def test_reverse_within_lengths_reverses_each_sequence_and_undoes_itself():
@@ -143,12 +144,7 @@ def test_padded_call_in_float32_through_the_cpu_kernel_equals_packed(cell, monke
     x, lengths = ragged_batch([12, 11, 11, 9, 3, 12])
     ours, theirs = run(fused, x.float(), lengths, None), run(packed, x.float(), lengths, None)
     assert ours[0][torch.arange(12)[None, :] >= lengths[:, None]].abs().max() == 0
-    assert_close(ours[0], theirs[0], "output")
-    for part, other in zip(ours[1], theirs[1], strict=True):
-        assert_close(part, other, "state")
-    for name, gradient in ours[2].items():
-        assert_close(gradient, theirs[2][name], f"d/d{name}")
-    assert_close(ours[3], theirs[3], "d/dx")
+    assert_runs_equal(ours, theirs)
 
 
 def test_padded_call_rule_takes_bucketed_batches_and_leaves_widely_spread_ones_to_the_segments():

@@ -127,6 +127,27 @@ def run_segments(
     return output, finals
 
 
+def with_padding_column(mode: str, weights: Sequence[Tensor]) -> list[Tensor]:
+    """One cell's torch weight list with one more input column, for an input feature that is 1 at padding steps.
+
+    The column saturates the gates that keep the state: for the LSTM (gates i, f, g, o) ``-big`` on the input
+    gate and ``+big`` on the forget gate, so ``i = 0`` and ``f = 1`` at padding; for the GRU (gates r, z, n)
+    ``+big`` on the update gate, so ``z = 1`` and ``h_t = h_{t-1}``. ``big`` = 1000 + the most the other terms of
+    a gate can reach there (``|h| <= 1``, the input 0 at padding): ``max_k sum_j |W_hh[k, j]|`` + the biases.
+    """
+    weight_ih, weight_hh, *biases = weights
+    H = weight_hh.shape[1]
+    with torch.no_grad():
+        big = weight_hh.abs().sum(1).max() + 1000.0
+        for bias in biases:
+            big += bias.abs().max()
+    column = weight_ih.new_zeros(weight_ih.shape[0], 1)
+    if mode == "LSTM":
+        column[:H] = -big
+    column[H : 2 * H] = big
+    return [torch.cat([weight_ih, column], dim=1), weight_hh, *biases]
+
+
 def run_padded(
     mode: str,
     weights: Sequence[Tensor],
@@ -165,16 +186,7 @@ def run_padded(
     kernel = KERNELS[mode]
     x = x * mask  # the padding's input is 0: garbage there could reach neither the saturation bound nor anything
     if mode == "LSTM":
-        weight_ih, weight_hh, *biases = weights
-        H = weight_hh.shape[1]
-        with torch.no_grad():
-            big = weight_hh.abs().sum(1).max() + 1000.0
-            for bias in biases:
-                big += bias.abs().max()
-        column = weight_ih.new_zeros(4 * H, 1)
-        column[:H] = -big  # input gate rows (torch's gate order i, f, g, o): i = 0 in the padding
-        column[H : 2 * H] = big  # forget gate rows: f = 1 in the padding
-        weights = [torch.cat([weight_ih, column], dim=1), weight_hh, *biases]
+        weights = with_padding_column(mode, weights)
         x = torch.cat([x, 1.0 - mask], dim=2)  # (T, B, I + 1)
     hx = state if mode == "LSTM" else state[0]
     output, *final = kernel(x, hx, weights, has_biases, 1, 0.0, training, False, False)
@@ -337,17 +349,7 @@ def run_bidirectional_padded(
     kernel = KERNELS[mode]
     H = weights[0][1].shape[1]
     x = x * mask  # the padding's input is 0: garbage there cannot reach the saturation bound
-    flat: list[Tensor] = []
-    for weight_ih, weight_hh, *biases in weights:
-        with torch.no_grad():  # what the other terms of a gate can reach, |h| <= 1 and the input 0 at padding
-            big = weight_hh.abs().sum(1).max() + 1000.0
-            for bias in biases:
-                big += bias.abs().max()
-        column = weight_ih.new_zeros(weight_ih.shape[0], 1)
-        if mode == "LSTM":  # gates i, f, g, o: i = 0, f = 1
-            column[:H] = -big
-        column[H : 2 * H] = big  # LSTM: the forget gate; GRU (gates r, z, n): z = 1
-        flat += [torch.cat([weight_ih, column], dim=1), weight_hh, *biases]
+    flat = [weight for cell in weights for weight in with_padding_column(mode, cell)]
     x = torch.cat([x, 1.0 - mask], dim=2)  # (T, B, I + 1)
     hx = state if mode == "LSTM" else state[0]
     output, *final = kernel(x, hx, flat, has_biases, 1, 0.0, training, True, False)
