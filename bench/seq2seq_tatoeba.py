@@ -74,6 +74,8 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny model, 3 steps: proves the pipeline")
     parser.add_argument("--tokenizer", default="word", choices=("word", "bpe", "unigram"))
     parser.add_argument("--vocab-size", type=int, default=1000, help="subword pieces per side")
+    parser.add_argument("--subword-dropout", type=float, default=0.0,
+                        help="BPE-dropout on the training pairs (with --tokenizer bpe), e.g. 0.1")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pairs = read_tsv_pairs(require("tatoeba_pes_eng/pes-eng.txt"))
@@ -83,7 +85,8 @@ def main() -> int:
     train = TrainConfig(**{**TRAIN, **(SMOKE["train"] if args.smoke else {})}, device=args.device, seed=args.seed,
                         max_seconds=args.max_seconds)
     corpus = TranslationCorpusConfig(lower=True, max_length=60 if args.tokenizer == "word" else 150,
-                                     subword=args.tokenizer, vocab_size=args.vocab_size)
+                                     subword=args.tokenizer, vocab_size=args.vocab_size,
+                                     subword_dropout=args.subword_dropout)
     with tempfile.TemporaryDirectory(prefix="rnnkit-tatoeba-") as folder:
         folder = Path(folder)
         files = {name: write_tsv(part, folder / f"{name}.tsv")
@@ -96,6 +99,7 @@ def main() -> int:
         examples = predictor.translate([pair.source for pair in test[:5]], beam_size=5)
     summary = {"benchmark": "tatoeba en->fa, held-out 10% (grouped by English sentence)", "tokenizer": args.tokenizer,
                "vocab_size": args.vocab_size if args.tokenizer != "word" else None,
+               "subword_dropout": args.subword_dropout,
                "command": " ".join([sys.executable, *sys.argv]), "pairs": {"train": len(train_pairs),
                                                                            "valid": len(valid), "test": len(test)},
                "model": asdict(model), "train": asdict(train), "results": results, "test": scores,

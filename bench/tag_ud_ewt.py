@@ -56,7 +56,7 @@ SETTINGS = {
 TRAIN = dict(batch_size=32, lr=2e-3, clip_norm=5.0, log_every=100)
 MODEL_FLAGS = ("embedding_size", "hidden_size", "num_layers", "char_size", "dropout", "word_dropout",
                "word_dropout_alpha", "char_encoder")
-TRAIN_FLAGS = ("lr", "schedule", "lr_decay", "plateau_patience", "batch_size")
+TRAIN_FLAGS = ("lr", "schedule", "lr_decay", "plateau_patience", "batch_size", "early_stopping_patience")
 SMOKE = dict(model=dict(embedding_size=8, hidden_size=8, char_size=4), train=dict(epochs=1, max_steps_per_epoch=3))
 
 
@@ -130,7 +130,8 @@ def main() -> int:
     parser.add_argument("--out-dir", type=Path, default=Path("ud_ewt_runs"))
     for flag, kind in (("embedding-size", int), ("hidden-size", int), ("num-layers", int), ("char-size", int),
                        ("dropout", float), ("word-dropout", float), ("word-dropout-alpha", float), ("lr", float),
-                       ("lr-decay", float), ("plateau-patience", int), ("batch-size", int)):
+                       ("lr-decay", float), ("plateau-patience", int), ("batch-size", int),
+                       ("early-stopping-patience", int)):
         parser.add_argument(f"--{flag}", type=kind, default=None, help="override the bench's setting")
     parser.add_argument("--char-encoder", choices=("lstm", "cnn"), default=None,
                         help="the char settings' encoder (default lstm)")

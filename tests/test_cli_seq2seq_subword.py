@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 import rnnkit as rk
-from rnnkit.text.subword import MARK
+from rnnkit.tasks.seq2seq.data import EncodedPairs, sample_pieces
+from rnnkit.tasks.seq2seq.subword import SideTokenizers
+from rnnkit.text.subword import MARK, SubwordTokenizer
 from tests.cli_helpers import assert_resume_is_exact, assert_user_error, invoke
 from tests.test_cli_seq2seq import _pairs
 
@@ -57,8 +59,34 @@ def test_resume_keeps_the_saved_segmenters(data, tmp_path):
                            "--vocab-size", "40")
 
 
+def test_bpe_dropout_resegments_each_epoch_from_known_pieces_and_resumes_exactly(data, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = invoke("train", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "bpe",
+                          "--subword-dropout", "0.2", "--out", out, *TINY)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["corpus"]["subword_dropout"] == 0.2
+    tokenizers = SideTokenizers(*(SubwordTokenizer.load(out / f"{side}_tokenizer.json") for side in ("source",
+                                                                                                    "target")))
+    vocabularies = [rk.Vocab.load(out / f"{side}_vocab.json") for side in ("source", "target")]
+    for vocab, segmenter in zip(vocabularies, (tokenizers.source, tokenizers.target), strict=True):
+        assert set(segmenter.pieces()) <= set(vocab.stoi)  # sampled pieces never become <unk>
+    texts = [line.split("\t") for line in (data / "train.tsv").read_text(encoding="utf-8").splitlines()]
+    plain = EncodedPairs([], [], [source for source, _ in texts], [target for _, target in texts])
+    epochs = [sample_pieces(plain, tokenizers, 0.2, *vocabularies, seed=0, epoch=epoch) for epoch in (0, 0, 1)]
+    assert epochs[0].sources == epochs[1].sources and epochs[0].targets == epochs[1].targets
+    assert epochs[0].sources != epochs[2].sources  # a new segmentation each epoch
+    assert_resume_is_exact(tmp_path / "resume", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "bpe",
+                           "--subword-dropout", "0.2", "--embedding-size", "8", "--hidden-size", "8",
+                           "--batch-size", "8", "--max-steps-per-epoch", "2", "--vocab-size", "40")
+
+
 def test_bad_values_are_one_line_errors(data, tmp_path):
     assert_user_error(invoke("train", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "wordpiece",
                              "--out", tmp_path / "r"), "--tokenizer")
     assert_user_error(invoke("train", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "bpe", "--vocab-size",
                              "3", "--out", tmp_path / "r"), "vocab_size: got 3; expected an integer >= 10")
+    assert_user_error(invoke("train", "seq2seq", "--data", data / "train.tsv", "--subword-dropout", "0.1",
+                             "--out", tmp_path / "r"), "subword_dropout: got 0.1 with tokenizer 'word'; expected 0")
+    assert_user_error(invoke("train", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "bpe",
+                             "--subword-dropout", "1.5", "--out", tmp_path / "r"),
+                      "subword_dropout: got 1.5; expected a probability in [0, 1)")

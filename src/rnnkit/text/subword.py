@@ -10,13 +10,27 @@ as the library's JSON, detokenised exactly.
 A word never seen in training is spelled with known pieces instead of becoming ``<unk>``. Only the segmentation
 comes from the library: the model's ids come from an rnnkit :class:`~rnnkit.text.Vocab` built over the pieces
 of the training texts, as for words. The file a run keeps is the library's own JSON (never pickle).
+
+BPE-dropout (Provilkov et al., 2020) samples a different segmentation of the same text: BPE merges a word's
+symbols pair by pair, always the applicable merge learnt earliest; with dropout ``p`` every applicable merge is
+left out with probability ``p`` at each step, so the word stops in smaller, still known pieces::
+
+    "▁unseen"  p = 0:   ▁un + seen -> ▁unseen                      ["▁unseen"]
+               p = 0.1: ▁un + seen dropped this step, nothing left  ["▁un", "seen"]
+
+Training on such samples (a new one each epoch) shows the model how the pieces of a word compose, which helps
+most when the corpus is small. :meth:`SubwordTokenizer.sample` is written here rather than taken from the
+library, whose dropout draws from an unseeded generator: here the draw comes from the caller's
+``random.Random``, so an epoch's segmentation depends only on (seed, epoch) and a resumed run sees the same.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +58,8 @@ class SubwordTokenizer:
 
     def __init__(self, tokenizer: Any, kind: str) -> None:
         self._tokenizer, self.kind = tokenizer, kind
+        self._merge_ranks: dict[tuple[str, str], int] | None = None  # both built on the first sample()
+        self._known: dict[str, int] | None = None
 
     @classmethod
     def train(cls, texts: Iterable[str], kind: str, vocab_size: int, lower: bool = False) -> SubwordTokenizer:
@@ -76,6 +92,57 @@ class SubwordTokenizer:
     def tokenize(self, text: str) -> list[str]:
         """The pieces of ``text`` (an empty list for blank text)."""
         return self._tokenizer.encode(text, add_special_tokens=False).tokens
+
+    def pieces(self) -> list[str]:
+        """Every piece the segmenter can produce (its whole vocabulary, ``<unk>`` included), in id order."""
+        vocabulary = self._tokenizer.get_vocab()
+        return sorted(vocabulary, key=vocabulary.__getitem__)
+
+    def sample(self, text: str, dropout: float, rng: random.Random) -> list[str]:
+        """The pieces of ``text`` under BPE-dropout: each applicable merge is skipped with probability ``dropout``.
+
+        A word's symbols start as its characters (a character the segmenter never learnt is ``<unk>``). At each
+        step the applicable merges (adjacent pairs with a learnt rank ``r``) each survive with probability
+        ``1 - dropout``; the survivor of lowest rank, leftmost on ties, is applied; the word is done when none
+        survives. With ``dropout = 0`` this is plain BPE: the same pieces as :meth:`tokenize`.
+
+        Args:
+            text: The text to segment (normalised and split into words as :meth:`tokenize` does).
+            dropout: The probability of skipping each applicable merge at each step, in [0, 1).
+            rng: The random source (seed it for reproducible samples).
+
+        Raises:
+            ValueError: For a unigram segmenter, or ``dropout`` outside [0, 1).
+        """
+        if self.kind != "bpe":
+            raise ValueError(f"subword dropout: got a {self.kind} segmenter; expected bpe (BPE-dropout skips merges)")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"subword dropout: got {dropout!r}; expected a probability in [0, 1)")
+        ranks = self._ranks()
+        if self._known is None:
+            self._known = self._tokenizer.get_vocab()
+        known = self._known
+        normalized = self._tokenizer.normalizer.normalize_str(text)
+        pieces: list[str] = []
+        for word, _ in self._tokenizer.pre_tokenizer.pre_tokenize_str(normalized):
+            symbols = list(word)
+            while len(symbols) > 1:
+                applicable = [(rank, position) for position, pair in enumerate(pairwise(symbols))
+                              if (rank := ranks.get(pair)) is not None and (dropout == 0 or rng.random() >= dropout)]
+                if not applicable:
+                    break
+                _, position = min(applicable)
+                symbols[position:position + 2] = [symbols[position] + symbols[position + 1]]
+            pieces.extend(symbol if symbol in known else UNK for symbol in symbols)
+        return pieces
+
+    def _ranks(self) -> dict[tuple[str, str], int]:
+        """Each learnt merge (left, right) -> its rank (0: learnt first)."""
+        if self._merge_ranks is None:
+            merges = json.loads(self._tokenizer.to_str())["model"]["merges"]
+            pairs = [tuple(merge.split(" ", 1)) if isinstance(merge, str) else tuple(merge) for merge in merges]
+            self._merge_ranks = {pair: rank for rank, pair in enumerate(pairs)}
+        return self._merge_ranks
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         """The text of ``pieces``: concatenated, each ▁ a space, no space at the ends."""

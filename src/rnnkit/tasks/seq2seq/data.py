@@ -57,6 +57,10 @@ class TranslationCorpusConfig:
         subword: ``"word"`` (words and punctuation), or ``"bpe"`` / ``"unigram"`` subword pieces learnt from the
             training pairs (one segmenter per side; Hugging Face ``tokenizers``).
         vocab_size: the number of subword pieces each side learns.
+        subword_dropout: BPE-dropout for training (``subword == "bpe"`` only): each epoch segments the training
+            pairs anew, every applicable merge skipped with this probability (Provilkov et al., 2020); the
+            vocabularies then hold all of the segmenters' pieces. Validation, test and translation use the
+            plain segmentation.
     """
 
     source_lang: str | None = setting(None, help="with --target-lang: --data is a prefix of parallel files "
@@ -74,12 +78,20 @@ class TranslationCorpusConfig:
     subword: str = setting("word", flag="--tokenizer", choices=TOKENIZERS,
                            help="word tokens, or bpe / unigram subword pieces learnt from the training pairs")
     vocab_size: int = setting(8000, help="subword pieces per side (with --tokenizer bpe|unigram)")
+    subword_dropout: float = setting(0.0, help="BPE-dropout: skip each merge with this probability when "
+                                               "segmenting the training pairs, anew each epoch (with --tokenizer bpe)")
 
     def __post_init__(self) -> None:
         if self.subword not in TOKENIZERS:
             raise ValueError(f"tokenizer: got {self.subword!r}; expected one of {', '.join(map(repr, TOKENIZERS))}")
         if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 10:
             raise ValueError(f"vocab_size: got {self.vocab_size!r}; expected an integer >= 10")
+        dropout = self.subword_dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"subword_dropout: got {dropout!r}; expected a probability in [0, 1)")
+        if dropout and self.subword != "bpe":
+            raise ValueError(f"subword_dropout: got {dropout!r} with tokenizer {self.subword!r}; expected 0, or "
+                             "tokenizer 'bpe' (BPE-dropout skips learnt merges)")
         if (self.source_lang is None) != (self.target_lang is None):
             raise ValueError(f"source_lang, target_lang: got {self.source_lang!r}, {self.target_lang!r}; expected "
                              "both (parallel files PREFIX.SRC / PREFIX.TGT) or neither (a TSV of pairs)")
@@ -184,6 +196,16 @@ def tokenize_pairs(pairs: Sequence[SentencePair], corpus: TranslationCorpusConfi
     return [(source.tokenize(pair.source), target.tokenize(pair.target)) for pair in pairs]
 
 
+def sample_pieces(data: EncodedPairs, tokenizers: Any, dropout: float, source_vocab: Vocab, target_vocab: Vocab,
+                  seed: int, epoch: int) -> EncodedPairs:
+    """``data`` segmented anew under BPE-dropout; the draws depend only on (seed, epoch), so a resumed run's
+    epoch is the same as an uninterrupted one's."""
+    rng = random.Random(f"bpe-dropout {seed} {epoch}")
+    sources = [source_vocab.encode(tokenizers.source.sample(text, dropout, rng)) for text in data.source_texts]
+    targets = [target_vocab.encode(tokenizers.target.sample(text, dropout, rng)) for text in data.target_texts]
+    return EncodedPairs(sources, targets, data.source_texts, data.target_texts)
+
+
 def filter_by_length(pairs: Sequence[SentencePair], tokens: Sequence[tuple[list[str], list[str]]],
                      max_length: int, name: str) -> tuple[list[SentencePair], list[tuple[list[str], list[str]]]]:
     """Keep the pairs with 1..``max_length`` tokens on both sides; say on stderr how many were dropped."""
@@ -198,11 +220,17 @@ def filter_by_length(pairs: Sequence[SentencePair], tokens: Sequence[tuple[list[
     return [pairs[index] for index in kept], [tokens[index] for index in kept]
 
 
-def build_vocabularies(tokens: Sequence[tuple[list[str], list[str]]],
-                       corpus: TranslationCorpusConfig) -> tuple[Vocab, Vocab]:
-    """Source and target vocabularies of the training pairs."""
-    source = Vocab.build((pair[0] for pair in tokens), corpus.min_freq, corpus.max_vocab, SOURCE_SPECIALS)
-    target = Vocab.build((pair[1] for pair in tokens), corpus.min_freq, corpus.max_vocab, TARGET_SPECIALS)
+def build_vocabularies(tokens: Sequence[tuple[list[str], list[str]]], corpus: TranslationCorpusConfig,
+                       tokenizers: Any = None) -> tuple[Vocab, Vocab]:
+    """Source and target vocabularies of the training pairs; under subword dropout every piece of each side's
+    segmenter is added (a sampled segmentation can use pieces the plain one never does)."""
+    extra: tuple[list[list[str]], list[list[str]]] = ([], [])
+    if corpus.subword_dropout and tokenizers is not None:
+        extra = ([tokenizers.source.pieces()], [tokenizers.target.pieces()])
+    source = Vocab.build([*(pair[0] for pair in tokens), *extra[0]], corpus.min_freq, corpus.max_vocab,
+                         SOURCE_SPECIALS)
+    target = Vocab.build([*(pair[1] for pair in tokens), *extra[1]], corpus.min_freq, corpus.max_vocab,
+                         TARGET_SPECIALS)
     return source, target
 
 
@@ -234,4 +262,4 @@ def epoch_batches(data: EncodedPairs, batch_size: int, source_vocab: Vocab, targ
 
 __all__ = ["BOS", "EOS", "Batch", "EncodedPairs", "TranslationCorpusConfig", "build_vocabularies", "encode_pairs",
            "epoch_batches", "filter_by_length", "load_pairs", "make_batch", "pairs_in_memory", "read_data",
-           "split_pairs", "tokenize_pairs"]
+           "sample_pieces", "split_pairs", "tokenize_pairs"]

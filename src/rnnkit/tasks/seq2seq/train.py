@@ -33,6 +33,7 @@ from .data import (
     epoch_batches,
     filter_by_length,
     read_data,
+    sample_pieces,
     split_pairs,
     tokenize_pairs,
 )
@@ -84,7 +85,7 @@ def prepare_data(data: Pairs, valid: Pairs | None, corpus: TranslationCorpusConf
     valid_name = describe_data("--valid", valid) if valid is not None else "validation pairs"
     valid_pairs, valid_tokens = filter_by_length(valid_pairs, tokenize_pairs(valid_pairs, corpus, tokenizers),
                                                  corpus.max_length, valid_name)
-    source_vocab, target_vocab = build_vocabularies(tokens, corpus)
+    source_vocab, target_vocab = build_vocabularies(tokens, corpus, tokenizers)
     train_data = encode_pairs(pairs, tokens, source_vocab, target_vocab)
     valid_data = encode_pairs(valid_pairs, valid_tokens, source_vocab, target_vocab)
     return train_data, valid_data, source_vocab, target_vocab, tokenizers
@@ -124,7 +125,7 @@ def train_seq2seq(out: Path, *, data: Pairs | None = None, valid: Pairs | None =
     if run.is_main:
         print(f"rnnkit: {len(train_data.sources)} training pairs, {len(valid_data.sources)} validation pairs; "
               f"vocabularies: source {len(source_vocab)}, target {len(target_vocab)}", file=sys.stderr)
-    results = _fit(run, network, train_data, valid_data, source_vocab, target_vocab)
+    results = _fit(run, network, train_data, valid_data, source_vocab, target_vocab, tokenizers)
     if run.test is not None:
         settings = run.settings["seq2seq"]
         predictor = Seq2SeqPredictor(network, source_vocab, target_vocab, corpus, settings, tokenizers)
@@ -134,10 +135,11 @@ def train_seq2seq(out: Path, *, data: Pairs | None = None, valid: Pairs | None =
 
 
 def _fit(run: Run, network: Seq2Seq, train_data: EncodedPairs, valid_data: EncodedPairs, source_vocab: Vocab,
-         target_vocab: Vocab) -> dict[str, Any]:
+         target_vocab: Vocab, tokenizers: SideTokenizers) -> dict[str, Any]:
     """Train with teacher forcing (its ratio on the run's schedule), keep the best epoch on the validation loss;
     return the trainer's results and that epoch's validation loss and perplexity."""
     train, settings, pad_id = run.train, run.settings["seq2seq"], target_vocab.pad_id
+    dropout = run.settings["corpus"].subword_dropout
     valid_batches = epoch_batches(valid_data, train.batch_size, source_vocab, target_vocab, 0, 0, shuffle=False)
     steps_per_epoch = math.ceil(len(train_data.sources) / train.batch_size)
     if train.max_steps_per_epoch is not None:
@@ -149,7 +151,10 @@ def _fit(run: Run, network: Seq2Seq, train_data: EncodedPairs, valid_data: Encod
         return batch_loss(net, batch, pad_id, ratio, settings.label_smoothing)
 
     def batches(epoch: int) -> list[Batch]:
-        return epoch_batches(train_data, train.batch_size, source_vocab, target_vocab, train.seed, epoch)
+        data = train_data
+        if dropout:
+            data = sample_pieces(train_data, tokenizers, dropout, source_vocab, target_vocab, train.seed, epoch)
+        return epoch_batches(data, train.batch_size, source_vocab, target_vocab, train.seed, epoch)
 
     def evaluate(net: nn.Module) -> dict[str, float]:
         return {f"valid_{key}": value for key, value in corpus_loss(net, valid_batches, pad_id).items()}
