@@ -62,7 +62,7 @@ def test_resume_keeps_the_saved_segmenters(data, tmp_path):
 def test_bpe_dropout_resegments_each_epoch_from_known_pieces_and_resumes_exactly(data, tmp_path):
     out = tmp_path / "run"
     code, _, err = invoke("train", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "bpe",
-                          "--subword-dropout", "0.2", "--out", out, *TINY)
+                          "--subword-dropout", "0.2", "--min-freq", "2", "--out", out, *TINY)
     assert code == 0, err
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["corpus"]["subword_dropout"] == 0.2
     tokenizers = SideTokenizers(*(SubwordTokenizer.load(out / f"{side}_tokenizer.json") for side in ("source",

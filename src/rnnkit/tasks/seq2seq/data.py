@@ -223,10 +223,10 @@ def filter_by_length(pairs: Sequence[SentencePair], tokens: Sequence[tuple[list[
 def build_vocabularies(tokens: Sequence[tuple[list[str], list[str]]], corpus: TranslationCorpusConfig,
                        tokenizers: Any = None) -> tuple[Vocab, Vocab]:
     """Source and target vocabularies of the training pairs; under subword dropout every piece of each side's
-    segmenter is added (a sampled segmentation can use pieces the plain one never does)."""
+    segmenter is added, ``min_freq`` times (a sampled segmentation can use pieces the plain one never does)."""
     extra: tuple[list[list[str]], list[list[str]]] = ([], [])
     if corpus.subword_dropout and tokenizers is not None:
-        extra = ([tokenizers.source.pieces()], [tokenizers.target.pieces()])
+        extra = ([tokenizers.source.pieces()] * corpus.min_freq, [tokenizers.target.pieces()] * corpus.min_freq)
     source = Vocab.build([*(pair[0] for pair in tokens), *extra[0]], corpus.min_freq, corpus.max_vocab,
                          SOURCE_SPECIALS)
     target = Vocab.build([*(pair[1] for pair in tokens), *extra[1]], corpus.min_freq, corpus.max_vocab,
