@@ -302,8 +302,9 @@ def test_running_label_probabilities_equal_predict_of_each_prefix(level, pooling
     assert len(stream.state) == ensemble
     stream.reset()
     assert stream.steps == 0 and stream.state == [None] * ensemble
-    assert stream.feed(items[:3] if level == "word" else list(REVIEW[:3]))[-1]["probabilities"] == \
-        steps[2]["probabilities"]
+    again = stream.feed(items[:3] if level == "word" else list(REVIEW[:3]))[-1]["probabilities"]
+    # one 3-step call against the random pieces above: other kernel calls, so equal to rounding, not bit for bit
+    assert again == pytest.approx(steps[2]["probabilities"], abs=1e-6)
 
 
 def test_a_bidirectional_classifier_cannot_stream_and_bad_pieces():
