@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import rnnkit as rk
+from rnnkit.tasks.seq2seq import train as seq2seq_train
 from rnnkit.tasks.seq2seq.data import EncodedPairs, sample_pieces
 from rnnkit.tasks.seq2seq.subword import SideTokenizers
 from rnnkit.text.subword import MARK, SubwordTokenizer
@@ -59,11 +60,20 @@ def test_resume_keeps_the_saved_segmenters(data, tmp_path):
                            "--vocab-size", "40")
 
 
-def test_bpe_dropout_resegments_each_epoch_from_known_pieces_and_resumes_exactly(data, tmp_path):
+def test_bpe_dropout_resegments_each_epoch_from_known_pieces_and_resumes_exactly(data, tmp_path, monkeypatch):
+    sampled_epochs = []
+
+    def recording(*args, **keywords):
+        sampled_epochs.append(args[-1])
+        return sample_pieces(*args, **keywords)
+
+    monkeypatch.setattr(seq2seq_train, "sample_pieces", recording)
     out = tmp_path / "run"
     code, _, err = invoke("train", "seq2seq", "--data", data / "train.tsv", "--tokenizer", "bpe",
-                          "--subword-dropout", "0.2", "--min-freq", "2", "--out", out, *TINY)
+                          "--subword-dropout", "0.2", "--min-freq", "2", "--out", out, *TINY, "--epochs", "2")
     assert code == 0, err
+    assert sampled_epochs == [0, 1]  # the training batches of each epoch come from a new sample
+    monkeypatch.undo()
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["corpus"]["subword_dropout"] == 0.2
     tokenizers = SideTokenizers(*(SubwordTokenizer.load(out / f"{side}_tokenizer.json") for side in ("source",
                                                                                                     "target")))
