@@ -124,3 +124,18 @@ def test_run_start_takes_the_tasks_own_record_of_its_data_and_never_resolves_it_
     data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
     assert data == {"train": IN_MEMORY, "valid": [str((tmp_path / "v.txt").resolve())], "test": None,
                     "source": "memory"}
+
+
+def test_only_rank_zero_refuses_an_out_that_holds_a_run(tmp_path, monkeypatch):
+    """Under torchrun rank 0 makes the run directory; a rank that starts later finds it there and must go on."""
+    from rnnkit.tasks.base import prepare_run
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text('{"format": "rnnkit.run", "task": "demo"}')
+    monkeypatch.setenv("RANK", "1")
+    run = prepare_run("demo", out, {"train": TrainConfig}, data=["a text"])
+    assert run.lock is None  # a rank other than 0 takes no lock and writes nothing
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ValueError, match="already holds a run"):
+        prepare_run("demo", out, {"train": TrainConfig}, data=["a text"])

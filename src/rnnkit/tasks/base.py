@@ -292,7 +292,8 @@ def prepare_run(task: str, out: str | os.PathLike[str], sections: Mapping[str, t
     else:
         if data is None and data_required:
             raise ValueError("data: missing; expected the training data (or resume=True to continue the run in out)")
-        check_new_out(out)  # before the data is read: a user's directory is refused at once
+        if lock is not None:  # rank 0, before the data is read: a user's directory is refused at once
+            check_new_out(out)  # (under torchrun another rank may start after rank 0 has made the run here)
         values = {name: (settings or {}).get(name) or cls() for name, cls in sections.items()}
     train: TrainConfig = values["train"]
     try:
