@@ -12,6 +12,10 @@ Setting (CPU-sized; the data is small)::
     GRU, embedding 128, bidirectional encoder 256 per direction, decoder 256, additive attention, dropout 0.3,
     Adam 1e-3, batch 32, clip 1, up to 30 epochs or --max-seconds of training, lower-cased, min_freq 1.
 
+The flags ``--dropout --label-smoothing --embedding-size --hidden-size --batch-size --epochs
+--early-stopping-patience`` change that setting for one run (the low-resource regularisation of Sennrich & Zhang
+2019, e.g. ``--dropout 0.5 --label-smoothing 0.1``); the summary JSON records what was used.
+
 Subwords (``--tokenizer bpe|unigram --vocab-size N``): each side segmented by pieces learnt from the training
 pairs; BLEU and chrF are then computed on the word tokens of the detokenised translations, the same way as for a
 word run, so ``--tokenizer word`` and ``--tokenizer bpe`` on one ``--max-seconds`` compare directly
@@ -76,14 +80,27 @@ def main() -> int:
     parser.add_argument("--vocab-size", type=int, default=1000, help="subword pieces per side")
     parser.add_argument("--subword-dropout", type=float, default=0.0,
                         help="BPE-dropout on the training pairs (with --tokenizer bpe), e.g. 0.1")
+    parser.add_argument("--embedding-size", type=int, default=MODEL["embedding_size"])
+    parser.add_argument("--hidden-size", type=int, default=MODEL["hidden_size"])
+    parser.add_argument("--dropout", type=float, default=MODEL["dropout"])
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing of the loss, e.g. 0.1")
+    parser.add_argument("--batch-size", type=int, default=TRAIN["batch_size"])
+    parser.add_argument("--epochs", type=int, default=TRAIN["epochs"],
+                        help="most epochs (the time budget may end sooner)")
+    parser.add_argument("--early-stopping-patience", type=int, default=None,
+                        help="stop after this many epochs without a better validation loss")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pairs = read_tsv_pairs(require("tatoeba_pes_eng/pes-eng.txt"))
     rest, test = split_pairs(pairs, TEST_FRACTION, args.seed)
     train_pairs, valid = split_pairs(rest, TEST_FRACTION, args.seed + 1)
-    model = Seq2SeqConfig(**{**MODEL, **(SMOKE["model"] if args.smoke else {})})
-    train = TrainConfig(**{**TRAIN, **(SMOKE["train"] if args.smoke else {})}, device=args.device, seed=args.seed,
-                        max_seconds=args.max_seconds)
+    chosen_model = dict(embedding_size=args.embedding_size, hidden_size=args.hidden_size, dropout=args.dropout)
+    model = Seq2SeqConfig(**{**MODEL, **chosen_model, **(SMOKE["model"] if args.smoke else {})})
+    chosen_train = dict(epochs=args.epochs, batch_size=args.batch_size,
+                        early_stopping_patience=args.early_stopping_patience)
+    train = TrainConfig(**{**TRAIN, **chosen_train, **(SMOKE["train"] if args.smoke else {})}, device=args.device,
+                        seed=args.seed, max_seconds=args.max_seconds)
+    task = Seq2SeqTaskConfig(beam_size=5, label_smoothing=args.label_smoothing)
     corpus = TranslationCorpusConfig(lower=True, max_length=60 if args.tokenizer == "word" else 150,
                                      subword=args.tokenizer, vocab_size=args.vocab_size,
                                      subword_dropout=args.subword_dropout)
@@ -92,7 +109,7 @@ def main() -> int:
         files = {name: write_tsv(part, folder / f"{name}.tsv")
                  for name, part in (("train", train_pairs), ("valid", valid), ("test", test))}
         results = train_seq2seq(folder / "run", data=files["train"], valid=files["valid"], corpus=corpus, model=model,
-                                train=train, seq2seq=Seq2SeqTaskConfig(beam_size=5))
+                                train=train, seq2seq=task)
         predictor = Seq2SeqPredictor.load(folder / "run", device=args.device)
         scores = {f"beam{beam}": predictor.evaluate(files["test"], beam_size=beam, truncate=True,
                                                              detokenized=True) for beam in (1, 5)}
@@ -102,7 +119,7 @@ def main() -> int:
                "subword_dropout": args.subword_dropout,
                "command": " ".join([sys.executable, *sys.argv]), "pairs": {"train": len(train_pairs),
                                                                            "valid": len(valid), "test": len(test)},
-               "model": asdict(model), "train": asdict(train), "results": results, "test": scores,
+               "model": asdict(model), "train": asdict(train), "task": asdict(task), "results": results, "test": scores,
                "examples": [{"source": e["source"], "translation": e["translation"], "reference": pair.target}
                             for e, pair in zip(examples, test[:5], strict=True)],
                "wall_seconds": time.perf_counter() - STARTED}
