@@ -371,7 +371,9 @@ class TrainConfig:
         lr_decay: The plateau factor, in (0, 1).
         plateau_patience: Epochs without improvement tolerated before a plateau decay.
         warmup_steps: Optimizer steps of linear warm-up from 0 to ``lr``.
-        early_stopping_patience: Stop after this many more epochs without improvement; None never stops early.
+        early_stopping_patience: Epochs without improvement tolerated; the next one without improvement stops
+            the run (patience 2: the third epoch in a row without a better value stops it, as
+            ``plateau_patience`` counts for a decay). None never stops early.
         seed: Seeds Python, NumPy and torch; batches depend only on (seed, epoch).
         deterministic: Ask torch for deterministic kernels (slower on GPU).
         bf16: bfloat16 autocast for the forward pass.
@@ -407,7 +409,7 @@ class TrainConfig:
     decay_start: int = setting(1, help="schedule step: first epoch whose end decays the rate")
     warmup_steps: int = setting(0, help="linear learning-rate warm-up")
     early_stopping_patience: int | None = setting(None, flag="--patience",
-                                                  help="stop after this many epochs without improvement")
+                                                  help="epochs without improvement tolerated (the next stops the run)")
     seed: int = setting(0, help="random seed")
     deterministic: bool = setting(False, help="deterministic algorithms only")
     bf16: bool = setting(False, help="bfloat16 autocast")
