@@ -88,7 +88,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=TRAIN["epochs"],
                         help="most epochs (the time budget may end sooner)")
     parser.add_argument("--early-stopping-patience", type=int, default=None,
-                        help="stop after this many epochs without a better validation loss")
+                        help="epochs without a better validation loss tolerated (the next stops)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pairs = read_tsv_pairs(require("tatoeba_pes_eng/pes-eng.txt"))
