@@ -48,9 +48,9 @@ def assert_runs_equal(ours, theirs, against: str = "", final_state: bool = True)
     outputs only), every gradient (parameters, input, initial state)."""
     suffix = f" vs {against}" if against else ""
     assert_close(ours[0], theirs[0], f"output{suffix}")
-    for index, (part, other) in enumerate(zip(ours[1] if final_state else (), theirs[1] if final_state else (),
-                                              strict=True)):
-        assert_close(part, other, f"state[{index}]{suffix}")
+    if final_state:
+        for index, (part, other) in enumerate(zip(ours[1], theirs[1], strict=True)):
+            assert_close(part, other, f"state[{index}]{suffix}")
     assert ours[2].keys() == theirs[2].keys()
     for name, gradient in ours[2].items():
         assert_close(gradient, theirs[2][name], f"d/d{name}{suffix}")

@@ -30,6 +30,7 @@ import json
 import os
 import random
 from collections.abc import Iterable
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,6 @@ class SubwordTokenizer:
 
     def __init__(self, tokenizer: Any, kind: str) -> None:
         self._tokenizer, self.kind = tokenizer, kind
-        self._merge_ranks: dict[tuple[str, str], int] | None = None  # both built on the first sample()
-        self._known: dict[str, int] | None = None
 
     @classmethod
     def train(cls, texts: Iterable[str], kind: str, vocab_size: int, lower: bool = False) -> SubwordTokenizer:
@@ -118,10 +117,7 @@ class SubwordTokenizer:
             raise ValueError(f"subword dropout: got a {self.kind} segmenter; expected bpe (BPE-dropout skips merges)")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"subword dropout: got {dropout!r}; expected a probability in [0, 1)")
-        ranks = self._ranks()
-        if self._known is None:
-            self._known = self._tokenizer.get_vocab()
-        known = self._known
+        ranks, known = self._merge_ranks, self._known
         normalized = self._tokenizer.normalizer.normalize_str(text)
         pieces: list[str] = []
         for word, _ in self._tokenizer.pre_tokenizer.pre_tokenize_str(normalized):
@@ -136,13 +132,17 @@ class SubwordTokenizer:
             pieces.extend(symbol if symbol in known else UNK for symbol in symbols)
         return pieces
 
-    def _ranks(self) -> dict[tuple[str, str], int]:
-        """Each learnt merge (left, right) -> its rank (0: learnt first)."""
-        if self._merge_ranks is None:
-            merges = json.loads(self._tokenizer.to_str())["model"]["merges"]
-            pairs = [tuple(merge.split(" ", 1)) if isinstance(merge, str) else tuple(merge) for merge in merges]
-            self._merge_ranks = {pair: rank for rank, pair in enumerate(pairs)}
-        return self._merge_ranks
+    @cached_property
+    def _merge_ranks(self) -> dict[tuple[str, str], int]:
+        """Each learnt merge (left, right) -> its rank (0: learnt first); read once, on the first sample."""
+        merges = json.loads(self._tokenizer.to_str())["model"]["merges"]
+        pairs = [tuple(merge.split(" ", 1)) if isinstance(merge, str) else tuple(merge) for merge in merges]
+        return {pair: rank for rank, pair in enumerate(pairs)}
+
+    @cached_property
+    def _known(self) -> dict[str, int]:
+        """The segmenter's pieces -> ids (a sampled symbol outside them is ``<unk>``)."""
+        return self._tokenizer.get_vocab()
 
     def detokenize(self, tokens: Iterable[str]) -> str:
         """The text of ``pieces``: concatenated, each ▁ a space, no space at the ends."""
